@@ -1,0 +1,105 @@
+"""Read LoadGen's own log files (pure parsing; never raises on malformed input).
+
+`mlperf_log_detail.txt` holds one `:::MLLOG {json}` line per event; the last value
+of a key wins, as the official tools read it. `mlperf_log_summary.txt` is a
+human-readable `Key : value` report whose `Result is` line carries validity.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MLLOG_PREFIX = ":::MLLOG"
+
+
+@dataclass
+class DetailLog:
+    """Parsed `mlperf_log_detail.txt`."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    malformed_lines: list[int] = field(default_factory=list)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    @property
+    def seeds(self) -> dict[str, int]:
+        names = ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
+        return {n: self.values[f"effective_{n}"] for n in names if f"effective_{n}" in self.values}
+
+
+def parse_detail_text(text: str) -> DetailLog:
+    log = DetailLog()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith(MLLOG_PREFIX):
+            log.malformed_lines.append(number)
+            continue
+        try:
+            event = json.loads(line[len(MLLOG_PREFIX):])
+        except json.JSONDecodeError:
+            log.malformed_lines.append(number)
+            continue
+        if not isinstance(event, dict) or "key" not in event:
+            log.malformed_lines.append(number)
+            continue
+        key = str(event["key"])
+        value = event.get("value")
+        meta = event.get("metadata") or {}
+        if isinstance(meta, dict) and meta.get("is_error"):
+            log.errors.append(f"{key}: {value}")
+        elif isinstance(meta, dict) and meta.get("is_warning"):
+            log.warnings.append(f"{key}: {value}")
+        log.values[key] = value
+    return log
+
+
+def parse_detail(path: Path) -> DetailLog:
+    return parse_detail_text(path.read_text(encoding="utf-8", errors="replace"))
+
+
+@dataclass
+class SummaryLog:
+    """Parsed `mlperf_log_summary.txt`."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def result_validity(self) -> str | None:
+        value = self.fields.get("Result is")
+        return value.strip() if value else None
+
+    @property
+    def valid(self) -> bool:
+        return self.result_validity == "VALID"
+
+    @property
+    def scenario(self) -> str | None:
+        return self.fields.get("Scenario")
+
+    @property
+    def mode(self) -> str | None:
+        return self.fields.get("Mode")
+
+
+def parse_summary_text(text: str) -> SummaryLog:
+    summary = SummaryLog()
+    for raw in text.splitlines():
+        if " : " not in raw:
+            continue
+        key, _, value = raw.partition(" : ")
+        key = key.strip()
+        if key and key not in summary.fields:
+            summary.fields[key] = value.strip()
+    return summary
+
+
+def parse_summary(path: Path) -> SummaryLog:
+    return parse_summary_text(path.read_text(encoding="utf-8", errors="replace"))
