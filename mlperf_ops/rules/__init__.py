@@ -27,6 +27,7 @@ class AccuracyTarget:
     metric: str  # e.g. "acc", "F1", "DICE", "ROUGE1"
     pattern: str  # regex with one group capturing the number in accuracy.txt
     target: float  # the absolute value a closed/network result must reach
+    upper: float | None = None  # where the round also bounds the value from above
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,24 @@ class AuditTest:
     settings: dict[str, str]  # `*.*.key = value` lines of audit.config
     per_benchmark: dict[str, dict[str, str]] = field(default_factory=dict)
     source: str = ""
+    # files the checker requires in `<scenario>/<name>/`, relative to that directory
+    required_files: tuple[str, ...] = ()
 
     def audit_config_for(self, benchmark: str) -> dict[str, str]:
         merged = dict(self.settings)
         merged.update(self.per_benchmark.get(benchmark, {}))
         return merged
+
+    def audit_config_lines(self, benchmark: str) -> list[str]:
+        """The `model.scenario.key = value` lines of this test's audit.config.
+
+        A settings key without a dot applies to every model and scenario (`*.*.`);
+        a dotted key (TEST04's per-scenario lines) is already a full LoadGen key.
+        """
+        return [
+            f"{k if '.' in k else '*.*.' + k} = {v}"
+            for k, v in self.audit_config_for(benchmark).items()
+        ]
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,55 @@ class Benchmark:
     server_target_latency_ms: float | None
     interactive_target_latency_ms: float | None = None
     sources: dict[str, str] = field(default_factory=dict)  # field -> cited file
+    # closed/network: scenarios allowed but not required, per system type, as the checker
+    # lists them ("at least one of" groups are derived into one_of_scenarios)
+    optional_scenarios: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # scenario -> accuracy targets replacing `accuracy` for that scenario
+    accuracy_by_scenario: dict[str, tuple[AccuracyTarget, ...]] = field(default_factory=dict)
+    # scenario -> accuracy sample count replacing `dataset_size` for that scenario
+    dataset_size_by_scenario: dict[str, int] = field(default_factory=dict)
+    # LoadGen model key per scenario where it differs (Interactive runs as LoadGen's
+    # Server scenario under a "-interactive" key)
+    loadgen_model_by_scenario: dict[str, str] = field(default_factory=dict)
+    # what LoadGen's built-in mlperf.conf sets (None: not set; 0: the whole data set)
+    loadgen_performance_sample_count: int | None = None
+    min_query_count: dict[str, int] = field(default_factory=dict)  # scenario -> minimum
+    # scenario -> {"ttft": ms, "tpot": ms}: 99th-percentile token latency bounds (LLMs)
+    token_latency_limits_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    min_duration_applies: bool = True  # False: a fixed single pass (e2e-rag)
+    endpoints_allowed: bool = False  # may be submitted from MLCommons Endpoints logs
+    # accuracy/<dir>/ must hold these file stems (e.g. sample images), per the round
+    accuracy_extra_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def accuracy_for(self, scenario: str | None = None) -> tuple[AccuracyTarget, ...]:
+        if scenario is not None and scenario in self.accuracy_by_scenario:
+            return self.accuracy_by_scenario[scenario]
+        return self.accuracy
+
+    def dataset_size_for(self, scenario: str | None = None) -> int:
+        if scenario is not None and scenario in self.dataset_size_by_scenario:
+            return self.dataset_size_by_scenario[scenario]
+        return self.dataset_size
+
+    def loadgen_model_for(self, scenario: str | None = None) -> str:
+        if scenario is not None and scenario in self.loadgen_model_by_scenario:
+            return self.loadgen_model_by_scenario[scenario]
+        return self.loadgen_model
+
+
+@dataclass(frozen=True)
+class SystemDescriptionRules:
+    """What `systems/<system>.json` must hold."""
+
+    required_keys: tuple[str, ...]
+    non_empty_keys: tuple[str, ...]  # must be truthy
+    status_values: tuple[str, ...]  # compared after lower-casing
+    system_type_values: tuple[str, ...]  # compared exactly
+    network_flag_key: str = "is_network"
+    network_required_keys: tuple[str, ...] = ()  # required when the flag is truthy
+    network_sut_name_substring: str = ""  # the LoadGen sut_name of a network SUT holds it
+    integer_keys: tuple[str, ...] = ()  # converted with int() by the results table
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +140,8 @@ class Rules:
     benchmarks: dict[str, Benchmark]
     audit_tests: dict[str, AuditTest]
     sources: dict[str, str] = field(default_factory=dict)
+    system_description: SystemDescriptionRules | None = None
+    measurements_keys: tuple[str, ...] = ()  # measurements.json keys, all non-empty
 
     def benchmark(self, name: str) -> Benchmark:
         try:
@@ -88,15 +153,50 @@ class Rules:
             ) from None
 
     def required_scenarios(self, benchmark: str, system_type: str) -> tuple[str, ...]:
-        """Scenarios a closed submission must contain for one system type."""
+        """Scenarios a closed submission must contain for one system type.
+
+        The checker keeps a separate table for `datacenter,edge` systems (it is not
+        the union of the two); the union is only the fallback for data without one.
+        """
         bench = self.benchmark(benchmark)
-        types = [t for t in system_type.split(",") if t]
+        key = _table_key(system_type)
+        if key in bench.required_scenarios:
+            return bench.required_scenarios[key]
         out: list[str] = []
-        for t in types:
+        for t in key.split(","):
             for s in bench.required_scenarios.get(t, ()):
                 if s not in out:
                     out.append(s)
         return tuple(out)
+
+    def one_of_scenarios(self, benchmark: str, system_type: str) -> tuple[tuple[str, ...], ...]:
+        """Groups of which a closed submission must contain at least one scenario."""
+        bench = self.benchmark(benchmark)
+        key = _table_key(system_type)
+        if key in bench.one_of_scenarios:
+            return bench.one_of_scenarios[key]
+        groups: list[tuple[str, ...]] = []
+        if key not in bench.required_scenarios:
+            for t in key.split(","):
+                groups.extend(g for g in bench.one_of_scenarios.get(t, ()) if g not in groups)
+        return tuple(groups)
+
+    def closed_scenarios(self, benchmark: str, system_type: str) -> tuple[str, ...]:
+        """Every scenario a closed submission may contain (required + optional)."""
+        bench = self.benchmark(benchmark)
+        key = _table_key(system_type)
+        out = list(self.required_scenarios(benchmark, system_type))
+        optional = bench.optional_scenarios.get(key)
+        if optional is None and key not in bench.required_scenarios:
+            optional = tuple(s for t in key.split(",") for s in bench.optional_scenarios.get(t, ()))
+        for s in optional or ():
+            if s not in out:
+                out.append(s)
+        return tuple(out)
+
+    def offered(self, benchmark: str, system_type: str) -> bool:
+        """Whether the round's closed tables list the benchmark for this system type."""
+        return _table_key(system_type) in self.benchmark(benchmark).required_scenarios
 
 
 def available_rounds() -> list[str]:
@@ -104,8 +204,42 @@ def available_rounds() -> list[str]:
     return sorted(f.name[:-5] for f in files if f.name.startswith("v") and f.name.endswith(".yaml"))
 
 
+def _table_key(system_type: str) -> str:
+    """`edge,datacenter` and `datacenter,edge` share one table in the checker."""
+    types = sorted({t.strip() for t in system_type.split(",") if t.strip()})
+    return ",".join(types)
+
+
 def _tuple(v: Any) -> tuple[Any, ...]:
     return tuple(v or ())
+
+
+def _accuracy(raw: Any) -> tuple[AccuracyTarget, ...]:
+    return tuple(
+        AccuracyTarget(
+            metric=a["metric"],
+            pattern=a["pattern"],
+            target=float(a["target"]),
+            upper=None if a.get("upper") is None else float(a["upper"]),
+        )
+        for a in raw or ()
+    )
+
+
+def _system_description(raw: Any) -> SystemDescriptionRules | None:
+    if not raw:
+        return None
+    return SystemDescriptionRules(
+        required_keys=_tuple(raw["required_keys"]),
+        non_empty_keys=_tuple(raw["non_empty_keys"]),
+        status_values=_tuple(raw["status_values"]),
+        system_type_values=_tuple(raw["system_type_values"]),
+        network_flag_key=str(raw.get("network_flag_key", "is_network")),
+        network_required_keys=_tuple(raw.get("network_required_keys")),
+        network_sut_name_substring=str(raw.get("network_sut_name_substring", "")),
+        integer_keys=_tuple(raw.get("integer_keys")),
+        source=str(raw.get("source", "")),
+    )
 
 
 def _benchmark(name: str, raw: dict[str, Any]) -> Benchmark:
@@ -119,16 +253,35 @@ def _benchmark(name: str, raw: dict[str, Any]) -> Benchmark:
         allowed_scenarios=_tuple(raw["allowed_scenarios"]),
         system_types=_tuple(raw["system_types"]),
         compliance_tests=_tuple(raw.get("compliance_tests")),
-        accuracy=tuple(
-            AccuracyTarget(metric=a["metric"], pattern=a["pattern"], target=float(a["target"]))
-            for a in raw.get("accuracy") or ()
-        ),
+        accuracy=_accuracy(raw.get("accuracy")),
         performance_sample_count=int(raw["performance_sample_count"]),
         dataset_size=int(raw["dataset_size"]),
         offline_min_samples_per_query=raw.get("offline_min_samples_per_query"),
         server_target_latency_ms=raw.get("server_target_latency_ms"),
         interactive_target_latency_ms=raw.get("interactive_target_latency_ms"),
         sources=dict(raw.get("sources") or {}),
+        optional_scenarios={
+            k: _tuple(v) for k, v in (raw.get("optional_scenarios") or {}).items()
+        },
+        accuracy_by_scenario={
+            k: _accuracy(v) for k, v in (raw.get("accuracy_by_scenario") or {}).items()
+        },
+        dataset_size_by_scenario={
+            k: int(v) for k, v in (raw.get("dataset_size_by_scenario") or {}).items()
+        },
+        loadgen_model_by_scenario=dict(raw.get("loadgen_model_by_scenario") or {}),
+        loadgen_performance_sample_count=raw.get("loadgen_performance_sample_count"),
+        min_query_count={k: int(v) for k, v in (raw.get("min_query_count") or {}).items()},
+        token_latency_limits_ms={
+            k: {m: float(x) for m, x in v.items()}
+            for k, v in (raw.get("token_latency_limits_ms") or {}).items()
+        },
+        min_duration_applies=bool(raw.get("min_duration_applies", True)),
+        endpoints_allowed=bool(raw.get("endpoints_allowed", False)),
+        accuracy_extra_files={
+            k: tuple(str(x) for x in v)
+            for k, v in (raw.get("accuracy_extra_files") or {}).items()
+        },
     )
 
 
@@ -159,8 +312,11 @@ def load_rules(round_name: str) -> Rules:
                     for b, s in (t.get("per_benchmark") or {}).items()
                 },
                 source=t.get("source", ""),
+                required_files=_tuple(t.get("required_files")),
             )
             for n, t in raw["audit_tests"].items()
         },
         sources=dict(raw.get("sources") or {}),
+        system_description=_system_description(raw.get("system_description")),
+        measurements_keys=_tuple(raw.get("measurements_keys")),
     )

@@ -1,0 +1,169 @@
+"""What a check reports: findings with stable rule ids, result rows, the report.
+
+Every rule the checker can raise is registered once in `RULES` (id, default severity,
+one-line summary); `rule_table()` exports it for the README. Rule ids never change
+meaning: scripts and CI filters rely on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+
+# id -> (default severity, summary). Grouped by the part of the tree they look at.
+RULES: dict[str, tuple[Severity, str]] = {
+    # the tree as a whole
+    "tree.empty": ("error", "the tree holds no division folder or no result at all"),
+    "tree.unreadable": ("error", "a file or directory cannot be read"),
+    "tree.division-case": ("error", "a division folder is not spelled closed/open/network"),
+    "tree.stray-entry": ("error", "a file or directory the submission layout does not allow"),
+    "tree.stray-dir": ("error", "a directory where a benchmark/scenario/test is expected is not one"),
+    "tree.not-a-dir": ("error", "a file stands where a directory is required"),
+    "tree.hidden": ("error", "a hidden file or directory (name starts with '.')"),
+    "tree.space-in-name": ("error", "a file or directory name contains a space"),
+    "tree.symlink": ("error", "a symbolic link (the portal and tarball refuse them)"),
+    "tree.empty-dir": ("error", "an empty directory"),
+    "tree.large-file": ("error", "a file over 50 MB"),
+    "tree.pycache": ("error", "a __pycache__ directory"),
+    "tree.calibration-missing": ("error", "closed/network submitter without calibration.md"),
+    "tree.src-missing": ("error", "the submitter has no src/ directory"),
+    "tree.no-results": ("error", "the submitter has no results/ directory or it is empty"),
+    # systems/<system>.json
+    "system.missing": ("error", "a results/<system>/ has no systems/<system>.json"),
+    "system.bad-json": ("error", "a system description is not a JSON object"),
+    "system.missing-key": ("error", "a required key is absent from the system description"),
+    "system.empty-key": ("error", "a key that needs a meaningful value is empty"),
+    "system.bad-status": ("error", "status is not one of the round's availability values"),
+    "system.bad-type": ("error", "system_type is not one of the round's exact values"),
+    "system.not-integer": ("error", "number_of_nodes / accelerators_per_node not integer-convertible"),
+    "system.bad-value-type": ("error", "a value has a JSON type the checker cannot read"),
+    "system.division-mismatch": ("error", "the division key differs from the directory"),
+    "system.submitter-mismatch": ("error", "the submitter key differs from the directory"),
+    "system.network-flag": ("error", "is_network does not match the division"),
+    "system.unused": ("error", "a system description without any result"),
+    "system.not-checked": ("info", "the round's rules hold no system-description data"),
+    # open-division model mapping and benchmark names
+    "mapping.bad-json": ("error", "model_mapping.json is not a JSON object of strings"),
+    "mapping.unknown-target": ("error", "model_mapping.json maps to a benchmark not in the round"),
+    "mapping.unused": ("warning", "a model_mapping.json entry names no result directory"),
+    "bench.unknown": ("error", "a benchmark directory that is no benchmark of the round (nor mapped)"),
+    "bench.wrong-system-type": ("error", "a closed benchmark not offered for the system type"),
+    "scenario.unknown": ("error", "a scenario directory that is no scenario of the benchmark"),
+    "scenario.missing": ("error", "a closed/network benchmark lacks a required scenario"),
+    # per-scenario files
+    "files.missing": ("error", "a required file is absent"),
+    "files.empty": ("error", "a required file is empty"),
+    "measurements.bad-json": ("error", "measurements.json is not a JSON object"),
+    "measurements.missing-key": ("error", "measurements.json lacks a required key"),
+    "measurements.empty-key": ("error", "a measurements.json key is empty"),
+    # performance logs
+    "perf.missing-run": ("error", "performance/run_1 is missing"),
+    "perf.unparsable": ("error", "a LoadGen detail log holds lines that are not MLLOG events"),
+    "perf.missing-key": ("error", "a LoadGen log lacks a key the checker reads"),
+    "perf.invalid": ("error", "LoadGen marked the run INVALID"),
+    "perf.loadgen-error": ("error", "the LoadGen log reports an error"),
+    "perf.scenario-mismatch": ("error", "the log's scenario differs from the directory"),
+    "perf.mode-mismatch": ("error", "the log's test mode is not the expected one"),
+    "perf.seed-mismatch": ("error", "an effective RNG seed differs from the round's"),
+    "perf.min-duration": ("error", "effective_min_duration_ms below the round's minimum"),
+    "perf.sample-count": ("error", "effective_performance_sample_count below the benchmark's"),
+    "perf.early-stopping": ("error", "early stopping not met (SingleStream/MultiStream/Server)"),
+    "perf.latency-bound": ("error", "Server/Interactive latency above the benchmark's bound"),
+    "perf.offline-spq": ("error", "closed Offline samples per query below the benchmark's minimum"),
+    "perf.min-query-count": ("error", "effective_min_query_count below the benchmark's minimum"),
+    # accuracy
+    "acc.missing": ("error", "the accuracy directory or one of its files is missing"),
+    "acc.invalid": ("error", "the accuracy run's LoadGen log is missing or reports errors"),
+    "acc.pattern": ("error", "accuracy.txt has no line matching the benchmark's metric pattern"),
+    "acc.target": ("error", "closed/network accuracy below the benchmark's target"),
+    "acc.upper": ("error", "accuracy above the benchmark's upper bound"),
+    "acc.dataset-size": ("error", "the accuracy run did not cover exactly the data set"),
+    "acc.untruncated": ("error", "mlperf_log_accuracy.json over the 10 KiB limit"),
+    "acc.hash-missing": ("error", "accuracy.txt lacks the hash= line of truncation"),
+    # compliance (audit) tests
+    "compliance.missing": ("error", "a required compliance test or one of its files is missing"),
+    "compliance.test01-fail": ("error", "TEST01 verify_accuracy/verify_performance lacks TEST PASS"),
+    "compliance.test04-fail": ("error", "TEST04 verify_performance lacks TEST PASS"),
+    "compliance.test-fail": ("error", "another compliance test's verification lacks TEST PASS"),
+    "compliance.unknown": ("error", "a TESTxx directory that the benchmark has no use for"),
+    # the checker itself
+    "check.internal": ("error", "the checker failed on this part of the tree (bug: please report)"),
+    "check.round-unknown": ("warning", "the tree names a round this tool has no rules for"),
+}
+
+
+def rule_table() -> list[tuple[str, str, str]]:
+    """(rule id, default severity, summary) for every rule, sorted by id."""
+    return [(rid, sev, summary) for rid, (sev, summary) in sorted(RULES.items())]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    severity: Severity
+    path: str  # relative to the checked root, "/"-separated; "" is the root
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def finding(rule_id: str, path: str, message: str, severity: Severity | None = None) -> Finding:
+    """A finding of a registered rule (its default severity unless overridden)."""
+    default, _ = RULES[rule_id]
+    return Finding(rule_id=rule_id, severity=severity or default, path=path, message=message)
+
+
+@dataclass
+class ResultRow:
+    division: str
+    submitter: str
+    system: str
+    benchmark: str  # the directory name (custom in open)
+    official_benchmark: str | None  # the round's benchmark it maps to
+    scenario: str
+    metric: str | None
+    value: float | None
+    validity: str | None  # LoadGen's "Result is" of performance/run_1
+    accuracy: str | None  # e.g. "acc=80.000"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckReport:
+    root: str
+    round: str
+    smoke: bool
+    as_submission: bool
+    findings: list[Finding] = field(default_factory=list)
+    results: list[ResultRow] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results) and not self.errors
+
+    def rule_ids(self) -> set[str]:
+        return {f.rule_id for f in self.findings}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "round": self.round,
+            "smoke": self.smoke,
+            "as_submission": self.as_submission,
+            "ok": self.ok,
+            "counts": {
+                sev: sum(1 for f in self.findings if f.severity == sev)
+                for sev in ("error", "warning", "info")
+            },
+            "findings": [f.as_dict() for f in self.findings],
+            "results": [r.as_dict() for r in self.results],
+        }

@@ -1,0 +1,50 @@
+"""`mlperf-ops plan MANIFEST`: what apply would run, and why. Touches nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
+from mlperf_ops.cli.render import plan_table
+from mlperf_ops.controller import load_context, make_plan
+from mlperf_ops.errors import EXIT_OK, EXIT_PENDING
+from mlperf_ops.plan import github_matrix, plan_to_json
+from mlperf_ops.state.ledger import Ledger
+
+
+@click.command("plan")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@state_dir_option
+@json_option
+@click.option("--pipeline", help="Pipeline profile to plan with (default: the manifest's).")
+@click.option("--system", help="Only this system's runs.")
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when runs are pending.")
+@click.option("--github-output", is_flag=True,
+              help="Append matrix=… and pending=… to $GITHUB_OUTPUT (for runs.yml).")
+def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | None, system: str | None,
+             exit_code: bool, github_output: bool) -> int:
+    """Show every run the submission needs, its content key and why it will or will not run."""
+    ctx = load_context(manifest, pipeline=pipeline, system=system)
+    result = make_plan(ctx, Ledger(state_dir), system=system)
+    data = plan_to_json(result, ctx.manifest)
+    if github_output:
+        target = os.environ.get("GITHUB_OUTPUT")
+        if target:
+            with open(target, "a", encoding="utf-8") as handle:
+                handle.write(f"matrix={json.dumps(github_matrix(result, ctx.manifest), sort_keys=True)}\n")
+                handle.write(f"pending={len(result.pending)}\n")
+    if as_json:
+        echo_json(data)
+    else:
+        plan_table(result)
+    if exit_code and result.pending:
+        return EXIT_PENDING
+    return EXIT_OK
+
+
+def register(group: click.Group) -> None:
+    group.add_command(plan_cmd)

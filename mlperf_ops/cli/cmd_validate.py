@@ -1,0 +1,49 @@
+"""`mlperf-ops validate MANIFEST…`: both tiers of validation, no Docker, no runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlperf_ops.cli.common import echo_json, json_option
+from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
+from mlperf_ops.manifest import check_manifest
+
+
+@click.command("validate")
+@click.argument("manifests", nargs=-1, type=click.Path(path_type=Path))
+@json_option
+def validate(manifests: tuple[Path, ...], as_json: bool) -> int:
+    """Validate manifests against the schema and the round's rules.
+
+    Every problem is reported at once as FILE:LINE:COL: PATH: MESSAGE with a hint.
+    Exit 0 when all are valid, 2 otherwise. Defaults to manifests/*.yaml.
+    """
+    paths = list(manifests) or sorted(Path("manifests").glob("*.yaml"))
+    if not paths:
+        click.echo("ERROR: no manifests given and none found under manifests/", err=True)
+        return EXIT_USAGE
+    report = []
+    failed = 0
+    for path in paths:
+        _, problems = check_manifest(path)
+        report.append({"manifest": str(path), "valid": not problems,
+                       "problems": [p.__dict__ for p in problems]})
+        if problems:
+            failed += 1
+            if not as_json:
+                for problem in problems:
+                    click.echo(problem.render(), err=True)
+        elif not as_json:
+            click.echo(f"{path}: valid")
+    if as_json:
+        echo_json(report)
+    if failed and not as_json:
+        total = sum(len(r["problems"]) for r in report)  # type: ignore[arg-type]
+        click.echo(f"ERROR: {total} problem(s) in {failed} of {len(paths)} manifest(s)", err=True)
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def register(group: click.Group) -> None:
+    group.add_command(validate)

@@ -1,0 +1,41 @@
+"""Human output: tables with rich on a terminal, plain aligned text elsewhere."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from mlperf_ops.plan import Plan
+
+
+def fancy() -> bool:
+    return sys.stdout.isatty() and os.environ.get("CI") != "true" and os.environ.get("TERM") != "dumb"
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    if fancy():
+        t = Table(title=title, title_justify="left")
+        for h in headers:
+            t.add_column(h)
+        for row in rows:
+            t.add_row(*row)
+        Console().print(t)
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    click.echo(title)
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def plan_table(plan: Plan) -> None:
+    rows = [(r.spec.run_id, r.action, r.reason, r.spec.key[:12]) for r in plan.runs]
+    flag = "" if plan.submittable else " (smoke: never submittable)"
+    table(f"plan {plan.manifest}: round {plan.round}, {plan.division}, profile {plan.profile}{flag}",
+          ("run", "action", "reason", "key"), rows)
+    click.echo(f"{len(plan.pending)} of {len(plan.runs)} run(s) pending", err=True)

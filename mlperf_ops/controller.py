@@ -1,0 +1,73 @@
+"""The application layer: turn a manifest path into the things every verb needs.
+
+It wires the pure parts (manifest, rules, planner) to the edges (image hashing on
+disk, the ledger) so that the CLI stays a thin shell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlperf_ops.errors import UsageError
+from mlperf_ops.manifest import Manifest, load_manifest
+from mlperf_ops.pipeline import Profile, load_profile
+from mlperf_ops.plan import Plan, plan
+from mlperf_ops.project import find_project_root
+from mlperf_ops.rules import Rules, load_rules
+from mlperf_ops.state.ledger import Ledger
+
+HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+
+
+@dataclass(frozen=True)
+class Context:
+    manifest: Manifest
+    rules: Rules
+    profile: Profile
+    project_root: Path
+    image_identities: dict[str, str]
+
+    @property
+    def images_dir(self) -> Path:
+        return self.project_root / "images"
+
+
+def image_targets(manifest: Manifest) -> list[str]:
+    targets = {s.image for s in manifest.systems}
+    targets |= {b.image for s in manifest.systems for b in s.benchmarks if b.image}
+    return sorted(targets)
+
+
+def image_identity(images_dir: Path, target: str) -> str:
+    """The content hash of a target's build inputs, known before anything is built."""
+    from mlperf_ops import images
+
+    return images.spec_hash(images.load_target(images_dir, target), HARNESS_DIR)
+
+
+def load_context(manifest_path: Path, *, pipeline: str | None = None, system: str | None = None) -> Context:
+    manifest = load_manifest(manifest_path)
+    if system is not None and system not in {s.id for s in manifest.systems}:
+        raise UsageError(f"system {system!r} is not in {manifest_path}",
+                         hint=f"systems: {', '.join(s.id for s in manifest.systems)}")
+    project_root = find_project_root(manifest_path)
+    profile = load_profile(project_root, pipeline or manifest.pipeline)
+    rules = load_rules(manifest.round)
+    identities = {t: image_identity(project_root / "images", t) for t in image_targets(manifest)}
+    return Context(manifest=manifest, rules=rules, profile=profile, project_root=project_root,
+                   image_identities=identities)
+
+
+def make_plan(ctx: Context, ledger: Ledger, *, system: str | None = None, only: str | None = None) -> Plan:
+    full = plan(ctx.manifest, ctx.rules, ctx.profile, ctx.image_identities, ledger.snapshot())
+    if system is None and only is None:
+        return full
+    import fnmatch
+
+    kept = tuple(
+        r for r in full.runs
+        if (system is None or r.spec.system == system)
+        and (only is None or fnmatch.fnmatch(r.spec.run_id, only) or only in r.spec.run_id)
+    )
+    return Plan(full.manifest, full.round, full.division, full.submitter, full.profile, full.submittable, kept)

@@ -1,0 +1,477 @@
+"""Content-addressed harness images: one build context per hardware target under `images/`.
+
+A target's tag is `mlperf-ops/<target>:<16 hex of spec_hash>`, where the spec hash covers
+every build input (Dockerfile, image.yaml, the pinned requirements, the harness sources,
+build args and the base's identity). It is computed from files alone — no engine, no
+download — so the planner can key runs on it before anything is built, and
+`ensure_image` builds only when no image carries that tag.
+
+Builds are offline: wheels are downloaded on the host into a cache keyed by the
+requirements (never inside the state dir), staged with the context, and installed with
+`pip --no-index`; the base is our own debootstrap root file system (images/base/) unless a
+target names a registry image. Docker itself is reached only through `mlperf_ops.engine`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Protocol
+
+import yaml
+
+from mlperf_ops import __version__
+from mlperf_ops.errors import OperationalError, UsageError
+
+TAG_PREFIX = "mlperf-ops"
+HASH_SCHEME = "mlperf-ops-image-spec/1"
+LABEL_MANAGED = "org.mlperf-ops.managed"
+LABEL_SPEC_HASH = "org.mlperf-ops.spec-hash"
+LABEL_TARGET = "org.mlperf-ops.target"
+LABEL_TOOL_VERSION = "org.mlperf-ops.tool-version"
+ROOTFS_SCRIPT = "build-rootfs.sh"
+DEFAULT_HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+IGNORED_HARNESS_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
+
+Accelerator = Literal["cpu", "nvidia", "amd"]
+
+
+@dataclass(frozen=True)
+class RootfsRecipe:
+    """How images/<name>/ makes a base root file system with debootstrap."""
+
+    name: str
+    context_dir: Path
+    suite: str
+    variant: str
+    include: tuple[str, ...]
+    mirror: str
+    python: str
+    glibc: str
+
+    def recipe_hash(self) -> str:
+        script = self.context_dir / ROOTFS_SCRIPT
+        payload = {
+            "scheme": HASH_SCHEME,
+            "suite": self.suite,
+            "variant": self.variant,
+            "include": sorted(self.include),
+            "mirror": self.mirror,
+            "script": _sha256_file(script) if script.exists() else None,
+        }
+        return _sha256_text(json.dumps(payload, sort_keys=True))
+
+    @property
+    def tag(self) -> str:
+        return f"{TAG_PREFIX}/{self.name}:{self.recipe_hash()[:16]}"
+
+
+@dataclass(frozen=True)
+class ImageTarget:
+    name: str
+    context_dir: Path
+    dockerfile: Path
+    base_rootfs: str | None  # name of a rootfs recipe dir (e.g. "base"), or None
+    base_registry: str | None  # registry reference, or None
+    requirements: Path
+    python: str
+    glibc: str
+    platform: str
+    build_args: tuple[tuple[str, str], ...]
+    build_network: Literal["none", "default"]
+    accelerator: Accelerator
+    execution_provider: str
+
+    @property
+    def images_dir(self) -> Path:
+        return self.context_dir.parent
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    target: str
+    tag: str
+    image_id: str
+    spec_hash: str
+    built: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImageEvent:
+    """Progress for the CLI: `stage` is one of base, wheels, build, done."""
+
+    target: str
+    stage: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Where builds keep their caches and logs (outside the state dir)."""
+
+    wheel_cache: Path = field(default_factory=lambda: default_cache_dir() / "wheels")
+    log_dir: Path = field(default_factory=lambda: default_cache_dir() / "build-logs")
+
+
+class ImageEngine(Protocol):
+    """What images.py needs from `mlperf_ops.engine.Engine` (a fake satisfies it in tests)."""
+
+    def image_info(self, tag: str) -> Any: ...
+
+    def build(self, context_dir: Path, tag: str, labels: Mapping[str, str],
+              buildargs: Mapping[str, str], log_path: Path,
+              on_line: Callable[[str], None] | None = None, *,
+              network_mode: str = "none") -> str: ...
+
+    def import_rootfs(self, tar_path: Path, tag: str, labels: Mapping[str, str]) -> str: ...
+
+
+def default_cache_dir() -> Path:
+    override = os.environ.get("MLPERF_OPS_CACHE")
+    if override:
+        return Path(override)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "mlperf-ops"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _kind(context_dir: Path) -> str | None:
+    spec = context_dir / "image.yaml"
+    if not spec.is_file():
+        return None
+    return str(_read_yaml(spec).get("kind", "harness"))
+
+
+def list_targets(images_dir: Path) -> list[str]:
+    """Runnable targets: subdirectories with an image.yaml that are not a rootfs recipe."""
+    if not images_dir.is_dir():
+        raise UsageError(f"no images directory at {images_dir}",
+                         hint="run from the project root or pass --images-dir")
+    return sorted(d.name for d in images_dir.iterdir() if d.is_dir() and _kind(d) == "harness")
+
+
+def load_rootfs(images_dir: Path, name: str) -> RootfsRecipe:
+    context = images_dir / name
+    path = context / "image.yaml"
+    if not path.is_file():
+        raise UsageError(f"base {name!r} not found: no {path}",
+                         hint="a target's `base: {rootfs: NAME}` must name a directory under images/")
+    data = _read_yaml(path)
+    if data.get("kind") != "rootfs" or not isinstance(data.get("rootfs"), dict):
+        raise UsageError(f"{path}: not a rootfs recipe (needs `kind: rootfs` and a `rootfs:` block)")
+    r = data["rootfs"]
+    try:
+        return RootfsRecipe(
+            name=name, context_dir=context, suite=str(r["suite"]), variant=str(r["variant"]),
+            include=tuple(str(p) for p in r["include"]), mirror=str(r["mirror"]),
+            python=str(r["python"]), glibc=str(r["glibc"]),
+        )
+    except KeyError as missing:
+        raise UsageError(f"{path}: rootfs.{missing.args[0]} is required") from None
+
+
+def load_target(images_dir: Path, name: str) -> ImageTarget:
+    known = list_targets(images_dir)
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known targets: {', '.join(known) or 'none'}"
+        raise UsageError(f"unknown image target {name!r} in {images_dir}", hint=hint)
+    context = images_dir / name
+    path = context / "image.yaml"
+    data = _read_yaml(path)
+
+    def fail(message: str) -> UsageError:
+        return UsageError(f"{path}: {message}", hint="the fields are described at the top of images/cpu/image.yaml")
+
+    base = data.get("base")
+    if not isinstance(base, dict) or len(base) != 1 or not ({"rootfs", "registry"} & set(base)):
+        raise fail("base must be {rootfs: NAME} or {registry: REFERENCE}")
+    base_rootfs = str(base["rootfs"]) if "rootfs" in base else None
+    base_registry = str(base["registry"]) if "registry" in base else None
+    wheels = data.get("wheels")
+    if not isinstance(wheels, dict) or "requirements" not in wheels:
+        raise fail("wheels.requirements is required")
+    requirements = context / str(wheels["requirements"])
+    if not requirements.is_file():
+        raise fail(f"requirements file {requirements.name} does not exist")
+    _check_pins(requirements)
+    python, glibc = wheels.get("python"), wheels.get("glibc")
+    if base_rootfs is not None:
+        recipe = load_rootfs(images_dir, base_rootfs)
+        python, glibc = python or recipe.python, glibc or recipe.glibc
+    if not python or not glibc:
+        raise fail("wheels.python and wheels.glibc are required for a registry base")
+    accelerator = data.get("accelerator", "cpu")
+    if accelerator not in ("cpu", "nvidia", "amd"):
+        raise fail(f"accelerator must be cpu, nvidia or amd, not {accelerator!r}")
+    network = data.get("build_network", "none")
+    if network not in ("none", "default"):
+        raise fail(f"build_network must be none or default, not {network!r}")
+    platform = str(data.get("platform", "linux/amd64"))
+    if platform != "linux/amd64":
+        raise fail(f"platform {platform} is not supported (only linux/amd64)")
+    build_args = data.get("build_args") or {}
+    if not isinstance(build_args, dict):
+        raise fail("build_args must be a mapping of strings")
+    dockerfile = context / "Dockerfile"
+    if not dockerfile.is_file():
+        raise fail("no Dockerfile next to image.yaml")
+    return ImageTarget(
+        name=name, context_dir=context, dockerfile=dockerfile,
+        base_rootfs=base_rootfs, base_registry=base_registry,
+        requirements=requirements, python=str(python), glibc=str(glibc), platform=platform,
+        build_args=tuple(sorted((str(k), str(v)) for k, v in build_args.items())),
+        build_network=network, accelerator=accelerator,
+        execution_provider=str(data.get("execution_provider", "CPUExecutionProvider")),
+    )
+
+
+def _check_pins(requirements: Path) -> None:
+    """Every line pins one exact version: the wheel set must follow from the file alone."""
+    for number, raw in enumerate(requirements.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if "==" not in line or any(op in line for op in (">", "<", "~=", "!=", "*")):
+            raise UsageError(f"{requirements}:{number}: {line!r} is not an exact pin",
+                             hint="pin every wheel as name==version so the image is reproducible")
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def harness_files(harness_dir: Path) -> list[Path]:
+    """The harness sources that go into images, in a stable order (caches left out)."""
+    if not harness_dir.is_dir():
+        raise OperationalError(f"harness package not found at {harness_dir}",
+                               hint="the images embed mlperf_ops/harness/; is the checkout complete?")
+    files = [
+        p for p in harness_dir.rglob("*")
+        if p.is_file() and not (set(p.relative_to(harness_dir).parts) & IGNORED_HARNESS_PARTS)
+        and p.suffix not in (".pyc", ".pyo")
+    ]
+    return sorted(files, key=lambda p: p.relative_to(harness_dir).as_posix())
+
+
+def base_identity(target: ImageTarget) -> str:
+    if target.base_rootfs is not None:
+        recipe = load_rootfs(target.images_dir, target.base_rootfs)
+        return f"rootfs:{recipe.name}:{recipe.recipe_hash()}"
+    return f"registry:{target.base_registry}"
+
+
+def spec_hash(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR) -> str:
+    """sha256 over everything that determines the image; files only, no engine, no network."""
+    parts: list[tuple[str, str]] = [
+        ("scheme", HASH_SCHEME),
+        ("target", target.name),
+        ("Dockerfile", _sha256_file(target.dockerfile)),
+        ("image.yaml", _sha256_file(target.context_dir / "image.yaml")),
+        ("requirements", _sha256_file(target.requirements)),
+        ("build_args", json.dumps(target.build_args)),
+        ("base", base_identity(target)),
+    ]
+    # Extra files a Dockerfile might COPY (anything else in the context) count too.
+    for path in sorted(target.context_dir.rglob("*")):
+        rel = path.relative_to(target.context_dir).as_posix()
+        if path.is_file() and rel not in ("Dockerfile", "image.yaml", target.requirements.name) \
+                and not rel.startswith(("wheelhouse/", "harness/")):
+            parts.append((f"context/{rel}", _sha256_file(path)))
+    for path in harness_files(harness_dir):
+        parts.append((f"harness/{path.relative_to(harness_dir).as_posix()}", _sha256_file(path)))
+    return _sha256_text("\n".join(f"{k}\t{v}" for k, v in parts))
+
+
+def image_tag(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR) -> str:
+    return f"{TAG_PREFIX}/{target.name}:{spec_hash(target, harness_dir)[:16]}"
+
+
+def managed_labels(target: str, digest: str) -> dict[str, str]:
+    return {
+        LABEL_MANAGED: "true",
+        LABEL_SPEC_HASH: digest,
+        LABEL_TARGET: target,
+        LABEL_TOOL_VERSION: __version__,
+    }
+
+
+# --------------------------------------------------------------------------- wheels
+
+
+def platform_tags(glibc: str, arch: str = "x86_64") -> list[str]:
+    """manylinux tags a system with this glibc accepts (pip download does not expand them)."""
+    major, minor = (int(x) for x in glibc.split("."))
+    if major != 2:
+        raise UsageError(f"unsupported glibc version {glibc}")
+    tags = [f"manylinux_2_{m}_{arch}" for m in range(minor, 16, -1)]
+    return tags + [f"manylinux2014_{arch}"]
+
+
+def wheelhouse_key(target: ImageTarget) -> str:
+    payload = {"requirements": _sha256_file(target.requirements), "python": target.python,
+               "platforms": platform_tags(target.glibc)}
+    return _sha256_text(json.dumps(payload, sort_keys=True))[:32]
+
+
+def ensure_wheelhouse(target: ImageTarget, cache_root: Path,
+                      on_event: Callable[[ImageEvent], None] | None = None) -> Path:
+    """Download the target's wheels once into the cache and return that directory."""
+    final = cache_root / wheelhouse_key(target)
+    if (final / ".complete").is_file():
+        return final
+    cache_root.mkdir(parents=True, exist_ok=True)
+    if on_event:
+        on_event(ImageEvent(target.name, "wheels", f"downloading wheels into {final}"))
+    partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=cache_root))
+    abi = "cp" + target.python.replace(".", "")
+    command = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        "--only-binary=:all:", "--python-version", target.python, "--implementation", "cp",
+        "--abi", abi, "--abi", "abi3", "--abi", "none",
+        *(arg for tag in platform_tags(target.glibc) for arg in ("--platform", tag)),
+        "-d", str(partial), "-r", str(target.requirements),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        lines = [line for line in done.stderr.splitlines() if "is ignored" not in line][-15:]
+        raise OperationalError(
+            f"downloading wheels for {target.name} failed:\n" + "\n".join(lines),
+            hint=f"check that every pin in {target.requirements} has a cp{abi[2:]} manylinux wheel",
+        )
+    (partial / ".complete").write_text(" ".join(command[3:]) + "\n", encoding="utf-8")
+    try:
+        partial.rename(final)
+    except OSError:  # another build finished the same wheelhouse first
+        shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+# --------------------------------------------------------------------------- building
+
+
+def ensure_base(engine: ImageEngine, recipe: RootfsRecipe, settings: BuildSettings,
+                on_event: Callable[[ImageEvent], None] | None = None) -> ImageRef:
+    tag = recipe.tag
+    info = engine.image_info(tag)
+    digest = recipe.recipe_hash()
+    if info is not None:
+        return ImageRef(recipe.name, tag, info.id, digest, False, f"up to date: image {tag} exists")
+    if on_event:
+        on_event(ImageEvent(recipe.name, "base", f"building base root file system {tag} with debootstrap"))
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.log_dir / f"{recipe.name}-{digest[:16]}.log"
+    with tempfile.TemporaryDirectory(prefix="mlperf-ops-base-") as tmp:
+        tar_path = Path(tmp) / "rootfs.tar"
+        with log_path.open("w", encoding="utf-8") as log:
+            done = subprocess.run(
+                ["bash", str(recipe.context_dir / ROOTFS_SCRIPT), recipe.suite, recipe.variant,
+                 ",".join(recipe.include), recipe.mirror, str(tar_path)],
+                stdout=log, stderr=subprocess.STDOUT, check=False,
+            )
+        if done.returncode != 0:
+            tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
+            raise OperationalError(
+                f"building the base root file system {tag} failed:\n" + "\n".join(tail),
+                hint=f"full log: {log_path}",
+            )
+        image_id = engine.import_rootfs(tar_path, tag, managed_labels(recipe.name, digest))
+    return ImageRef(recipe.name, tag, image_id, digest, True, f"built: no image {tag} yet")
+
+
+def stage_context(target: ImageTarget, harness_dir: Path, wheelhouse: Path, into: Path) -> None:
+    """Lay out the build context: the target dir, its wheelhouse and the harness package."""
+    shutil.copytree(target.context_dir, into, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("wheelhouse", "harness", "__pycache__"))
+    wheels = into / "wheelhouse"
+    wheels.mkdir()
+    for wheel in wheelhouse.glob("*.whl"):
+        try:
+            os.link(wheel, wheels / wheel.name)  # same file system: no 100 MB copy
+        except OSError:
+            shutil.copy2(wheel, wheels / wheel.name)
+    harness = into / "harness"
+    for path in harness_files(harness_dir):
+        dest = harness / path.relative_to(harness_dir)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+
+
+def ensure_image(
+    engine: ImageEngine,
+    target: ImageTarget,
+    harness_dir: Path = DEFAULT_HARNESS_DIR,
+    *,
+    on_event: Callable[[ImageEvent], None] | None = None,
+    settings: BuildSettings | None = None,
+) -> ImageRef:
+    """The image for `target`, built only when no image carries its content tag."""
+    digest = spec_hash(target, harness_dir)
+    tag = f"{TAG_PREFIX}/{target.name}:{digest[:16]}"
+    info = engine.image_info(tag)
+    if info is not None:
+        ref = ImageRef(target.name, tag, info.id, digest, False, f"up to date: image {tag} exists")
+        if on_event:
+            on_event(ImageEvent(target.name, "done", ref.reason))
+        return ref
+    settings = settings or BuildSettings()
+    if target.base_rootfs is not None:
+        base = ensure_base(engine, load_rootfs(target.images_dir, target.base_rootfs), settings, on_event)
+        base_image = base.tag
+    else:
+        base_image = str(target.base_registry)
+    wheelhouse = ensure_wheelhouse(target, settings.wheel_cache, on_event)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.log_dir / f"{target.name}-{digest[:16]}.log"
+    if on_event:
+        on_event(ImageEvent(target.name, "build", f"building {tag} FROM {base_image} (log: {log_path})"))
+    # Stage next to the wheel cache so wheels are hard-linked rather than copied.
+    settings.wheel_cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".stage-", dir=settings.wheel_cache) as tmp:
+        context = Path(tmp) / "context"
+        stage_context(target, harness_dir, wheelhouse, context)
+        buildargs = {**dict(target.build_args), "BASE_IMAGE": base_image}
+        line_sink = (lambda line: on_event(ImageEvent(target.name, "build", line))) if on_event else None
+        image_id = engine.build(
+            context, tag, managed_labels(target.name, digest), buildargs, log_path, line_sink,
+            network_mode="none" if target.build_network == "none" else "default",
+        )
+    ref = ImageRef(target.name, tag, image_id, digest, True, f"built: no image {tag} yet")
+    if on_event:
+        on_event(ImageEvent(target.name, "done", ref.reason))
+    return ref

@@ -1,0 +1,231 @@
+"""Tier 2 of manifest validation: cross-checks against the round's rules and the project.
+
+Runs only on a document that passed the schema. Every problem is collected; none
+stops the others. Paths point into the YAML so errors land on the right line.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlperf_ops.errors import Problem
+from mlperf_ops.manifest.model import Manifest
+from mlperf_ops.manifest.schema import did_you_mean
+from mlperf_ops.manifest.source import SourceDoc
+from mlperf_ops.pipeline import list_profiles
+from mlperf_ops.rules import SCENARIOS, Rules, available_rounds, load_rules
+
+# Scenario → the system types it exists for, the suite-wide MLPerf Inference rule.
+SCENARIO_SYSTEM_TYPES = {
+    "SingleStream": ("edge",),
+    "MultiStream": ("edge",),
+    "Offline": ("edge", "datacenter"),
+    "Server": ("datacenter",),
+    "Interactive": ("datacenter",),
+}
+
+# Values that look like credentials: the portal's submitter id is a secret, and so
+# are tokens of the services a CI might touch.
+SECRET_KEY_NAMES = re.compile(r"(pass(word)?|secret|token|api[_-]?key|submitter[_-]?id|credential)", re.I)
+SECRET_VALUES = (
+    (re.compile(r"^gh[pousr]_[A-Za-z0-9]{20,}$"), "a GitHub token"),
+    (re.compile(r"^mlc_[A-Za-z0-9_-]{16,}$"), "an MLCommons API key"),
+    (re.compile(r"^AKIA[0-9A-Z]{16}$"), "an AWS access key"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"^xox[baprs]-[A-Za-z0-9-]{10,}$"), "a Slack token"),
+    (re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I), "a UUID-shaped id (the portal's submitter id is one)"),
+)
+
+
+@cache
+def loadgen_keys() -> tuple[frozenset[str], dict[str, str]]:
+    text = resources.files("mlperf_ops.rules").joinpath("loadgen_keys.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    return frozenset(raw["tunable"]), dict(raw["reserved"])
+
+
+def _secret_problems(doc: SourceDoc, value: Any, path: tuple[str | int, ...]) -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            child_path = (*path, str(key))
+            if SECRET_KEY_NAMES.search(str(key)) and child not in (None, "", False):
+                problems.append(doc.problem(child_path, f"key {key!r} looks like it holds a secret",
+                                            "secrets come from the environment (e.g. MLPERF_SUBMITTER_ID), never a manifest",
+                                            key=True))
+                continue
+            problems.extend(_secret_problems(doc, child, child_path))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            problems.extend(_secret_problems(doc, child, (*path, i)))
+    elif isinstance(value, str):
+        for pattern, what in SECRET_VALUES:
+            if pattern.search(value.strip()):
+                problems.append(doc.problem(path, f"value looks like {what}",
+                                            "remove it; pass secrets through environment variables or CI secrets"))
+                break
+    return problems
+
+
+def _scenario_allowed(rules: Rules, official: str, scenario: str, system_type: str, division: str) -> bool:
+    bench = rules.benchmarks[official]
+    if scenario not in bench.allowed_scenarios:
+        return False
+    types = system_type.split(",")
+    return any(t in SCENARIO_SYSTEM_TYPES.get(scenario, ()) for t in types)
+
+
+def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    add = problems.append
+    raw: dict[str, Any] = doc.data
+
+    problems.extend(_secret_problems(doc, raw, ()))
+
+    rounds = available_rounds()
+    if manifest.round not in rounds:
+        add(doc.problem(("round",), f"no rules for round {manifest.round!r}",
+                        did_you_mean(manifest.round, rounds) or f"rounds known: {', '.join(rounds)}"))
+        return problems
+    rules = load_rules(manifest.round)
+
+    profiles = list_profiles(project_root)
+    if manifest.pipeline not in profiles:
+        add(doc.problem(("pipeline",), f"pipeline profile {manifest.pipeline!r} not found under pipelines/",
+                        did_you_mean(manifest.pipeline, profiles) or f"profiles: {', '.join(profiles) or 'none'}"))
+
+    images_dir = project_root / "images"
+    targets = sorted(p.name for p in images_dir.iterdir() if (p / "Dockerfile").is_file()) if images_dir.is_dir() else []
+    tunable, reserved = loadgen_keys()
+    strict = manifest.division in ("closed", "network")
+    seen_ids: dict[str, int] = {}
+
+    for si, system in enumerate(manifest.systems):
+        spath: tuple[str | int, ...] = ("systems", si)
+        if system.id in seen_ids:
+            add(doc.problem((*spath, "id"), f"duplicate system id {system.id!r} (also systems[{seen_ids[system.id]}])",
+                            "each system needs its own id: it names systems/<id>.json in the tree"))
+        else:
+            seen_ids[system.id] = si
+
+        image_names = {system.image} | {b.image for b in system.benchmarks if b.image}
+        for image in sorted(image_names):
+            if image not in targets:
+                where = (*spath, "image") if image == system.image else spath
+                add(doc.problem(where, f"image target {image!r} does not exist under images/",
+                                did_you_mean(image, targets) or f"targets: {', '.join(targets) or 'none'}"))
+
+        description = system.description_dict()
+        if system.accelerator is None:
+            for key in ("accelerators_per_node", "accelerator_model_name"):
+                value = description.get(key)
+                if value not in (None, "", "0", 0, "N/A", "None"):
+                    add(doc.problem((*spath, "description", key),
+                                    f"CPU system declares {key}={value!r} but has no 'accelerator'",
+                                    "add an 'accelerator:' block (vendor, model, count) or remove this field"))
+        elif system.image == "cpu":
+            add(doc.problem((*spath, "accelerator"),
+                            f"system declares {system.accelerator.count} {system.accelerator.vendor} accelerator(s) "
+                            "but runs in the 'cpu' image",
+                            "use an image with that runtime, e.g. nvidia-cuda or rocm"))
+
+        seen_bench: dict[str, int] = {}
+        for bi, bench in enumerate(system.benchmarks):
+            bpath = (*spath, "benchmarks", bi)
+            if bench.name in seen_bench:
+                add(doc.problem((*bpath, "name"), f"benchmark {bench.name!r} listed twice in this system",
+                                "merge the two entries"))
+                continue
+            seen_bench[bench.name] = bi
+            official_names = sorted(rules.benchmarks)
+            if bench.custom:
+                if strict:
+                    add(doc.problem((*bpath, "maps_to"),
+                                    f"custom model {bench.name!r} in the {manifest.division} division",
+                                    "custom models are allowed only in the open division; use the official benchmark name"))
+                    continue
+                if bench.official not in rules.benchmarks:
+                    add(doc.problem((*bpath, "maps_to"), f"{bench.official!r} is not a benchmark of {rules.round}",
+                                    did_you_mean(bench.official, official_names)))
+                    continue
+            elif bench.name not in rules.benchmarks:
+                hint = did_you_mean(bench.name, official_names)
+                if manifest.division == "open":
+                    hint = (hint + " or " if hint else "") + "add 'maps_to: <official benchmark>' for a custom model"
+                add(doc.problem((*bpath, "name"), f"unknown benchmark {bench.name!r} in round {rules.round}", hint))
+                continue
+            rb = rules.benchmarks[bench.official]
+
+            system_types = manifest.system_type.split(",")
+            if not any(t in rb.system_types for t in system_types):
+                add(doc.problem((*bpath, "name"),
+                                f"{bench.official!r} is not a {manifest.system_type} benchmark in {rules.round}",
+                                f"it exists for: {', '.join(rb.system_types)}"))
+                continue
+
+            declared = [s.scenario for s in bench.scenarios]
+            for scenario in bench.scenarios:
+                sc_path = (*bpath, "scenarios", scenario.scenario)
+                if scenario.scenario not in SCENARIOS:
+                    add(doc.problem(sc_path, f"unknown scenario {scenario.scenario!r}",
+                                    did_you_mean(scenario.scenario, SCENARIOS) or f"scenarios: {', '.join(SCENARIOS)}",
+                                    key=True))
+                    continue
+                if not _scenario_allowed(rules, bench.official, scenario.scenario, manifest.system_type, manifest.division):
+                    allowed = [s for s in rb.allowed_scenarios
+                               if _scenario_allowed(rules, bench.official, s, manifest.system_type, manifest.division)]
+                    add(doc.problem(sc_path,
+                                    f"scenario {scenario.scenario} is not allowed for {bench.official} on "
+                                    f"{manifest.system_type} systems",
+                                    f"allowed: {', '.join(allowed) or 'none'}", key=True))
+                for key, _ in scenario.settings:
+                    problems.extend(_setting_problem(doc, (*sc_path, key), key, tunable, reserved, manifest.pipeline))
+            for key, _ in bench.loadgen:
+                problems.extend(_setting_problem(doc, (*bpath, "loadgen", key), key, tunable, reserved, manifest.pipeline))
+
+            if strict:
+                for t in system_types:
+                    for required in rb.required_scenarios.get(t, ()):
+                        if required not in declared:
+                            add(doc.problem((*bpath, "scenarios"),
+                                            f"the {manifest.division} division requires scenario {required} for "
+                                            f"{bench.official} on {t} systems",
+                                            f"add '{required}:' under scenarios", key=True))
+                    for group in rb.one_of_scenarios.get(t, ()):
+                        if not any(s in declared for s in group):
+                            add(doc.problem((*bpath, "scenarios"),
+                                            f"{bench.official} on {t} systems needs at least one of {', '.join(group)}",
+                                            f"add '{group[0]}:' under scenarios", key=True))
+
+            if bench.compliance is not None:
+                for ci, test in enumerate(bench.compliance):
+                    cpath = (*bpath, "compliance", ci)
+                    if test not in rules.audit_tests:
+                        add(doc.problem(cpath, f"unknown compliance test {test!r}",
+                                        did_you_mean(test, sorted(rules.audit_tests))))
+                    elif test not in rb.compliance_tests:
+                        add(doc.problem(cpath, f"{test} does not apply to {bench.official}",
+                                        f"{bench.official} uses: {', '.join(rb.compliance_tests) or 'none'}"))
+                if strict:
+                    for test in rb.compliance_tests:
+                        if test not in bench.compliance:
+                            add(doc.problem((*bpath, "compliance"),
+                                            f"the {manifest.division} division requires {test} for {bench.official}",
+                                            "remove 'compliance:' to run what the round requires", key=True))
+    return problems
+
+
+def _setting_problem(doc: SourceDoc, path: tuple[str | int, ...], key: str, tunable: frozenset[str],
+                     reserved: dict[str, str], pipeline: str) -> list[Problem]:
+    if key in tunable:
+        return []
+    if key in reserved:
+        return [doc.problem(path, f"LoadGen setting {key!r} cannot be set in a manifest: {reserved[key]}", None, key=True)]
+    return [doc.problem(path, f"unknown LoadGen setting {key!r}",
+                        did_you_mean(key, sorted(tunable)) or "see mlperf_ops/rules/loadgen_keys.yaml", key=True)]

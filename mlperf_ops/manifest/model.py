@@ -1,0 +1,174 @@
+"""The typed, frozen manifest that the rest of the tool works with.
+
+Built only from a document that passed the schema, so construction does not
+re-validate; cross-checks against the round's rules happen in `crosscheck`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LoadGenValue = int | float | str
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str
+    sha256: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    vendor: str  # nvidia | amd | other
+    model: str
+    count: int
+    memory: str | None = None
+    device_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    network: str = "none"
+    memory: str | None = None
+    pids: int | None = None
+    shm: str | None = None
+    timeout_s: int | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    scenario: str
+    settings: tuple[tuple[str, LoadGenValue], ...] = ()  # sorted user.conf keys
+
+    def as_dict(self) -> dict[str, LoadGenValue]:
+        return dict(self.settings)
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    name: str  # the directory name in results/: official benchmark or custom model name
+    official: str  # the official benchmark it is judged as (== name unless maps_to)
+    scenarios: tuple[ScenarioSpec, ...]
+    loadgen: tuple[tuple[str, LoadGenValue], ...] = ()
+    command: tuple[str, ...] | None = None
+    image: str | None = None
+    model: Artifact | None = None
+    dataset: Artifact | None = None
+    compliance: tuple[str, ...] | None = None  # None: what the round requires
+    measurements: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def custom(self) -> bool:
+        return self.name != self.official
+
+    def scenario(self, name: str) -> ScenarioSpec:
+        for spec in self.scenarios:
+            if spec.scenario == name:
+                return spec
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    id: str
+    image: str
+    benchmarks: tuple[BenchmarkSpec, ...]
+    name: str | None = None
+    runner_labels: tuple[str, ...] = ("self-hosted",)
+    node_selector: tuple[tuple[str, str], ...] = ()
+    accelerator: Accelerator | None = None
+    container: ContainerLimits = field(default_factory=ContainerLimits)
+    description: tuple[tuple[str, Any], ...] = ()
+
+    def description_dict(self) -> dict[str, Any]:
+        return dict(self.description)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: str
+    version: int
+    round: str
+    submitter: str
+    division: str
+    status: str
+    system_type: str
+    pipeline: str
+    systems: tuple[SystemSpec, ...]
+
+    def system(self, system_id: str) -> SystemSpec:
+        for system in self.systems:
+            if system.id == system_id:
+                return system
+        raise KeyError(system_id)
+
+
+def _settings(raw: dict[str, Any] | None) -> tuple[tuple[str, LoadGenValue], ...]:
+    return tuple(sorted((raw or {}).items()))
+
+
+def _artifact(raw: dict[str, Any] | None) -> Artifact | None:
+    if not raw:
+        return None
+    return Artifact(path=raw["path"], sha256=raw["sha256"], name=raw.get("name"))
+
+
+def _benchmark(raw: dict[str, Any]) -> BenchmarkSpec:
+    compliance = raw.get("compliance")
+    command = raw.get("command")
+    return BenchmarkSpec(
+        name=raw["name"],
+        official=raw.get("maps_to") or raw["name"],
+        scenarios=tuple(
+            ScenarioSpec(scenario=name, settings=_settings(settings))
+            for name, settings in raw["scenarios"].items()
+        ),
+        loadgen=_settings(raw.get("loadgen")),
+        command=tuple(command) if command else None,
+        image=raw.get("image"),
+        model=_artifact(raw.get("model")),
+        dataset=_artifact(raw.get("dataset")),
+        compliance=tuple(compliance) if compliance is not None else None,
+        measurements=tuple(sorted((raw.get("measurements") or {}).items())),
+    )
+
+
+def _system(raw: dict[str, Any]) -> SystemSpec:
+    acc = raw.get("accelerator")
+    container = raw.get("container") or {}
+    return SystemSpec(
+        id=raw["id"],
+        name=raw.get("name"),
+        image=raw["image"],
+        runner_labels=tuple((raw.get("runner") or {}).get("labels") or ("self-hosted",)),
+        node_selector=tuple(sorted(((raw.get("kubernetes") or {}).get("node_selector") or {}).items())),
+        accelerator=Accelerator(
+            vendor=acc["vendor"], model=acc["model"], count=int(acc["count"]),
+            memory=acc.get("memory"), device_ids=tuple(acc.get("device_ids") or ()),
+        ) if acc else None,
+        container=ContainerLimits(
+            network=container.get("network", "none"),
+            memory=container.get("memory"),
+            pids=container.get("pids"),
+            shm=container.get("shm"),
+            timeout_s=container.get("timeout_s"),
+        ),
+        description=tuple(sorted((raw.get("description") or {}).items())),
+        benchmarks=tuple(_benchmark(b) for b in raw["benchmarks"]),
+    )
+
+
+def build_manifest(data: dict[str, Any], path: str) -> Manifest:
+    return Manifest(
+        path=path,
+        version=int(data["version"]),
+        round=data["round"],
+        submitter=data["submitter"],
+        division=data["division"],
+        status=data["status"],
+        system_type=data["system_type"],
+        pipeline=data.get("pipeline", "submission"),
+        systems=tuple(_system(s) for s in data["systems"]),
+    )

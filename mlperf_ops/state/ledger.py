@@ -1,0 +1,218 @@
+"""The ledger: one record per run key, with its artifacts, in the state directory.
+
+Layout under the state directory:
+
+    records/<key>/record.json + artifacts   finished runs ("done"), one per content key
+    attempts/<stamp>-<key12>/...            failed or invalid attempts, kept apart
+    staging/<key12>-<pid>-<n>/              a run in progress (config/, output/)
+    originals/<key>/...                     untruncated files replaced in a tree
+    lock                                    held by the one `apply` allowed at a time
+
+A run is staged, then its directory is renamed into `records/` or `attempts/` in
+one step, so a crash or `kill -9` leaves at most a stale staging directory —
+never a half-written record. Stale staging directories are swept on the next
+`apply`; nothing finished is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops.errors import OperationalError, UsageError
+from mlperf_ops.plan import LedgerSnapshot, RecordSummary
+from mlperf_ops.state.atomic import publish_dir, write_json
+
+RECORD_SCHEMA = 1
+RECORD_FILE = "record.json"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A staged run: the container reads `config_dir` and writes `output_dir`."""
+
+    key: str
+    run_id: str
+    dir: Path
+
+    @property
+    def config_dir(self) -> Path:
+        return self.dir / "config"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.dir / "output"
+
+
+@dataclass(frozen=True)
+class Record:
+    key: str
+    run_id: str
+    status: str
+    path: Path  # the record's directory
+    data: dict[str, Any]
+
+    @property
+    def output_dir(self) -> Path:
+        return self.path / "output"
+
+    def summary(self) -> RecordSummary:
+        return RecordSummary(
+            run_id=self.run_id, key=self.key, status=self.status,
+            inputs=self.data.get("inputs", {}), calibrated=self.data.get("calibrated"),
+            reason=self.data.get("reason", ""),
+        )
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def artifact_manifest(root: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every file under `root` except the record itself."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != RECORD_FILE:
+            out[path.relative_to(root).as_posix()] = {"sha256": file_digest(path), "size": path.stat().st_size}
+    return out
+
+
+class Ledger:
+    def __init__(self, state_dir: Path) -> None:
+        self.root = state_dir
+        self.records_dir = state_dir / "records"
+        self.attempts_dir = state_dir / "attempts"
+        self.staging_dir = state_dir / "staging"
+        self.originals_dir = state_dir / "originals"
+
+    # -- reading -------------------------------------------------------------
+
+    def _read(self, directory: Path) -> Record | None:
+        try:
+            data = json.loads((directory / RECORD_FILE).read_text("utf-8"))
+            return Record(key=data["key"], run_id=data["run_id"], status=data["status"], path=directory, data=data)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # unreadable records never satisfy a plan
+
+    def records(self) -> Iterator[Record]:
+        for parent in (self.records_dir, self.attempts_dir):
+            if parent.is_dir():
+                for directory in sorted(parent.iterdir()):
+                    record = self._read(directory)
+                    if record is not None:
+                        yield record
+
+    def done(self, key: str) -> Record | None:
+        record = self._read(self.records_dir / key)
+        return record if record is not None and record.status == "done" else None
+
+    def snapshot(self) -> LedgerSnapshot:
+        latest: dict[str, tuple[float, RecordSummary]] = {}
+        done: dict[str, RecordSummary] = {}
+        for record in self.records():
+            summary = record.summary()
+            if record.status == "done" and record.path.parent == self.records_dir:
+                done[record.key] = summary
+            finished = float(record.data.get("finished_unix", 0))
+            if record.run_id not in latest or finished >= latest[record.run_id][0]:
+                latest[record.run_id] = (finished, summary)
+        return LedgerSnapshot(latest={k: v for k, (_, v) in latest.items()}, done=done)
+
+    # -- writing -------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One `apply` per state directory at a time; released by the kernel on kill -9."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / "lock", "a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno in (errno.EAGAIN, errno.EACCES):
+                    raise UsageError(f"another mlperf-ops apply holds {self.root / 'lock'}",
+                                     hint="wait for it to finish, or use another --state-dir") from None
+                raise
+            yield
+        finally:
+            handle.close()
+
+    def sweep_staging(self) -> list[Path]:
+        """Remove what interrupted runs left behind (only ever called under the lock)."""
+        removed: list[Path] = []
+        if self.staging_dir.is_dir():
+            for directory in self.staging_dir.iterdir():
+                shutil.rmtree(directory, ignore_errors=True)
+                removed.append(directory)
+        return removed
+
+    def begin(self, key: str, run_id: str) -> Attempt:
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        stamp = f"{key[:12]}-{os.getpid()}-{time.monotonic_ns()}"
+        attempt = Attempt(key=key, run_id=run_id, dir=self.staging_dir / stamp)
+        attempt.config_dir.mkdir(parents=True)
+        attempt.output_dir.mkdir(parents=True)
+        # The container runs as the caller but may run under a different uid on
+        # rootless setups; the output dir must be writable by it.
+        os.chmod(attempt.output_dir, 0o777)
+        return attempt
+
+    def commit(self, attempt: Attempt, data: dict[str, Any]) -> Record:
+        """Seal an attempt: write record.json, then move the whole directory into place."""
+        status = data["status"]
+        if status not in ("done", "failed", "invalid"):
+            raise ValueError(f"bad status {status!r}")
+        os.chmod(attempt.output_dir, 0o755)
+        data = {**data, "record_schema": RECORD_SCHEMA, "key": attempt.key, "run_id": attempt.run_id,
+                "artifacts": artifact_manifest(attempt.dir)}
+        write_json(attempt.dir / RECORD_FILE, data)
+        if status == "done":
+            final = self.records_dir / attempt.key
+            if final.exists():
+                # Same key finished twice (e.g. merged from elsewhere): keep the first.
+                shutil.rmtree(attempt.dir, ignore_errors=True)
+                existing = self._read(final)
+                if existing is None:
+                    raise OperationalError(f"record {final} is unreadable", hint="remove it and re-run apply")
+                return existing
+        else:
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+            final = self.attempts_dir / f"{stamp}-{attempt.key[:12]}-{attempt.dir.name.rsplit('-', 1)[-1]}"
+        publish_dir(attempt.dir, final)
+        record = self._read(final)
+        assert record is not None
+        return record
+
+    def discard(self, attempt: Attempt) -> None:
+        shutil.rmtree(attempt.dir, ignore_errors=True)
+
+    def originals_for(self, name: str) -> Path:
+        """A directory for untruncated originals of the tree called `name`."""
+        path = self.originals_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def verify(self, record: Record) -> list[str]:
+        """Files whose bytes no longer match the record (empty when intact)."""
+        problems = []
+        for rel, meta in (record.data.get("artifacts") or {}).items():
+            path = record.path / rel
+            if not path.is_file():
+                problems.append(f"{rel}: missing")
+            elif file_digest(path) != meta.get("sha256"):
+                problems.append(f"{rel}: sha256 differs")
+        return problems

@@ -1,0 +1,130 @@
+"""Truncate accuracy logs the way the official procedure does (SUBMISSION.md section 6).
+
+For every `accuracy/` and `<TEST>/accuracy/` under `<division>/<submitter>/results/`:
+when `mlperf_log_accuracy.json` is not yet truncated, copy the original into a backup
+directory, append `hash=<sha256 of the original>` to `accuracy.txt`, and replace the
+log by its first 4 KiB + "\\n\\n...\\n\\n" + its last 4 KiB.
+
+Facts from mlcommons/inference tools/submission/truncate_accuracy_log.py
+(commit b66003e1): 10 KiB limit, 4 KiB views, the `^hash=(\\w+)$` line, a log counts
+as done when accuracy.txt has a hash line and the log is under the limit.
+
+Each file is written through a temp file + rename, and the hash line is written
+before the log is cut, so a crash at any point leaves a state the next run finishes:
+a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlperf_ops.errors import OperationalError
+from mlperf_ops.state.atomic import write_bytes
+
+MAX_ACCURACY_LOG_SIZE = 10 * 1024
+VIEWABLE_SIZE = 4096
+SEPARATOR = b"\n\n...\n\n"
+ACCURACY_LOG = "mlperf_log_accuracy.json"
+ACCURACY_TXT = "accuracy.txt"
+DIVISIONS = ("closed", "open", "network")
+_HASH_LINE = re.compile(r"^hash=([\w\d]+)$")
+
+
+@dataclass
+class TruncateResult:
+    truncated: list[Path] = field(default_factory=list)  # logs cut in this run
+    already_done: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (dir, why)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_lines(accuracy_txt: Path) -> list[str]:
+    """The values of `hash=` lines in accuracy.txt (empty if none or unreadable)."""
+    try:
+        text = accuracy_txt.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [m.group(1) for m in map(_HASH_LINE.match, text.splitlines()) if m]
+
+
+def accuracy_dirs(root: Path) -> list[Path]:
+    """Every `accuracy/` directory of results and compliance tests in a tree."""
+    found: list[Path] = []
+    for division in DIVISIONS:
+        results = sorted((root / division).glob("*/results/*/*/*"))
+        for scenario in results:
+            if not scenario.is_dir() or scenario.is_symlink():
+                continue
+            if (scenario / "accuracy").is_dir():
+                found.append(scenario / "accuracy")
+            for test in sorted(scenario.glob("TEST*/accuracy")):
+                if test.is_dir():
+                    found.append(test)
+    return found
+
+
+def truncated_bytes(data: bytes) -> bytes:
+    return data[:VIEWABLE_SIZE] + SEPARATOR + data[-VIEWABLE_SIZE:]
+
+
+def truncate_dir(acc_dir: Path, backup_dir: Path) -> str:
+    """Truncate one accuracy directory; returns "truncated", "done" or a reason to skip."""
+    log = acc_dir / ACCURACY_LOG
+    txt = acc_dir / ACCURACY_TXT
+    if not log.is_file():
+        return f"no {ACCURACY_LOG}"
+    if not txt.is_file():
+        return f"no {ACCURACY_TXT}: run the accuracy script first"
+    size = log.stat().st_size
+    hashes = hash_lines(txt)
+    if size <= MAX_ACCURACY_LOG_SIZE and hashes:
+        return "done"
+    # We write the hash line before cutting, so past this point the log in the tree
+    # is always the original (a crash can leave it uncut, never cut without a hash).
+    original_hash = sha256_of(log)
+    backup = backup_dir / ACCURACY_LOG
+    if backup.exists():
+        if sha256_of(backup) != original_hash:
+            raise OperationalError(
+                f"backup {backup} exists and differs from {log}",
+                hint="point the backup at an empty directory for this tree",
+            )
+    else:
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        tmp = backup.with_name(backup.name + ".tmp")
+        shutil.copyfile(log, tmp)
+        tmp.replace(backup)
+    if original_hash not in hashes:
+        text = txt.read_bytes()
+        write_bytes(txt, text + f"\nhash={original_hash}\n".encode())
+    if size > MAX_ACCURACY_LOG_SIZE:
+        data = log.read_bytes()
+        write_bytes(log, truncated_bytes(data))
+    return "truncated"
+
+
+def truncate_tree(root: Path, backup_root: Path) -> TruncateResult:
+    """Truncate every accuracy log of a tree; originals go under `backup_root`,
+    mirroring their path relative to `root`."""
+    result = TruncateResult()
+    for acc_dir in accuracy_dirs(root):
+        rel = acc_dir.relative_to(root)
+        outcome = truncate_dir(acc_dir, backup_root / rel)
+        if outcome == "truncated":
+            result.truncated.append(acc_dir / ACCURACY_LOG)
+        elif outcome == "done":
+            result.already_done.append(acc_dir / ACCURACY_LOG)
+        else:
+            result.skipped.append((acc_dir, outcome))
+    return result

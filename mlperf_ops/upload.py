@@ -1,0 +1,460 @@
+"""Upload a packed submission tarball: guards, the three portal steps, a receipt.
+
+No HTTP here (that is `mlperf_ops.portal`) and no printing (progress goes to `on_event`).
+Guards, in order, each before anything is sent:
+1. a smoke tarball (top-level `SMOKE_TREE.txt`, or the checker says so) is refused, even
+   with `force`: smoke runs are never submittable and, because the portal keeps only the
+   latest upload per submitter, uploading one would silently replace the real submission;
+2. the tarball must name exactly one submitter (`closed|open|network/<submitter>/`) and
+   match `expected_submitter` when given;
+3. its sha256 must match the sibling `.sha256` file when there is one;
+4. the same sha256 as the last successful receipt is a no-op (unless `force`);
+5. a tarball older than the last upload for this portal and submitter is refused
+   (unless `force`): it would replace a newer submission;
+6. the local check must pass (unless `force`).
+After step 1 of the protocol the submitter name the portal maps the id to must equal the
+tarball's submitter — never overridable: it would upload to another organisation.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops import __version__
+from mlperf_ops.errors import CheckFailed, MlperfOpsError, OperationalError, UsageError
+from mlperf_ops.portal import (
+    Event,
+    EventSink,
+    Portal,
+    SignedUrlRejected,
+    UploadSlot,
+    redact,
+    sha256_file,
+)
+from mlperf_ops.state import receipts as R
+from mlperf_ops.state.receipts import Receipt, ReceiptStore
+
+DIVISIONS = ("closed", "open", "network")
+SMOKE_MARKER = "SMOKE_TREE.txt"
+MAX_URL_REFRESHES = 3
+PROGRESS_EVERY = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    ok: bool
+    smoke: bool = False
+    summary: str = ""
+    checker: str = ""  # name/version of the checker used, recorded in the receipt
+
+
+@dataclass(frozen=True)
+class TarballInfo:
+    submitter: str
+    smoke: bool
+    divisions: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------
+# Reading the tarball.
+
+
+def _parts(name: str) -> list[str]:
+    return [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+
+
+def inspect_tarball(path: Path) -> TarballInfo:
+    """Submitter and smoke marker from the member names (streamed, constant memory)."""
+    names: list[list[str]] = []
+    try:
+        with tarfile.open(path, "r|*") as archive:
+            for member in archive:
+                parts = _parts(member.name)
+                if parts and len(parts) <= 3:  # deeper paths add nothing we need
+                    names.append(parts)
+                elif len(parts) > 3:
+                    names.append(parts[:3])
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise UsageError(
+            f"{path.name} is not a readable tar archive: {error}",
+            hint="upload the .tar.gz written by `mlperf-ops pack`",
+        ) from None
+    tops = {p[0] for p in names}
+    # The official layout has the divisions at the top; tolerate one wrapping directory.
+    prefix: list[str] = []
+    if not tops & set(DIVISIONS) and len(tops) == 1:
+        prefix = [next(iter(tops))]
+    depth = len(prefix)
+    smoke = any(p[depth:] == [SMOKE_MARKER] for p in names if p[:depth] == prefix)
+    submitters: set[str] = set()
+    divisions: set[str] = set()
+    for p in names:
+        rest = p[depth:] if p[:depth] == prefix else []
+        if len(rest) >= 2 and rest[0] in DIVISIONS:
+            divisions.add(rest[0])
+            submitters.add(rest[1])
+    if not submitters:
+        raise UsageError(
+            f"{path.name} has no closed/, open/ or network/<submitter>/ directory",
+            hint="upload the tarball written by `mlperf-ops pack`",
+        )
+    if len(submitters) > 1:
+        raise UsageError(
+            f"{path.name} holds several submitters ({', '.join(sorted(submitters))})",
+            hint="the portal takes one tarball per submitter id",
+        )
+    return TarballInfo(next(iter(submitters)), smoke, tuple(sorted(divisions)))
+
+
+def read_sha256_file(tarball: Path) -> str | None:
+    sidecar = tarball.with_name(tarball.name + ".sha256")
+    if not sidecar.is_file():
+        return None
+    words = sidecar.read_text(encoding="utf-8").split()
+    if not words or len(words[0]) != 64:
+        raise UsageError(f"{sidecar.name} does not start with a sha256 hex digest")
+    return words[0].lower()
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def created_time(tarball: Path, sha256: str) -> tuple[str, str]:
+    """When the tarball was made: `report.json` next to it if it describes this tarball,
+    else the file's mtime (a copy can change mtime; a report's time cannot)."""
+    import json
+
+    report = tarball.parent / "report.json"
+    if report.is_file():
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            scopes = [data] + [data[k] for k in ("tarball", "pack") if isinstance(data.get(k), dict)]
+            digests = {s.get("sha256") for s in scopes if isinstance(s.get("sha256"), str)}
+            if not digests or sha256 in digests:
+                for scope in scopes:
+                    for key in ("created_at", "created", "packed_at", "generated_at"):
+                        moment = _parse_time(scope.get(key))
+                        if moment is not None:
+                            return moment.isoformat(timespec="microseconds"), f"report.json:{key}"
+    mtime = datetime.fromtimestamp(tarball.stat().st_mtime, tz=timezone.utc)
+    return mtime.isoformat(timespec="microseconds"), "mtime"
+
+
+# ---------------------------------------------------------------------------
+# The local check, run on an unpacked copy.
+
+
+def tree_check(round_: str | None = None) -> Callable[[Path], CheckOutcome] | None:
+    """A `check` callable backed by `mlperf_ops.check.check_tree`, or None if the checker
+    is not installed (the caller decides whether that is acceptable)."""
+    try:
+        from mlperf_ops import check as checker  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    check_tree = getattr(checker, "check_tree", None)
+    if check_tree is None:
+        return None
+
+    def run(tarball: Path) -> CheckOutcome:
+        workdir = Path(tempfile.mkdtemp(prefix="mlperf-ops-upload-check-"))
+        try:
+            with tarfile.open(tarball, "r:*") as archive:
+                archive.extractall(workdir, filter="data")
+            entries = [p for p in workdir.iterdir()]
+            root = workdir
+            if len(entries) == 1 and entries[0].is_dir() and entries[0].name not in DIVISIONS:
+                root = entries[0]
+            report = check_tree(root, round=round_, as_submission=True)
+            findings = list(getattr(report, "findings", []) or [])
+            summary = "; ".join(str(f) for f in findings[:5])
+            if len(findings) > 5:
+                summary += f"; ... ({len(findings)} findings)"
+            version = getattr(checker, "CHECKER_VERSION", None) or getattr(
+                report, "checker_version", None
+            )
+            return CheckOutcome(
+                ok=bool(report.ok),
+                smoke=bool(getattr(report, "smoke", False)),
+                summary=summary,
+                checker=f"mlperf_ops.check {version or __version__}",
+            )
+        except (tarfile.TarError, OSError) as error:
+            raise UsageError(f"cannot unpack {tarball.name} for checking: {error}") from None
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    return run
+
+
+# ---------------------------------------------------------------------------
+# Orchestration.
+
+
+def _noop(_: Event) -> None:
+    return None
+
+
+def upload_tarball(
+    tarball: Path,
+    *,
+    portal: Portal,
+    receipts: ReceiptStore,
+    expected_submitter: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    check: Callable[[Path], CheckOutcome] | None = None,
+    on_event: EventSink | None = None,
+    benchmark: str = "Inference",
+    max_url_refreshes: int = MAX_URL_REFRESHES,
+    refresh_delay: float = 1.0,
+    sleep: Callable[[float], None] | None = None,
+) -> Receipt:
+    emit_sink = on_event or _noop
+
+    def emit(kind: str, message: str, **data: Any) -> None:
+        emit_sink(Event(kind, redact(message), data))
+
+    tarball = Path(tarball)
+    if not tarball.is_file():
+        raise UsageError(f"no such tarball: {tarball}", hint="run `mlperf-ops pack` first")
+
+    # 1-2: what the tarball is.
+    info = inspect_tarball(tarball)
+    if info.smoke:
+        raise CheckFailed(
+            f"{tarball.name} is a smoke tree ({SMOKE_MARKER}); smoke runs are never uploadable, "
+            "not even with --force",
+            hint="run the `submission` profile and pack that tree",
+        )
+    if expected_submitter is not None and expected_submitter != info.submitter:
+        raise UsageError(
+            f"{tarball.name} is for submitter {info.submitter!r}, expected {expected_submitter!r}",
+            hint="upload the tarball of your own organisation",
+        )
+
+    # 3: integrity.
+    size = tarball.stat().st_size
+    emit("hash", f"hashing {tarball.name} ({size} bytes)", size=size)
+    sha256 = sha256_file(tarball)
+    announced = read_sha256_file(tarball)
+    if announced is not None and announced != sha256:
+        raise CheckFailed(
+            f"{tarball.name} does not match {tarball.name}.sha256 "
+            f"(file {sha256[:12]}…, recorded {announced[:12]}…)",
+            hint="the tarball was changed or truncated; re-run `mlperf-ops pack`",
+        )
+    created_at, created_source = created_time(tarball, sha256)
+
+    # 4-5: against the last upload the portal holds.
+    last = receipts.latest_on_portal(portal.base_url, info.submitter)
+    if last is not None and last.sha256 == sha256 and not force:
+        emit(
+            "noop",
+            f"{tarball.name} (sha256 {sha256[:12]}…) was already uploaded as submission "
+            f"{last.submission_id} at {last.finished_at}; nothing to do",
+            receipt=last.path,
+        )
+        return replace(last, result=R.ALREADY_UPLOADED)
+    if last is not None and created_at < last.created_at and last.sha256 != sha256:
+        message = (
+            f"{tarball.name} (made {created_at}) is older than the last upload "
+            f"{last.tarball} (made {last.created_at}); the portal keeps only the latest "
+            "upload, so this would replace a newer submission"
+        )
+        if not force:
+            raise UsageError(message, hint="upload the newer tarball, or pass --force on purpose")
+        emit("guard", f"--force: {message}")
+
+    # 6: the local check.
+    check_info: dict[str, Any] = {"ran": False}
+    if check is not None:
+        emit("check", f"checking {tarball.name}")
+        outcome = check(tarball)
+        check_info = {"ran": True, "ok": outcome.ok, "checker": outcome.checker}
+        if outcome.smoke:
+            raise CheckFailed(
+                f"{tarball.name} is a smoke tree (the checker says so); never uploadable",
+                hint="run the `submission` profile and pack that tree",
+            )
+        if not outcome.ok:
+            message = f"{tarball.name} does not pass the submission check: {outcome.summary}"
+            if not force:
+                raise CheckFailed(message, hint="fix the findings (`mlperf-ops check`), then pack again")
+            emit("guard", f"--force: {message}")
+            check_info["forced"] = True
+
+    base = Receipt(
+        tarball=tarball.name,
+        sha256=sha256,
+        size=size,
+        submitter_name=info.submitter,
+        portal_url=portal.base_url,
+        tool_version=__version__,
+        result=R.DRY_RUN,
+        created_at=created_at,
+        created_source=created_source,
+        benchmark=benchmark,
+        check=check_info,
+    )
+    if dry_run:
+        planned = [p.to_dict() for p in portal.describe(tarball.name, sha256, size)]
+        emit("dry-run", "dry run: nothing sent", requests=planned)
+        return replace(base, planned=planned)
+
+    return _send(
+        tarball,
+        base,
+        info=info,
+        expected_submitter=expected_submitter,
+        portal=portal,
+        receipts=receipts,
+        emit=emit,
+        max_url_refreshes=max_url_refreshes,
+        refresh_delay=refresh_delay,
+        sleep=sleep,
+    )
+
+
+def _send(
+    tarball: Path,
+    base: Receipt,
+    *,
+    info: TarballInfo,
+    expected_submitter: str | None,
+    portal: Portal,
+    receipts: ReceiptStore,
+    emit: Callable[..., None],
+    max_url_refreshes: int,
+    refresh_delay: float,
+    sleep: Callable[[float], None] | None,
+) -> Receipt:
+    import time
+
+    pause = sleep or time.sleep
+    steps: dict[str, dict[str, str]] = {}
+    started_at = R.utc_now()
+    slot: UploadSlot | None = None
+    refreshes = 0
+    result = R.FAILED
+
+    def begin(step: str) -> None:
+        steps[step] = {"started": R.utc_now()}
+
+    def end(step: str) -> None:
+        steps[step]["finished"] = R.utc_now()
+
+    def new_slot() -> UploadSlot:
+        begin("request_upload_url")
+        got = portal.request_upload_url(tarball.name)
+        end("request_upload_url")
+        for wanted, what in ((info.submitter, "the tarball's"), (expected_submitter, "the expected")):
+            if wanted is not None and got.submitter_name != wanted:
+                raise _Refused(
+                    f"the portal maps this submitter id to {got.submitter_name!r}, but "
+                    f"{what} submitter is {wanted!r}; nothing was uploaded",
+                    hint="check MLPERF_SUBMITTER_ID (is it your organisation's id?) and the tarball",
+                    slot=got,
+                )
+        emit(
+            "slot",
+            f"submission {got.submission_id} for {got.submitter_name}",
+            submission_id=got.submission_id,
+        )
+        return got
+
+    last_progress = [0]
+
+    def progress(sent: int) -> None:
+        if sent - last_progress[0] >= PROGRESS_EVERY or sent == base.size:
+            last_progress[0] = sent
+            emit("progress", f"sent {sent} of {base.size} bytes", sent=sent, size=base.size)
+
+    try:
+        slot = new_slot()
+        begin("put")
+        while True:
+            try:
+                portal.put(slot, tarball, base.sha256, base.size, progress=progress)
+                break
+            except SignedUrlRejected as error:
+                if refreshes >= max_url_refreshes:
+                    raise
+                refreshes += 1
+                emit("refresh-url", f"{error.message}; asking for a new upload URL ({refreshes})")
+                pause(refresh_delay * refreshes)
+                slot = new_slot()
+        end("put")
+        result = R.UPLOADED_CHECK_NOT_STARTED
+        begin("start_check")
+        portal.start_check(slot.submission_id)
+        end("start_check")
+        result = R.OK
+    except _Refused as refused:
+        receipt = receipts.write(
+            _finish(base, R.REFUSED, steps, started_at, refused.slot, refreshes, refused.message)
+        )
+        raise UsageError(refused.message, hint=refused.hint) from None
+    except MlperfOpsError as error:
+        receipt = receipts.write(_finish(base, result, steps, started_at, slot, refreshes, error.message))
+        error.hint = (error.hint + "; " if error.hint else "") + f"receipt: {receipt.path}"
+        raise
+    except (OSError, KeyboardInterrupt) as error:
+        text = f"{type(error).__name__}: {error}"
+        receipts.write(_finish(base, result, steps, started_at, slot, refreshes, text))
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        raise OperationalError(f"upload failed: {redact(text)}") from None
+    receipt = receipts.write(_finish(base, R.OK, steps, started_at, slot, refreshes, None))
+    emit("done", f"uploaded {tarball.name} as submission {slot.submission_id}", receipt=receipt.path)
+    return receipt
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, *, hint: str, slot: UploadSlot) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.slot = slot
+
+
+def _finish(
+    base: Receipt,
+    result: str,
+    steps: dict[str, dict[str, str]],
+    started_at: str,
+    slot: UploadSlot | None,
+    refreshes: int,
+    error: str | None,
+) -> Receipt:
+    return replace(
+        base,
+        result=result,
+        steps={k: dict(v) for k, v in steps.items()},
+        started_at=started_at,
+        finished_at=R.utc_now(),
+        submission_id=slot.submission_id if slot else None,
+        submitter_name=base.submitter_name,
+        url_refreshes=refreshes,
+        error=redact(error) if error else None,
+        planned=[],
+    )
+
