@@ -89,6 +89,7 @@ class _State:
     statuses: list[tuple[str, int]] = field(default_factory=list)
     slots: dict[str, _Slot] = field(default_factory=dict)
     urls_issued: int = 0
+    signed_urls: list[str] = field(default_factory=list)  # secrets: for leak tests only
     drops_done: int = 0
     bytes_received: int = 0
 
@@ -140,7 +141,9 @@ class DevPortal:
         server = _Server((self.host, self.port), _Handler)
         server.portal = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="devportal", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="devportal", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -183,6 +186,12 @@ class DevPortal:
         with self._lock:
             return list(self._state.statuses)
 
+    @property
+    def signed_urls(self) -> list[str]:
+        """Every signed URL handed out (secrets; never in `snapshot()`), for leak tests."""
+        with self._lock:
+            return list(self._state.signed_urls)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -204,7 +213,10 @@ class DevPortal:
             expired = self._state.urls_issued <= self.faults.expire_first
         expires = int(time.time() - 60) if expired else int(time.time() + self.faults.expire_after)
         path = f"/upload/{submission_id}/{quote(filename)}"
-        return f"{self.url}{path}?expires={expires}&signature={self._signature(path, expires)}"
+        url = f"{self.url}{path}?expires={expires}&signature={self._signature(path, expires)}"
+        with self._lock:
+            self._state.signed_urls.append(url)
+        return url
 
     # -- bookkeeping used by the handler -----------------------------------
 

@@ -70,6 +70,22 @@ class K8sSystem:
     gpu_vendor: str | None = None
     gpu_count: int = 0
     timeout_s: int = 24 * 3600
+    memory: str | None = None  # Docker-style size ("6g"), the container's memory limit
+    shm: str | None = None  # Docker-style size of /dev/shm (Kubernetes gives 64 MiB otherwise)
+
+
+_DOCKER_UNITS = {"": "", "b": "", "k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti"}
+
+
+def quantity(docker_size: str) -> str:
+    """A Docker size (`6g`, `512m`, `1073741824`) as a Kubernetes quantity (`6Gi`).
+
+    Docker's k/m/g are powers of 1024, so they map to the binary suffixes.
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([bkmgt]?)b?\s*", docker_size.lower())
+    if not match:
+        raise UsageError(f"size {docker_size!r} is not a number with an optional k/m/g/t unit", hint="e.g. 6g or 512m")
+    return match.group(1) + _DOCKER_UNITS[match.group(2)]
 
 
 def gpu_limits(vendor: str | None, count: int) -> dict[str, str]:
@@ -191,6 +207,11 @@ def render_job(
         # The root file system is read-only; LoadGen and Python still need scratch space.
         {"name": "tmp", "emptyDir": {}},
     ]
+    if system.shm:
+        # Data loaders share tensors through /dev/shm; a memory-backed emptyDir is the
+        # Kubernetes way to size it.
+        volume_mounts.append({"name": "shm", "mountPath": "/dev/shm"})
+        volumes.append({"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": quantity(system.shm)}})
     if manifest_configmap:
         volume_mounts.append({"name": "manifest", "mountPath": MANIFEST_MOUNT, "readOnly": True})
         volumes.append({"name": "manifest", "configMap": {"name": manifest_configmap}})
@@ -205,6 +226,8 @@ def render_job(
             {"name": "MLPERF_OPS_STATE", "value": STATE_MOUNT},
             {"name": "MLPERF_OPS_PROJECT", "value": project_dir},
             {"name": "MLPERF_OPS_EXECUTOR", "value": "local"},
+            # The uid has no home directory in the image and / is read-only.
+            {"name": "HOME", "value": "/tmp"},
             # Plain progress lines: pod logs are not a terminal.
             {"name": "CI", "value": "true"},
         ],
@@ -212,6 +235,8 @@ def render_job(
         "volumeMounts": volume_mounts,
     }
     limits = gpu_limits(system.gpu_vendor, system.gpu_count)
+    if system.memory:
+        limits["memory"] = quantity(system.memory)
     if limits:
         container["resources"] = {"limits": limits}
 

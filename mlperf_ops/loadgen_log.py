@@ -8,6 +8,7 @@ human-readable `Key : value` report whose `Result is` line carries validity.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,11 @@ class SummaryLog:
         return self.result_validity == "VALID"
 
     @property
+    def early_stopping_met(self) -> bool | None:
+        value = self.fields.get("Early stopping satisfied")
+        return None if value is None else value.strip().lower() == "yes"
+
+    @property
     def scenario(self) -> str | None:
         return self.fields.get("Scenario")
 
@@ -89,16 +95,40 @@ class SummaryLog:
         return self.fields.get("Mode")
 
 
+_SUMMARY_LINE = re.compile(r"^\s*([^:*][^:]*?)\s*:\s*(.*?)\s*$")
+
+# The headline metric of each scenario, as LoadGen's summary names it.
+PRIMARY_METRIC = {
+    "SingleStream": ("90.0th percentile latency (ns)", "latency_ns"),
+    "MultiStream": ("99.0th percentile latency (ns)", "latency_ns"),
+    "Offline": ("Samples per second", "samples_per_second"),
+    "Server": ("Completed samples per second", "samples_per_second"),
+    "Interactive": ("Completed samples per second", "samples_per_second"),
+}
+
+
 def parse_summary_text(text: str) -> SummaryLog:
     summary = SummaryLog()
     for raw in text.splitlines():
-        if " : " not in raw:
+        match = _SUMMARY_LINE.match(raw)
+        if not match:
             continue
-        key, _, value = raw.partition(" : ")
-        key = key.strip()
+        key, value = match.group(1).strip(), match.group(2)
         if key and key not in summary.fields:
-            summary.fields[key] = value.strip()
+            summary.fields[key] = value
     return summary
+
+
+def primary_metric(summary: SummaryLog) -> tuple[str, float | None]:
+    """(metric name, value) of the scenario's headline result; value None when absent."""
+    name, _ = PRIMARY_METRIC.get(summary.scenario or "", ("", ""))
+    raw = summary.fields.get(name)
+    if raw is None and summary.scenario == "Server":
+        raw = summary.fields.get("Scheduled samples per second")
+    try:
+        return name, float(raw) if raw is not None else None
+    except ValueError:
+        return name, None
 
 
 def parse_summary(path: Path) -> SummaryLog:

@@ -230,7 +230,8 @@ def _scenario_runs(
             refs["accuracy"] = acc.key
             deps.append(acc.run_id)
         spec = make(AUDIT, test, perf_conf, audit_conf, tuple(deps), refs, sources)
-        out.append(decide(spec, blocked))
+        missing = [dep for dep, key in zip(deps, refs.values()) if key not in ledger.done]
+        out.append(decide(spec, blocked or (", ".join(missing) if missing else None)))
     return out
 
 

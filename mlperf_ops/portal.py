@@ -45,10 +45,12 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from mlperf_ops.errors import OperationalError, UsageError
+from mlperf_ops.events import Event, EventSink
 
 DEFAULT_PORTAL_URL = "https://submissions-ui.mlcommons.org"
 PORTAL_URL_ENV = "MLPERF_OPS_PORTAL_URL"
@@ -188,18 +190,6 @@ class PlannedRequest:
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         return data
-
-
-@dataclass(frozen=True)
-class Event:
-    """Progress reported to the caller (the CLI renders it); `message` is redacted."""
-
-    kind: str
-    message: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-EventSink = Callable[[Event], None]
 
 
 class Portal(Protocol):
@@ -383,7 +373,7 @@ class ClassicPortal:
 
     def _emit(self, kind: str, message: str, **data: Any) -> None:
         if self._on_event is not None:
-            self._on_event(Event(kind, redact(message), redact_data(data)))
+            self._on_event(Event(kind, redact(message), data=redact_data(data)))
 
     def _send(self, step: str, method: str, url: str, **kwargs: Any) -> requests.Response:
         proxies = requests.utils.get_environ_proxies(url)
@@ -426,9 +416,9 @@ class ClassicPortal:
 
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.retry.attempts)),
-            wait=wait_exponential_jitter(
-                initial=self.retry.initial_wait, max=self.retry.max_wait, jitter=self.retry.jitter
-            ),
+            # exponential backoff plus random jitter (portable across tenacity 8.2 and 9)
+            wait=wait_exponential(multiplier=self.retry.initial_wait, max=self.retry.max_wait)
+            + wait_random(0, self.retry.jitter),
             retry=retry_if_exception(should_retry),
             before_sleep=before_sleep,
             reraise=True,

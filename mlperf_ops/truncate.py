@@ -17,13 +17,14 @@ a second run changes nothing.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlperf_ops.errors import OperationalError
-from mlperf_ops.state.atomic import write_bytes
 
 MAX_ACCURACY_LOG_SIZE = 10 * 1024
 VIEWABLE_SIZE = 4096
@@ -74,6 +75,23 @@ def accuracy_dirs(root: Path) -> list[Path]:
     return found
 
 
+def _replace_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp sibling + rename, keeping the file's mode (the tree is
+    packed later, and a 0600 temp file must not leak its mode into it)."""
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def truncated_bytes(data: bytes) -> bytes:
     return data[:VIEWABLE_SIZE] + SEPARATOR + data[-VIEWABLE_SIZE:]
 
@@ -107,10 +125,10 @@ def truncate_dir(acc_dir: Path, backup_dir: Path) -> str:
         tmp.replace(backup)
     if original_hash not in hashes:
         text = txt.read_bytes()
-        write_bytes(txt, text + f"\nhash={original_hash}\n".encode())
+        _replace_bytes(txt, text + f"\nhash={original_hash}\n".encode())
     if size > MAX_ACCURACY_LOG_SIZE:
         data = log.read_bytes()
-        write_bytes(log, truncated_bytes(data))
+        _replace_bytes(log, truncated_bytes(data))
     return "truncated"
 
 

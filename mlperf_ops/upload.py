@@ -29,9 +29,8 @@ from typing import Any
 
 from mlperf_ops import __version__
 from mlperf_ops.errors import CheckFailed, MlperfOpsError, OperationalError, UsageError
+from mlperf_ops.events import Event, EventSink
 from mlperf_ops.portal import (
-    Event,
-    EventSink,
     Portal,
     SignedUrlRejected,
     UploadSlot,
@@ -164,41 +163,38 @@ def created_time(tarball: Path, sha256: str) -> tuple[str, str]:
 
 
 def tree_check(round_: str | None = None) -> Callable[[Path], CheckOutcome] | None:
-    """A `check` callable backed by `mlperf_ops.check.check_tree`, or None if the checker
-    is not installed (the caller decides whether that is acceptable)."""
+    """A `check` callable backed by `mlperf_ops.check.check_tree` on an unpacked copy, or
+    None if the checker is not installed (the caller decides whether that is acceptable)."""
     try:
-        from mlperf_ops import check as checker  # type: ignore[attr-defined,unused-ignore]
+        from mlperf_ops.check import check_tree
     except ImportError:
-        return None
-    check_tree = getattr(checker, "check_tree", None)
-    if check_tree is None:
         return None
 
     def run(tarball: Path) -> CheckOutcome:
         workdir = Path(tempfile.mkdtemp(prefix="mlperf-ops-upload-check-"))
         try:
-            with tarfile.open(tarball, "r:*") as archive:
-                archive.extractall(workdir, filter="data")
-            entries = [p for p in workdir.iterdir()]
+            try:
+                with tarfile.open(tarball, "r:*") as archive:
+                    archive.extractall(workdir, filter="data")
+            except (tarfile.TarError, OSError) as error:
+                raise UsageError(f"cannot unpack {tarball.name} for checking: {error}") from None
+            entries = list(workdir.iterdir())
             root = workdir
             if len(entries) == 1 and entries[0].is_dir() and entries[0].name not in DIVISIONS:
                 root = entries[0]
             report = check_tree(root, round=round_, as_submission=True)
-            findings = list(getattr(report, "findings", []) or [])
-            summary = "; ".join(str(f) for f in findings[:5])
-            if len(findings) > 5:
-                summary += f"; ... ({len(findings)} findings)"
-            version = getattr(checker, "CHECKER_VERSION", None) or getattr(
-                report, "checker_version", None
-            )
+            errors = [f for f in report.findings if f.severity == "error"]
+            summary = "; ".join(f"{f.rule_id} {f.path or '.'}: {f.message}" for f in errors[:5])
+            if len(errors) > 5:
+                summary += f"; ... ({len(errors)} errors)"
+            if not report.results and not errors:
+                summary = "no results found in the tree"
             return CheckOutcome(
-                ok=bool(report.ok),
-                smoke=bool(getattr(report, "smoke", False)),
+                ok=report.ok,
+                smoke=report.smoke,
                 summary=summary,
-                checker=f"mlperf_ops.check {version or __version__}",
+                checker=f"mlperf_ops.check {__version__} (round {report.round})",
             )
-        except (tarfile.TarError, OSError) as error:
-            raise UsageError(f"cannot unpack {tarball.name} for checking: {error}") from None
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -231,7 +227,7 @@ def upload_tarball(
     emit_sink = on_event or _noop
 
     def emit(kind: str, message: str, **data: Any) -> None:
-        emit_sink(Event(kind, redact(message), data))
+        emit_sink(Event(kind, redact(message), data=data))
 
     tarball = Path(tarball)
     if not tarball.is_file():

@@ -340,4 +340,5 @@ def test_v61_seeds_are_what_the_pinned_loadgen_logs(tmp_path: Path) -> None:
     detail = parse_detail(outdir / "mlperf_log_detail.txt")
     assert detail.get("effective_min_duration_ms") == 50  # our user.conf was applied
     assert detail.seeds == rules.seeds
+    assert str(detail.get("loadgen_version", "")).startswith(rules.loadgen_version + " ")
     assert detail.seeds != load_rules("v6.0").seeds

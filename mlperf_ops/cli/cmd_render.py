@@ -14,7 +14,7 @@ from typing import Any
 import click
 import yaml
 
-from mlperf_ops import k8s
+from mlperf_ops import images, k8s
 from mlperf_ops.errors import UsageError
 from mlperf_ops.manifest import Manifest, load_manifest
 from mlperf_ops.manifest.model import SystemSpec
@@ -23,17 +23,16 @@ from mlperf_ops.plan import LedgerSnapshot, plan
 from mlperf_ops.project import find_project_root
 from mlperf_ops.rules import load_rules
 
-ImageResolver = Callable[[Manifest, SystemSpec], str]
+ImageResolver = Callable[[Path, SystemSpec], str]
 
 
-def default_image_ref(manifest: Manifest, system: SystemSpec) -> str:
-    """The image a system's Job runs when `--image` does not name one.
+def default_image_ref(project_root: Path, system: SystemSpec) -> str:
+    """The content-addressed tag `mlperf-ops images build` gives the system's image.
 
-    Placeholder until the images code exposes its content-addressed tag; the lead wires
-    that function in here (same signature).
+    The same tag `apply` uses locally, so an image pushed to the cluster's registry
+    under it is exactly what a self-hosted runner would run.
     """
-    del manifest  # part of the signature: the real resolver tags by round/profile too
-    return f"mlperf-ops-{system.image}:latest"
+    return images.image_tag(images.load_target(project_root / "images", system.image))
 
 
 def runs_per_system(manifest: Manifest, project_root: Path) -> Counter[str]:
@@ -73,6 +72,8 @@ def to_k8s_systems(
                 gpu_vendor=accelerator.vendor if accelerator else None,
                 gpu_count=accelerator.count if accelerator else 0,
                 timeout_s=job_deadline_s(per_run, run_counts.get(spec.id, 0)),
+                memory=spec.container.memory,
+                shm=spec.container.shm,
             )
         )
     return systems
@@ -129,7 +130,7 @@ def render_k8s_documents(
     default_timeout = load_profile(root, manifest.pipeline).run_timeout_s
 
     def image_for(spec: SystemSpec) -> str:
-        ref = image_overrides.get(spec.id) or resolve_image(manifest, spec)
+        ref = image_overrides.get(spec.id) or resolve_image(root, spec)
         return k8s.with_registry(ref, image_registry)
 
     systems = to_k8s_systems(

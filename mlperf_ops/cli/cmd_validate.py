@@ -24,14 +24,16 @@ def validate(manifests: tuple[Path, ...], as_json: bool) -> int:
     if not paths:
         click.echo("ERROR: no manifests given and none found under manifests/", err=True)
         return EXIT_USAGE
-    report = []
+    report: list[dict[str, object]] = []
     failed = 0
+    total = 0
     for path in paths:
         _, problems = check_manifest(path)
         report.append({"manifest": str(path), "valid": not problems,
                        "problems": [p.__dict__ for p in problems]})
         if problems:
             failed += 1
+            total += len(problems)
             if not as_json:
                 for problem in problems:
                     click.echo(problem.render(), err=True)
@@ -40,7 +42,6 @@ def validate(manifests: tuple[Path, ...], as_json: bool) -> int:
     if as_json:
         echo_json(report)
     if failed and not as_json:
-        total = sum(len(r["problems"]) for r in report)  # type: ignore[arg-type]
         click.echo(f"ERROR: {total} problem(s) in {failed} of {len(paths)} manifest(s)", err=True)
     return EXIT_USAGE if failed else EXIT_OK
 

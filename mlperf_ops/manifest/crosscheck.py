@@ -77,6 +77,8 @@ def _scenario_allowed(rules: Rules, official: str, scenario: str, system_type: s
     bench = rules.benchmarks[official]
     if scenario not in bench.allowed_scenarios:
         return False
+    if division in ("closed", "network"):
+        return scenario in rules.closed_scenarios(official, system_type)
     types = system_type.split(",")
     return any(t in SCENARIO_SYSTEM_TYPES.get(scenario, ()) for t in types)
 
@@ -163,7 +165,9 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
             rb = rules.benchmarks[bench.official]
 
             system_types = manifest.system_type.split(",")
-            if not any(t in rb.system_types for t in system_types):
+            offered = rules.offered(bench.official, manifest.system_type) if strict else \
+                any(t in rb.system_types for t in system_types)
+            if not offered:
                 add(doc.problem((*bpath, "name"),
                                 f"{bench.official!r} is not a {manifest.system_type} benchmark in {rules.round}",
                                 f"it exists for: {', '.join(rb.system_types)}"))
@@ -190,18 +194,18 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
                 problems.extend(_setting_problem(doc, (*bpath, "loadgen", key), key, tunable, reserved, manifest.pipeline))
 
             if strict:
-                for t in system_types:
-                    for required in rb.required_scenarios.get(t, ()):
-                        if required not in declared:
-                            add(doc.problem((*bpath, "scenarios"),
-                                            f"the {manifest.division} division requires scenario {required} for "
-                                            f"{bench.official} on {t} systems",
-                                            f"add '{required}:' under scenarios", key=True))
-                    for group in rb.one_of_scenarios.get(t, ()):
-                        if not any(s in declared for s in group):
-                            add(doc.problem((*bpath, "scenarios"),
-                                            f"{bench.official} on {t} systems needs at least one of {', '.join(group)}",
-                                            f"add '{group[0]}:' under scenarios", key=True))
+                for required in rules.required_scenarios(bench.official, manifest.system_type):
+                    if required not in declared:
+                        add(doc.problem((*bpath, "scenarios"),
+                                        f"the {manifest.division} division requires scenario {required} for "
+                                        f"{bench.official} on {manifest.system_type} systems",
+                                        f"add '{required}:' under scenarios", key=True))
+                for group in rules.one_of_scenarios(bench.official, manifest.system_type):
+                    if not any(s in declared for s in group):
+                        add(doc.problem((*bpath, "scenarios"),
+                                        f"{bench.official} on {manifest.system_type} systems needs at least one of "
+                                        f"{', '.join(group)}",
+                                        f"add '{group[0]}:' under scenarios", key=True))
 
             if bench.compliance is not None:
                 for ci, test in enumerate(bench.compliance):

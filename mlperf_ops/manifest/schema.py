@@ -55,7 +55,8 @@ def _describe(error: ValidationError, doc: SourceDoc) -> Problem:
         return doc.problem(path, f"missing required key {missing!r}",
                            f"add '{missing}:' here (see manifests/demo.yaml)")
     if validator == "enum":
-        options = [str(o) for o in error.validator_value]
+        raw_options: Any = error.validator_value
+        options = [str(o) for o in (raw_options if isinstance(raw_options, list) else [])]
         hint = did_you_mean(str(error.instance), options) or f"one of: {', '.join(options)}"
         return doc.problem(path, f"{error.instance!r} is not one of {', '.join(options)}", hint)
     if validator == "const":

@@ -63,7 +63,9 @@ class AuditTest:
 class Benchmark:
     name: str  # the checker's name: "resnet", "llama3.1-8b", ...
     loadgen_model: str  # LoadGen's model key for FromConfig: "resnet50", "llama3_1-8b", ...
-    # closed/network: scenarios every system of that type must submit
+    # closed/network: scenarios every system of that type must submit; keyed "datacenter",
+    # "edge" and "datacenter,edge" (the checker's own table for combined systems); a
+    # benchmark missing from a table is not offered to that kind of system (`Rules.offered`)
     required_scenarios: dict[str, tuple[str, ...]]
     # closed/network: per system type, groups of which at least one scenario is required
     one_of_scenarios: dict[str, tuple[tuple[str, ...], ...]]

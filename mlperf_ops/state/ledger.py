@@ -200,6 +200,17 @@ class Ledger:
     def discard(self, attempt: Attempt) -> None:
         shutil.rmtree(attempt.dir, ignore_errors=True)
 
+    def write_probe(self, system_id: str, probe: dict[str, str]) -> None:
+        """Host facts of the machine a system's runs happen on (for systems/<id>.json)."""
+        write_json(self.root / "probes" / f"{system_id}.json", probe)
+
+    def probe(self, system_id: str) -> dict[str, str] | None:
+        try:
+            data = json.loads((self.root / "probes" / f"{system_id}.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
     def originals_for(self, name: str) -> Path:
         """A directory for untruncated originals of the tree called `name`."""
         path = self.originals_dir / name
@@ -216,3 +227,4 @@ class Ledger:
             elif file_digest(path) != meta.get("sha256"):
                 problems.append(f"{rel}: sha256 differs")
         return problems
+

@@ -1,0 +1,98 @@
+# mlperf-ops: the same verbs locally and in CI.
+#   make submission   set up everything, then apply → assemble → check → pack the demo manifest
+#   make test         set up everything, then run the test suite
+# Override: make submission MANIFEST=manifests/demo-singlestream.yaml PIPELINE=submission
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+MLPERF   := $(BIN)/mlperf-ops
+MANIFEST ?= manifests/demo.yaml
+PIPELINE ?=
+STATE    ?= .mlperf-ops
+DIST     ?= dist
+TARGETS  ?= cpu
+PYTEST_ARGS ?=
+
+PIPELINE_FLAG := $(if $(PIPELINE),--pipeline $(PIPELINE),)
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MLPERF_OPS_STATE := $(STATE)
+
+.PHONY: help setup venv engine images test test-fast submission validate plan apply status assemble check pack \
+        report bench lint lock clean
+
+help: ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+setup: venv engine images ## virtualenv, Docker engine and the cpu image (idempotent)
+
+venv: $(VENV)/.installed ## create .venv and install pinned dependencies
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+engine: ## make sure a Docker engine answers (installs and starts one on Debian/Ubuntu as root)
+	bash scripts/ensure-docker.sh
+
+images: venv engine ## build the images the demo needs (no-op when up to date)
+	$(MLPERF) images build $(TARGETS)
+
+test: setup ## run the whole test suite (needs Docker: `make setup` brings it)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: venv ## unit tests only (no Docker)
+	$(BIN)/pytest -m "not docker" $(PYTEST_ARGS)
+
+validate: venv ## validate every manifest
+	$(MLPERF) validate manifests/*.yaml
+
+plan: venv ## what apply would run, and why
+	$(MLPERF) plan $(MANIFEST) $(PIPELINE_FLAG)
+
+apply: setup ## run pending runs in containers
+	$(MLPERF) apply $(MANIFEST) $(PIPELINE_FLAG)
+
+status: venv
+	$(MLPERF) status $(MANIFEST) $(PIPELINE_FLAG)
+
+assemble: venv
+	$(MLPERF) assemble $(MANIFEST) $(PIPELINE_FLAG) --out $(DIST)/submission
+
+check: venv
+	$(MLPERF) check $(DIST)/submission
+
+pack: venv
+	$(MLPERF) pack $(DIST)/submission --out $(DIST)
+
+report: venv
+	$(MLPERF) report $(DIST)/submission --out $(DIST)/report.html
+
+submission: setup ## apply → assemble → check → pack, then a summary
+	$(MLPERF) apply $(MANIFEST) $(PIPELINE_FLAG)
+	$(MLPERF) assemble $(MANIFEST) $(PIPELINE_FLAG) --out $(DIST)/submission
+	$(MLPERF) check $(DIST)/submission
+	$(MLPERF) pack $(DIST)/submission --out $(DIST)
+	$(MLPERF) summary $(MANIFEST) $(PIPELINE_FLAG) --dist $(DIST)
+
+bench: setup ## performance figures, each as a ratio against a baseline measured in the same run
+	$(BIN)/python bench/run.py
+
+lint: venv ## types and Dockerfiles
+	$(BIN)/mypy
+	$(BIN)/hadolint images/*/Dockerfile
+
+lock: ## re-pin requirements.lock from a fresh resolver run
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet '.[dev]'
+	.lock-venv/bin/pip freeze --exclude mlperf-ops | sort -f > requirements.lock
+	rm -rf .lock-venv
+
+clean: ## remove build outputs (keeps the ledger in $(STATE))
+	rm -rf $(DIST) .pytest_cache .mypy_cache

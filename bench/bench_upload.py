@@ -1,0 +1,139 @@
+"""Upload throughput and peak memory of `mlperf-ops upload` against the dev portal.
+
+Builds a tarball of random bytes (default 200 MB), starts the dev portal on 127.0.0.1,
+then, against the same server:
+- baseline: `curl -T` to a fresh signed URL;
+- client: `mlperf-ops upload ... --no-check` in a subprocess; the PUT step's time is read
+  from its receipt (it includes the re-hash right before sending), the whole command's
+  time and peak RSS (ru_maxrss from wait4 on that child) are measured here.
+Prints the ratio client/curl and the peak RSS against the 64 MB target. No timed
+assertions: numbers for humans, measured in the same run.
+
+    python bench/bench_upload.py [--size-mb 200] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import requests
+
+from mlperf_ops.devportal import DevPortal
+
+TARGET_RSS_MB = 64
+SUBMITTER = "bench"
+
+
+def build_tarball(path: Path, size: int) -> None:
+    """An uncompressed tar holding one random file, written in 1 MB pieces."""
+    info = tarfile.TarInfo(f"open/{SUBMITTER}/results/sut/resnet/Offline/blob.bin")
+    info.size = size
+    info.mtime = int(time.time())
+    with open(path, "wb") as out:
+        out.write(info.tobuf(format=tarfile.PAX_FORMAT))
+        left = size
+        while left:
+            piece = os.urandom(min(left, 1 << 20))
+            out.write(piece)
+            left -= len(piece)
+        out.write(b"\0" * ((512 - size % 512) % 512))
+        out.write(b"\0" * 1024)
+
+
+def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[int, float, float, str, str]:
+    """(exit code, wall seconds, peak RSS MB, stdout, stderr) of one child process."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (process.returncode, wall, usage.ru_maxrss / 1024, out.read().decode(),
+                err.read().decode())
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--keep", type=Path, help="work directory to use and keep")
+    args = parser.parse_args()
+    if shutil.which("curl") is None:
+        print("curl not found: no baseline", file=sys.stderr)
+        return 1
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-upload-"))
+    work.mkdir(parents=True, exist_ok=True)
+    size = args.size_mb * 1024 * 1024
+    tarball = work / f"{SUBMITTER}-bench.tar"
+    print(f"building {args.size_mb} MB random tarball in {work} ...", file=sys.stderr)
+    build_tarball(tarball, size)
+    actual = tarball.stat().st_size
+    submitter_id = secrets.token_hex(16)
+    env = {**os.environ, "MLPERF_SUBMITTER_ID": submitter_id, "CI": "true",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    try:
+        with DevPortal(storage_dir=work / "portal", submitters={submitter_id: SUBMITTER}) as portal:
+            # Baseline: curl -T to a signed URL from the same server.
+            answer = requests.post(f"{portal.url}/index/url", timeout=10, json={
+                "submitter_id": submitter_id, "benchmark": "Inference", "filename": tarball.name})
+            answer.raise_for_status()
+            signed_url = answer.json()["signed_url"]
+            code, curl_wall, curl_rss, out, err = run_measured(
+                ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(tarball),
+                 "-H", "Content-Type: application/octet-stream", signed_url], env)
+            if code != 0 or out.strip() != "200":
+                print(f"curl failed: exit {code}, HTTP {out.strip()}", file=sys.stderr)
+                return 1
+            assert portal.uploads[SUBMITTER].size == actual
+
+            # Client: the real CLI in a subprocess.
+            state = work / "state"
+            shutil.rmtree(state, ignore_errors=True)
+            code, cli_wall, cli_rss, out, err = run_measured(
+                [sys.executable, "-m", "mlperf_ops", "upload", str(tarball), "--portal-url", portal.url,
+                 "--no-check", "--state-dir", str(state), "--json"], env)
+            if code != 0:
+                print(f"mlperf-ops upload failed (exit {code}):\n{err}", file=sys.stderr)
+                return 1
+            receipt = json.loads(out)
+            arrived = portal.uploads[SUBMITTER]
+            assert arrived.sha256 == receipt["sha256"], "server-side sha256 differs"
+            put = receipt["steps"]["put"]
+            put_seconds = seconds_between(put["started"], put["finished"])
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    mb = actual / 1e6
+    print(f"payload: {actual} bytes ({mb:.0f} MB), server-side sha256 matches the receipt")
+    print(f"curl -T                      : {curl_wall:6.2f} s  {mb / curl_wall:7.1f} MB/s  "
+          f"peak RSS {curl_rss:5.1f} MB")
+    print(f"mlperf-ops PUT step          : {put_seconds:6.2f} s  {mb / put_seconds:7.1f} MB/s  "
+          "(includes the re-hash right before sending)")
+    print(f"mlperf-ops upload (whole CLI): {cli_wall:6.2f} s  {mb / cli_wall:7.1f} MB/s  "
+          f"peak RSS {cli_rss:5.1f} MB")
+    print(f"throughput ratio PUT step / curl: {curl_wall / put_seconds:.2f}   "
+          f"whole CLI / curl: {curl_wall / cli_wall:.2f}")
+    verdict = "OK" if cli_rss < TARGET_RSS_MB else "OVER TARGET"
+    print(f"client peak RSS {cli_rss:.1f} MB vs target < {TARGET_RSS_MB} MB: {verdict}")
+    return 0 if cli_rss < TARGET_RSS_MB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`apply`: the reconcile loop. Plan, ensure images, run what is pending, record.
+
+The plan is recomputed after every run (it is pure and cheap), so a calibration
+that finishes unblocks the runs waiting for it, and an interrupted apply resumes
+exactly where the ledger says it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mlperf_ops.controller import Context, make_plan
+from mlperf_ops.engine import Engine
+from mlperf_ops.events import Event, EventSink
+from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, load_target
+from mlperf_ops.plan import Plan, PlannedRun
+from mlperf_ops.runner import execute
+from mlperf_ops.state.ledger import Ledger, Record
+from mlperf_ops.sysdesc import probe_host
+
+
+
+@dataclass
+class ApplyResult:
+    plan_before: Plan
+    records: list[Record] = field(default_factory=list)
+    remaining: tuple[PlannedRun, ...] = ()
+    images: dict[str, ImageRef] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[Record]:
+        return [r for r in self.records if r.status != "done"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.remaining
+
+
+def apply(
+    ctx: Context,
+    ledger: Ledger,
+    *,
+    connect: Callable[[], Engine] = Engine.connect,
+    system: str | None = None,
+    only: str | None = None,
+    keep_going: bool = False,
+    dry_run: bool = False,
+    on_event: EventSink,
+) -> ApplyResult:
+    with ledger.lock():
+        for stale in ledger.sweep_staging():
+            on_event(Event("warning", f"removed an interrupted run's staging directory {stale.name}"))
+        first = make_plan(ctx, ledger, system=system, only=only)
+        result = ApplyResult(plan_before=first, remaining=first.pending)
+        if dry_run or not first.pending:
+            return result
+
+        engine = connect()
+        for system_id in sorted({r.spec.system for r in first.pending}):
+            # systems/<id>.json describes the machine the runs happen on: probe it now.
+            ledger.write_probe(system_id, probe_host())
+        try:
+            for target_name in sorted({r.spec.image_target for r in first.pending}):
+                target = load_target(ctx.images_dir, target_name)
+
+                def image_event(event: ImageEvent) -> None:
+                    on_event(Event("image", event.message, data={"target": event.target, "stage": event.stage}))
+
+                result.images[target_name] = ensure_image(engine, target, on_event=image_event)
+
+            attempted: set[str] = set()
+            while True:
+                current = make_plan(ctx, ledger, system=system, only=only)
+                result.remaining = current.pending
+                runnable = [r for r in current.runs if r.action == "run" and r.spec.run_id not in attempted]
+                if not runnable:
+                    break
+                planned = runnable[0]
+                spec = planned.spec
+                attempted.add(spec.run_id)
+                sys_spec = ctx.manifest.system(spec.system)
+                bench = next(b for b in sys_spec.benchmarks if b.name == spec.benchmark)
+                on_event(Event("run-start", planned.reason, spec.run_id,
+                               {"index": len(attempted), "pending": len(current.pending)}))
+                record = execute(
+                    spec, system=sys_spec, bench=bench, target=load_target(ctx.images_dir, spec.image_target),
+                    image=result.images[spec.image_target], engine=engine, ledger=ledger, rules=ctx.rules,
+                    profile=ctx.profile, on_event=on_event,
+                )
+                result.records.append(record)
+                on_event(Event("run-end", record.data.get("reason", ""), spec.run_id,
+                               {"status": record.status, "duration_s": record.data.get("duration_s"),
+                                "log": str(record.path / "container.log")}))
+                if record.status != "done" and not keep_going:
+                    break
+            result.remaining = make_plan(ctx, ledger, system=system, only=only).pending
+        finally:
+            engine.close()
+        return result

@@ -1,0 +1,250 @@
+"""Build the official v6.x submission tree from ledger records only.
+
+Nothing here runs anything: every file in the tree is copied from a finished
+record (or rendered from the manifest), so the tree is a pure function of the
+ledger. The tree is built in a staging directory next to `out` and swapped in at
+the end, so a crash never leaves half a tree where a whole one was.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops import __version__
+from mlperf_ops.check.runner import PROVENANCE, SMOKE_MARKER
+from mlperf_ops.controller import HARNESS_DIR, Context, make_plan
+from mlperf_ops.errors import OperationalError, UsageError
+from mlperf_ops.events import Event, EventSink
+from mlperf_ops.manifest.model import BenchmarkSpec, SystemSpec
+from mlperf_ops.plan import ACCURACY, AUDIT, CALIBRATION, PERFORMANCE, Plan, PlannedRun
+from mlperf_ops.state.ledger import Ledger, Record
+from mlperf_ops.sysdesc import build_system_json, probe_host
+from mlperf_ops.truncate import truncate_tree
+
+LOGS = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
+ACCURACY_FILES = (*LOGS, "mlperf_log_accuracy.json", "accuracy.txt")
+
+
+@dataclass
+class AssembleResult:
+    root: Path
+    smoke: bool
+    results: int
+    records: list[Record] = field(default_factory=list)
+
+
+def _copy(src: Path, dst: Path) -> None:
+    if not src.is_file():
+        raise OperationalError(f"record file {src} is missing", hint="the ledger is damaged; re-run `mlperf-ops apply`")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+
+
+def _records_for(plan: Plan, ledger: Ledger) -> tuple[dict[str, Record], list[PlannedRun]]:
+    found: dict[str, Record] = {}
+    missing: list[PlannedRun] = []
+    for planned in plan.runs:
+        if planned.spec.mode == CALIBRATION:
+            continue
+        record = ledger.done(planned.spec.key)
+        if record is None:
+            missing.append(planned)
+        else:
+            found[planned.spec.run_id] = record
+    return found, missing
+
+
+def reproduce_command(ctx: Context, run_glob: str) -> str:
+    manifest = Path(ctx.manifest.path)
+    try:
+        manifest = manifest.resolve().relative_to(ctx.project_root)
+    except ValueError:
+        pass
+    return f"mlperf-ops apply {manifest} --pipeline {ctx.profile.name} --only '{run_glob}'"
+
+
+def _scenario_readme(ctx: Context, system: SystemSpec, bench: BenchmarkSpec, scenario: str,
+                     records: dict[str, Record]) -> str:
+    perf = records[f"{system.id}/{bench.name}/{scenario}/{PERFORMANCE}"]
+    image = perf.data.get("image") or {}
+    lines = [
+        f"# {bench.name} {scenario} on {system.id}",
+        "",
+        f"Benchmark: {bench.official} (round {ctx.rules.round}, {ctx.manifest.division} division)"
+        + (f", submitted as custom model `{bench.name}`" if bench.custom else ""),
+        f"Image: `{image.get('tag')}` (id `{image.get('id')}`)",
+        f"Harness: {'`' + ' '.join(bench.command) + '`' if bench.command else 'mlperf-ops built-in harness (src/harness)'}",
+        f"Pipeline profile: {ctx.profile.name}" + ("" if ctx.profile.submittable else " (smoke: NOT submittable)"),
+        "",
+        "## Reproduce",
+        "",
+        "From a checkout of the project that produced this submission:",
+        "",
+        "```",
+        "make setup",
+        reproduce_command(ctx, f"{system.id}/{bench.name}/{scenario}/*"),
+        "```",
+        "",
+        "## Runs",
+        "",
+        "| run | key | result |",
+        "|---|---|---|",
+    ]
+    for run_id in sorted(r for r in records if r.startswith(f"{system.id}/{bench.name}/{scenario}/")):
+        record = records[run_id]
+        summary = record.data.get("summary") or {}
+        result = summary.get("result_validity") or ""
+        if record.data.get("accuracy"):
+            result = ", ".join(f"{k}={v}" for k, v in record.data["accuracy"].items())
+        lines.append(f"| {run_id.rsplit('/', 1)[-1]} | `{record.key[:16]}` | {result} |")
+    return "\n".join(lines) + "\n"
+
+
+def _measurements(bench: BenchmarkSpec) -> dict[str, Any]:
+    doc: dict[str, Any] = dict(bench.measurements)
+    doc.setdefault("starting_weights_filename", bench.model.name or Path(bench.model.path).name if bench.model else "")
+    return doc
+
+
+def _src_readme(ctx: Context, records: dict[str, Record]) -> str:
+    lines = [f"# {ctx.manifest.submitter}: implementation", "",
+             f"Produced by mlperf-ops {__version__} from `{ctx.manifest.path}` (profile {ctx.profile.name}).", ""]
+    for system in ctx.manifest.systems:
+        for bench in system.benchmarks:
+            perf = next((r for k, r in sorted(records.items()) if k.startswith(f"{system.id}/{bench.name}/")), None)
+            image = (perf.data.get("image") if perf else None) or {}
+            lines += [
+                f"## {bench.name} on {system.id}", "",
+                f"- image: `{image.get('tag')}`, id `{image.get('id')}`",
+                f"- image build context: `images/{image.get('target')}` (content hash `{image.get('identity')}`)",
+                "- harness: " + (f"external, `{' '.join(bench.command)}`" if bench.command
+                                 else "the mlperf-ops built-in LoadGen harness, source in `harness/`"),
+                "",
+            ]
+    return "\n".join(lines)
+
+
+def _copy_harness(dst: Path) -> None:
+    for path in sorted(HARNESS_DIR.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        _copy(path, dst / path.relative_to(HARNESS_DIR))
+
+
+def _provenance(ctx: Context, records: dict[str, Record]) -> dict[str, Any]:
+    runs = []
+    images: dict[str, dict[str, Any]] = {}
+    for run_id, record in sorted(records.items()):
+        image = record.data.get("image") or {}
+        images[str(image.get("tag"))] = image
+        summary = record.data.get("summary") or {}
+        runs.append({"run_id": run_id, "key": record.key, "status": record.status, "image_id": image.get("id"),
+                     "loadgen_version": summary.get("loadgen_version"), "seeds": summary.get("seeds"),
+                     "profile": record.data.get("profile")})
+    return {"tool": "mlperf-ops", "tool_version": __version__, "round": ctx.rules.round,
+            "profile": ctx.profile.name, "submittable": ctx.profile.submittable,
+            "manifest": ctx.manifest.path, "runs": runs, "images": images}
+
+
+def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_event: EventSink) -> AssembleResult:
+    plan = make_plan(ctx, ledger)
+    records, missing = _records_for(plan, ledger)
+    if missing:
+        listing = "\n".join(f"  - {p.spec.run_id} ({p.action}: {p.reason})" for p in missing)
+        raise OperationalError(f"{len(missing)} required run(s) have no finished record:\n{listing}",
+                               hint=f"run `mlperf-ops apply {ctx.manifest.path}` first")
+    smoke = not ctx.profile.submittable or any(not r.data.get("submittable", False) for r in records.values())
+    if smoke and not allow_smoke:
+        raise UsageError(f"the records come from the {ctx.profile.name!r} profile, which is never submittable",
+                         hint="pass --smoke to build a tree marked as a smoke tree, "
+                              "or use --pipeline submission for a real one")
+
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        manifest = ctx.manifest
+        top = staging / manifest.division / manifest.submitter
+        probe_cache: dict[str, dict[str, str]] = {}
+        results = 0
+        for system in manifest.systems:
+            probed = ledger.probe(system.id)
+            if probed is None:
+                on_event(Event("warning", f"no host probe recorded for {system.id}; probing this host"))
+                probed = probe_cache.setdefault("local", probe_host())
+            acc = system.accelerator
+            doc = build_system_json(
+                probed, system.description_dict(), division=manifest.division, submitter=manifest.submitter,
+                status=manifest.status, system_type=manifest.system_type, system_name=system.name or system.id,
+                accelerator_model=acc.model if acc else None, accelerator_count=acc.count if acc else 0,
+                accelerator_memory=acc.memory if acc else None, rules=ctx.rules,
+            )
+            (top / "systems").mkdir(parents=True, exist_ok=True)
+            (top / "systems" / f"{system.id}.json").write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
+
+            for bench in system.benchmarks:
+                for scenario_spec in bench.scenarios:
+                    scenario = scenario_spec.scenario
+                    base = f"{system.id}/{bench.name}/{scenario}"
+                    sdir = top / "results" / system.id / bench.name / scenario
+                    perf = records[f"{base}/{PERFORMANCE}"]
+                    accuracy = records[f"{base}/{ACCURACY}"]
+                    sdir.mkdir(parents=True)
+                    (sdir / "user.conf").write_text(perf.data["inputs"]["user_conf"], "utf-8")
+                    (sdir / "measurements.json").write_text(json.dumps(_measurements(bench), indent=2) + "\n", "utf-8")
+                    (sdir / "README.md").write_text(_scenario_readme(ctx, system, bench, scenario, records), "utf-8")
+                    for name in LOGS:
+                        _copy(perf.output_dir / name, sdir / "performance" / "run_1" / name)
+                    for name in ACCURACY_FILES:
+                        _copy(accuracy.output_dir / name, sdir / "accuracy" / name)
+                    for run_id, record in sorted(records.items()):
+                        if not run_id.startswith(base + "/") or record.data.get("mode") != AUDIT:
+                            continue
+                        test = str(record.data["audit_test"])
+                        tdir = sdir / test
+                        for name in LOGS:
+                            _copy(record.output_dir / name, tdir / "performance" / "run_1" / name)
+                        verification = record.path / "verification"
+                        if verification.is_dir():
+                            for path in sorted(verification.rglob("*")):
+                                if path.is_file():
+                                    _copy(path, tdir / path.relative_to(verification))
+                        if (record.output_dir / "mlperf_log_accuracy.json").is_file() and (tdir / "accuracy").is_dir():
+                            _copy(record.output_dir / "mlperf_log_accuracy.json",
+                                  tdir / "accuracy" / "mlperf_log_accuracy.json")
+                    results += 1
+
+        src = top / "src"
+        src.mkdir(parents=True, exist_ok=True)
+        (src / "README.md").write_text(_src_readme(ctx, records), "utf-8")
+        if any(not b.command for s in manifest.systems for b in s.benchmarks):
+            _copy_harness(src / "harness")
+        (src / PROVENANCE).write_text(json.dumps(_provenance(ctx, records), indent=2, sort_keys=True) + "\n", "utf-8")
+        if manifest.division == "open":
+            mapping = {b.name: b.official for s in manifest.systems for b in s.benchmarks if b.custom}
+            if mapping:
+                (top / "model_mapping.json").write_text(json.dumps(mapping, indent=2, sort_keys=True) + "\n", "utf-8")
+        if smoke:
+            (staging / SMOKE_MARKER).write_text(
+                f"round: {ctx.rules.round}\nprofile: {ctx.profile.name}\n"
+                "This tree was made by mlperf-ops with a smoke profile: LoadGen's minimum duration was "
+                "shortened. It is NEVER submittable and `mlperf-ops upload` refuses it.\n", "utf-8")
+
+        truncate_tree(staging, ledger.originals_for(out.name))
+
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(trash / out.name)
+            staging.rename(out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return AssembleResult(root=out, smoke=smoke, results=results, records=list(records.values()))

@@ -1,0 +1,31 @@
+"""A submission checker users can trust: every rule of the official v6.x checker,
+plus what it forgets (SUBMISSION.md section 9), each finding with a stable rule id,
+and no crash on a malformed tree."""
+
+from mlperf_ops.check.findings import (
+    RULES,
+    CheckReport,
+    Finding,
+    ResultRow,
+    Severity,
+    finding,
+    rule_table,
+)
+from mlperf_ops.check.official import OfficialVerdict, run_official_checker
+from mlperf_ops.check.runner import SMOKE_MARKER, check_tree, is_smoke_tree, tree_round
+
+__all__ = [
+    "RULES",
+    "SMOKE_MARKER",
+    "CheckReport",
+    "Finding",
+    "OfficialVerdict",
+    "ResultRow",
+    "Severity",
+    "check_tree",
+    "finding",
+    "is_smoke_tree",
+    "rule_table",
+    "run_official_checker",
+    "tree_round",
+]

@@ -1,0 +1,64 @@
+"""File-system hygiene of a tree: what the portal and git refuse, whatever the layout.
+
+The official v6.x checker dropped these checks (SUBMISSION.md section 9); its older
+version (tools/submission/submission_checker_old.py at b66003e1) had them: files over
+50 MB, names starting with '.', names with spaces, symbolic links, __pycache__,
+empty directories.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from mlperf_ops.check.findings import Finding, finding
+
+FILE_SIZE_LIMIT_BYTES = 50 * 1024 * 1024  # FILE_SIZE_LIMIT_MB * MB_TO_BYTES of the checker
+
+
+def rel(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def hygiene_findings(root: Path) -> list[Finding]:
+    """Walk the whole tree (never following links) and report every bad entry."""
+    out: list[Finding] = []
+
+    def onerror(error: OSError) -> None:
+        where = Path(error.filename) if error.filename else root
+        out.append(finding("tree.unreadable", rel(root, where), f"cannot list: {error.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
+        here = Path(dirpath)
+        dirnames.sort()
+        if here != root and not dirnames and not filenames:
+            out.append(finding("tree.empty-dir", rel(root, here), "empty directory"))
+        for name in sorted(dirnames + filenames):
+            path = here / name
+            where = rel(root, path)
+            if name.startswith("."):
+                out.append(finding("tree.hidden", where, f"hidden entry {name!r}"))
+            if " " in name:
+                out.append(finding("tree.space-in-name", where, f"space in the name {name!r}"))
+            if name == "__pycache__":
+                out.append(finding("tree.pycache", where, "__pycache__ directory"))
+            try:
+                info = path.lstat()
+            except OSError as error:
+                out.append(finding("tree.unreadable", where, f"cannot stat: {error.strerror}"))
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                out.append(finding("tree.symlink", where, f"symbolic link to {os.readlink(path)!r}"))
+            elif stat.S_ISREG(info.st_mode):
+                if info.st_size > FILE_SIZE_LIMIT_BYTES:
+                    size_mb = info.st_size / (1024 * 1024)
+                    out.append(finding("tree.large-file", where, f"{size_mb:.1f} MB is over the 50 MB limit"))
+            elif not stat.S_ISDIR(info.st_mode):
+                out.append(finding("tree.stray-entry", where, "not a regular file or directory"))
+        # os.walk lists links to directories under dirnames; never descend into them.
+        dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
+    return out

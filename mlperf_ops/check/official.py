@@ -1,0 +1,108 @@
+"""Run the official submission checker from a user's mlcommons/inference checkout.
+
+Its exit code alone cannot be trusted (SUBMISSION.md section 9: it returns success on
+an empty tree), so the verdict is read from its log: at least one `Results` line, no
+`ERROR` line, no Python traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlperf_ops.errors import OperationalError, UsageError
+
+ENTRY_POINTS = (
+    "tools/submission/submission_checker/main.py",  # v6.x: a package with a main module
+    "tools/submission/submission_checker.py",  # older rounds: one script
+)
+_RESULTS = re.compile(r"\bResults=(\d+), NoResults=(\d+)")
+# Its log lines look like "[date file.py:123 ERROR] message"; a plain "ERROR:" too.
+_ERROR = re.compile(r"(?:^|\s)ERROR\]|^ERROR\b")
+
+
+@dataclass
+class OfficialVerdict:
+    ok: bool
+    exit_code: int
+    results: int  # what its summary line says ("Results=N"), -1 if absent
+    errors: list[str] = field(default_factory=list)  # its ERROR lines
+    traceback: bool = False
+    command: list[str] = field(default_factory=list)
+    output: str = ""  # its whole log (stdout + stderr)
+
+    @property
+    def reasons(self) -> list[str]:
+        out = []
+        if self.traceback:
+            out.append("the official checker crashed (traceback)")
+        if self.results <= 0:
+            out.append("the official checker reported no result")
+        if self.errors:
+            out.append(f"the official checker logged {len(self.errors)} ERROR line(s)")
+        if self.exit_code != 0:
+            out.append(f"the official checker exited with {self.exit_code}")
+        return out
+
+
+def _entry_point(checkout: Path) -> Path:
+    for candidate in ENTRY_POINTS:
+        if (checkout / candidate).is_file():
+            return checkout / candidate
+    raise UsageError(
+        f"{checkout} has no submission checker",
+        hint="give the root of a mlcommons/inference checkout (with tools/submission/)",
+    )
+
+
+def judge(output: str, exit_code: int) -> tuple[bool, int, list[str], bool]:
+    errors = [line for line in output.splitlines() if _ERROR.search(line)]
+    crashed = "Traceback (most recent call last)" in output
+    counts = [int(good) for good, _ in _RESULTS.findall(output)]
+    results = counts[-1] if counts else -1
+    ok = exit_code == 0 and not errors and not crashed and results > 0
+    return ok, results, errors, crashed
+
+
+def run_official_checker(
+    checkout: Path, root: Path, round: str, submitter: str, *, timeout: float = 1800
+) -> OfficialVerdict:
+    """Run `<checkout>/tools/submission/...` on `root` and judge its output strictly."""
+    entry = _entry_point(Path(checkout))
+    csv = Path(root).resolve().parent / f".official-summary-{submitter}.csv"
+    command = [
+        sys.executable,
+        str(entry),
+        "--input",
+        str(Path(root).resolve()),
+        "--version",
+        round,
+        "--submitter",
+        submitter,
+        "--csv",
+        str(csv),
+    ]
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, cwd=checkout, check=False
+        )
+    except subprocess.TimeoutExpired as error:
+        raise OperationalError(
+            f"the official checker did not finish within {timeout:.0f} s",
+            hint="run it by hand to see where it hangs",
+        ) from error
+    csv.unlink(missing_ok=True)
+    output = proc.stdout + proc.stderr
+    ok, results, errors, crashed = judge(output, proc.returncode)
+    return OfficialVerdict(
+        ok=ok,
+        exit_code=proc.returncode,
+        results=results,
+        errors=errors,
+        traceback=crashed,
+        command=command,
+        output=output,
+    )

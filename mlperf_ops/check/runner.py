@@ -1,0 +1,315 @@
+"""`check_tree`: walk a submission tree and check everything, never crashing on it."""
+
+from __future__ import annotations
+
+import json
+import re
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops import sysdesc
+from mlperf_ops.check.findings import CheckReport, Finding, ResultRow, Severity, finding
+from mlperf_ops.check.hygiene import hygiene_findings, rel
+from mlperf_ops.check.scenario import ScenarioCtx, check_scenario
+from mlperf_ops.errors import UsageError
+from mlperf_ops.rules import DIVISIONS, SCENARIOS, Rules, available_rounds, load_rules
+
+SMOKE_MARKER = "SMOKE_TREE.txt"
+PROVENANCE = "mlperf_ops_provenance.json"
+SUBMITTER_ENTRIES = {"systems", "src", "results", "documentation", "calibration.md", "README.md"}
+_ROUND_RE = re.compile(r"\bround\s*[:=]\s*(v\d+\.\d+)\b")
+
+
+def tree_round(root: Path) -> str | None:
+    """The round a tree says it is for: its smoke marker, else its provenance file."""
+    try:
+        m = _ROUND_RE.search((root / SMOKE_MARKER).read_text(encoding="utf-8", errors="replace"))
+        if m:
+            return m.group(1)
+    except OSError:
+        pass
+    for prov in sorted(root.glob(f"*/*/src/{PROVENANCE}")):
+        try:
+            doc = json.loads(prov.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("round"), str):
+            return str(doc["round"])
+    return None
+
+
+def is_smoke_tree(root: Path) -> bool:
+    return (root / SMOKE_MARKER).is_file()
+
+
+class _Walker:
+    def __init__(self, root: Path, rules: Rules, duration_severity: Severity) -> None:
+        self.root = root
+        self.rules = rules
+        self.duration_severity: Severity = duration_severity
+        self.findings: list[Finding] = []
+        self.results: list[ResultRow] = []
+
+    def add(self, rule_id: str, path: Path, message: str, severity: Severity | None = None) -> None:
+        self.findings.append(finding(rule_id, rel(self.root, path), message, severity))
+
+    def internal(self, path: Path, error: BaseException) -> None:
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        self.add(
+            "check.internal",
+            path,
+            f"{type(error).__name__}: {error} (at {Path(where.filename).name}:{where.lineno})",
+        )
+
+    # ---------------------------------------------------------------- levels
+
+    def walk(self) -> None:
+        divisions = 0
+        for entry in sorted(self.root.iterdir()):
+            name = entry.name
+            if name.startswith("."):
+                continue  # reported by hygiene
+            if name in DIVISIONS:
+                if not entry.is_dir() or entry.is_symlink():
+                    self.add("tree.not-a-dir", entry, f"{name} must be a directory")
+                    continue
+                divisions += 1
+                self.division(entry)
+            elif name == SMOKE_MARKER and entry.is_file():
+                continue
+            elif name.lower() in DIVISIONS:
+                self.add("tree.division-case", entry, f"{name!r} must be spelled {name.lower()!r}")
+            else:
+                self.add("tree.stray-entry", entry, f"only {', '.join(DIVISIONS)} belong at the top level")
+        if divisions == 0:
+            self.add("tree.empty", self.root, "no closed/, open/ or network/ directory")
+        elif not self.results:
+            self.add("tree.empty", self.root, "the tree holds no result")
+
+    def division(self, path: Path) -> None:
+        for entry in sorted(path.iterdir()):
+            if entry.name.startswith(".") or entry.is_symlink():
+                continue
+            if not entry.is_dir():
+                self.add("tree.stray-entry", entry, "a division holds submitter directories only")
+                continue
+            try:
+                self.submitter(path.name, entry)
+            except Exception as error:  # one broken submitter never stops the others
+                self.internal(entry, error)
+
+    def _json(self, path: Path) -> tuple[Any, str | None]:
+        try:
+            return json.loads(path.read_text(encoding="utf-8")), None
+        except OSError as error:
+            return None, f"cannot read: {error.strerror}"
+        except UnicodeDecodeError:
+            return None, "not UTF-8 text"
+        except ValueError as error:
+            return None, f"not valid JSON: {error}"
+
+    def model_mapping(self, division: str, sub: Path) -> dict[str, str]:
+        path = sub / "model_mapping.json"
+        if not path.exists():
+            return {}
+        if division != "open":
+            self.add("tree.stray-entry", path, "model_mapping.json is only read in the open division", "warning")
+            return {}
+        doc, problem = self._json(path)
+        if problem or not isinstance(doc, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in doc.items()
+        ):
+            self.add("mapping.bad-json", path, problem or 'expected {"custom-name": "official-benchmark"}')
+            return {}
+        mapping: dict[str, str] = {}
+        for custom, official in doc.items():
+            if official not in self.rules.benchmarks:
+                self.add("mapping.unknown-target", path, f"{custom!r} maps to {official!r}, not a benchmark of {self.rules.round}")
+            else:
+                mapping[custom] = official
+        return mapping
+
+    def systems(self, division: str, submitter: str, sub: Path) -> dict[str, dict[str, Any] | None]:
+        docs: dict[str, dict[str, Any] | None] = {}
+        systems = sub / "systems"
+        if not systems.is_dir():
+            if systems.exists():
+                self.add("tree.not-a-dir", systems, "systems must be a directory")
+            return docs
+        for entry in sorted(systems.iterdir()):
+            if entry.name.startswith(".") or entry.is_symlink():
+                continue
+            if not entry.is_file() or not entry.name.endswith(".json"):
+                self.add("tree.stray-entry", entry, "systems/ holds <system>.json files only", "warning")
+                continue
+            doc, problem = self._json(entry)
+            where = rel(self.root, entry)
+            if problem:
+                self.add("system.bad-json", entry, problem)
+                docs[entry.name[:-5]] = None
+                continue
+            self.findings.extend(
+                sysdesc.system_json_findings(doc, self.rules, division=division, submitter=submitter, path=where)
+            )
+            docs[entry.name[:-5]] = doc if isinstance(doc, dict) else None
+        return docs
+
+    def submitter(self, division: str, sub: Path) -> None:
+        submitter = sub.name
+        allowed = SUBMITTER_ENTRIES | {"model_mapping.json"}
+        for entry in sorted(sub.iterdir()):
+            if entry.name not in allowed and not entry.name.startswith("."):
+                self.add("tree.stray-entry", entry, "not part of the submission layout", "warning")
+        if not (sub / "src").is_dir():
+            self.add("tree.src-missing", sub / "src", "src/ is required (code and READMEs of the implementation)")
+        if division in ("closed", "network") and not (
+            (sub / "calibration.md").is_file() or (sub / "documentation" / "calibration.md").is_file()
+        ):
+            self.add("tree.calibration-missing", sub, "calibration.md (or documentation/calibration.md) is required")
+        mapping = self.model_mapping(division, sub)
+        docs = self.systems(division, submitter, sub)
+        results = sub / "results"
+        if not results.is_dir():
+            self.add("tree.no-results", results, "results/ is missing" if not results.exists() else "results must be a directory")
+            systems_with_results: set[str] = set()
+        else:
+            systems_with_results = set()
+            for system_dir in sorted(results.iterdir()):
+                if system_dir.name.startswith(".") or system_dir.is_symlink():
+                    continue
+                if not system_dir.is_dir():
+                    self.add("tree.stray-entry", system_dir, "results/ holds one directory per system")
+                    continue
+                systems_with_results.add(system_dir.name)
+                try:
+                    self.system(division, submitter, system_dir, docs, mapping)
+                except Exception as error:
+                    self.internal(system_dir, error)
+        for name in sorted(set(docs) - systems_with_results):
+            self.add("system.unused", sub / "systems" / f"{name}.json", f"system {name!r} has no results")
+        used = {b.name for s in systems_with_results for b in (results / s).iterdir()} if results.is_dir() else set()
+        for custom in sorted(set(mapping) - used):
+            self.add("mapping.unused", sub / "model_mapping.json", f"{custom!r} names no result directory")
+
+    def system(
+        self,
+        division: str,
+        submitter: str,
+        system_dir: Path,
+        docs: dict[str, dict[str, Any] | None],
+        mapping: dict[str, str],
+    ) -> None:
+        name = system_dir.name
+        if name not in docs:
+            self.add("system.missing", system_dir, f"systems/{name}.json is missing")
+        doc = docs.get(name)
+        system_type = doc.get("system_type") if doc else None
+        system_type = system_type if isinstance(system_type, str) and system_type else None
+        for bench_dir in sorted(system_dir.iterdir()):
+            if bench_dir.name.startswith(".") or bench_dir.is_symlink():
+                continue
+            if not bench_dir.is_dir():
+                self.add("tree.stray-entry", bench_dir, "a system directory holds benchmark directories only")
+                continue
+            try:
+                self.benchmark(division, submitter, name, system_type, doc, bench_dir, mapping)
+            except Exception as error:
+                self.internal(bench_dir, error)
+
+    def benchmark(
+        self,
+        division: str,
+        submitter: str,
+        system: str,
+        system_type: str | None,
+        doc: dict[str, Any] | None,
+        bench_dir: Path,
+        mapping: dict[str, str],
+    ) -> None:
+        name = bench_dir.name
+        official = name if name in self.rules.benchmarks else mapping.get(name)
+        if official is None:
+            hint = " (map it in model_mapping.json)" if division == "open" else ""
+            self.add("bench.unknown", bench_dir, f"{name!r} is not a benchmark of {self.rules.round}{hint}")
+            return
+        bench = self.rules.benchmarks[official]
+        scenarios: list[Path] = []
+        for entry in sorted(bench_dir.iterdir()):
+            if entry.name.startswith(".") or entry.is_symlink():
+                continue
+            if not entry.is_dir():
+                self.add("tree.stray-entry", entry, "a benchmark directory holds scenario directories only")
+            elif entry.name not in SCENARIOS:
+                self.add("tree.stray-dir", entry, f"{entry.name!r} is not a scenario ({', '.join(SCENARIOS)})")
+            elif entry.name not in bench.allowed_scenarios:
+                self.add("scenario.unknown", entry, f"{official} has no {entry.name} scenario")
+            else:
+                scenarios.append(entry)
+        if division in ("closed", "network") and system_type:
+            types = [t for t in system_type.split(",") if t]
+            if not any(t in bench.system_types for t in types):
+                self.add("bench.wrong-system-type", bench_dir, f"{official} is not offered for {system_type} systems")
+            present = {p.name for p in scenarios}
+            for required in self.rules.required_scenarios(official, system_type):
+                if required not in present:
+                    self.add("scenario.missing", bench_dir / required, f"{required} is required for {official} on {system_type}")
+            for group in self.rules.one_of_scenarios(official, system_type):
+                if not present.intersection(group):
+                    self.add("scenario.missing", bench_dir, f"one of {' or '.join(group)} is required for {official}")
+        for scenario_dir in scenarios:
+            ctx = ScenarioCtx(
+                root=self.root,
+                path=scenario_dir,
+                rules=self.rules,
+                division=division,
+                submitter=submitter,
+                system=system,
+                system_type=system_type,
+                benchmark_dir=name,
+                bench=bench,
+                scenario=scenario_dir.name,
+                system_json=doc,
+                duration_severity=self.duration_severity,
+            )
+            row = ResultRow(division, submitter, system, name, official, scenario_dir.name, None, None, None, None)
+            try:
+                outcome = check_scenario(ctx)
+                row.metric, row.value = outcome.metric, outcome.value
+                row.validity, row.accuracy = outcome.validity, outcome.accuracy
+            except Exception as error:  # one bad result never stops the others
+                self.internal(scenario_dir, error)
+            self.findings.extend(ctx.findings)
+            self.results.append(row)
+
+
+def check_tree(root: Path, *, round: str | None = None, as_submission: bool = False) -> CheckReport:
+    """Check a submission tree against a round's rules (see the rule table)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a directory", hint="give the root of a submission tree")
+    notes: list[Finding] = []
+    round_name = round
+    if round_name is None:
+        said = tree_round(root)
+        if said is not None and said not in available_rounds():
+            notes.append(finding("check.round-unknown", "", f"the tree says round {said}; checking as {available_rounds()[-1]}"))
+            said = None
+        round_name = said or available_rounds()[-1]
+    rules = load_rules(round_name)
+    smoke = is_smoke_tree(root)
+    walker = _Walker(root, rules, "info" if smoke and not as_submission else "error")
+    walker.findings.extend(notes)
+    walker.findings.extend(hygiene_findings(root))
+    try:
+        walker.walk()
+    except Exception as error:
+        walker.internal(root, error)
+    return CheckReport(
+        root=str(root),
+        round=rules.round,
+        smoke=smoke,
+        as_submission=as_submission,
+        findings=walker.findings,
+        results=walker.results,
+    )

@@ -1,0 +1,401 @@
+"""Checks of one `results/<system>/<benchmark>/<scenario>/` directory.
+
+Performance (SUBMISSION.md section 5), accuracy (6), compliance (7) and the files
+around them (2, 4). Each function returns findings and never raises on bad input:
+the runner still wraps every scenario so that a bug here reports `check.internal`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops.check.findings import Finding, Severity, finding
+from mlperf_ops.check.hygiene import rel
+from mlperf_ops.loadgen_log import DetailLog, SummaryLog, parse_detail_text, parse_summary_text
+from mlperf_ops.rules import Benchmark, Rules
+from mlperf_ops.truncate import ACCURACY_LOG, MAX_ACCURACY_LOG_SIZE, hash_lines
+
+# Scenarios whose latency LoadGen judges with early stopping (the checker's
+# configuration.uses_early_stopping at b66003e1; a LoadGen fact, not a round's).
+EARLY_STOPPING_SCENARIOS = ("SingleStream", "MultiStream", "Server")
+# The detail-log key LoadGen writes for a scenario's headline metric
+# (constants.RESULT_FIELD_NEW at b66003e1: the same since v5.0).
+METRIC_KEYS = {
+    "Offline": "result_samples_per_second",
+    "SingleStream": "early_stopping_latency_ss",
+    "MultiStream": "early_stopping_latency_ms",
+    "Server": "result_completed_samples_per_sec",
+    "Interactive": "result_completed_samples_per_sec",
+}
+LOG_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
+SCENARIO_FILES = ("README.md", "user.conf", "measurements.json")
+SCENARIO_OPTIONAL = ("mlperf.conf",)
+RUN_OPTIONAL = ("mlperf_log_accuracy.json", "spl.txt")
+ACCURACY_FILES = LOG_FILES + (ACCURACY_LOG, "accuracy.txt")
+
+
+@dataclass
+class ScenarioCtx:
+    root: Path
+    path: Path
+    rules: Rules
+    division: str
+    submitter: str
+    system: str
+    system_type: str | None
+    benchmark_dir: str
+    bench: Benchmark
+    scenario: str
+    system_json: dict[str, Any] | None
+    duration_severity: Severity  # "info" on smoke trees unless checked as a submission
+    findings: list[Finding] = field(default_factory=list)
+
+    def rel(self, path: Path) -> str:
+        return rel(self.root, path)
+
+    def add(self, rule_id: str, path: Path, message: str, severity: Severity | None = None) -> None:
+        self.findings.append(finding(rule_id, self.rel(path), message, severity))
+
+    @property
+    def strict_division(self) -> bool:
+        return self.division in ("closed", "network")
+
+
+@dataclass
+class ScenarioOutcome:
+    validity: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    accuracy: str | None = None
+
+
+def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
+    """A text file's content; missing/unreadable files become findings."""
+    if not path.exists():
+        ctx.add("files.missing", path, f"{path.name} is missing")
+        return None
+    if not path.is_file():
+        ctx.add("tree.stray-entry", path, f"{path.name} is not a file")
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def _load_logs(ctx: ScenarioCtx, run_dir: Path) -> tuple[DetailLog, SummaryLog] | None:
+    if not run_dir.exists():
+        ctx.add("perf.missing-run", run_dir, f"{run_dir.name}/ is missing")
+        return None
+    if not run_dir.is_dir():
+        ctx.add("tree.not-a-dir", run_dir, f"{run_dir.name} must be a directory")
+        return None
+    detail_text = read_text(ctx, run_dir / LOG_FILES[0])
+    summary_text = read_text(ctx, run_dir / LOG_FILES[1])
+    if detail_text is None or summary_text is None:
+        return None
+    detail = parse_detail_text(detail_text)
+    detail_path = run_dir / LOG_FILES[0]
+    if not detail.values:
+        ctx.add("perf.unparsable", detail_path, "no LoadGen event could be read from the detail log")
+        return None
+    if detail.malformed_lines:
+        first = detail.malformed_lines[0]
+        ctx.add(
+            "perf.unparsable",
+            detail_path,
+            f"{len(detail.malformed_lines)} line(s) are not MLLOG events (first: line {first})",
+        )
+    return detail, parse_summary_text(summary_text)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _require(ctx: ScenarioCtx, detail: DetailLog, path: Path, key: str) -> Any:
+    if key not in detail.values:
+        ctx.add("perf.missing-key", path, f"the log has no {key!r}")
+        return None
+    return detail.values[key]
+
+
+def check_run(
+    ctx: ScenarioCtx, run_dir: Path, *, expected_mode: str, label: str
+) -> tuple[DetailLog, SummaryLog] | None:
+    """LoadGen logs of one performance run (the result's or an audit test's)."""
+    loaded = _load_logs(ctx, run_dir)
+    if loaded is None:
+        return None
+    detail, summary = loaded
+    dpath = run_dir / LOG_FILES[0]
+    bench, rules = ctx.bench, ctx.rules
+
+    validity = detail.values.get("result_validity") or summary.result_validity
+    if summary.result_validity is None:
+        ctx.add("perf.unparsable", run_dir / LOG_FILES[1], f"{label}: the summary has no 'Result is' line")
+    if validity != "VALID" or (summary.result_validity not in (None, "VALID")):
+        shown = summary.result_validity or validity or "no result"
+        ctx.add("perf.invalid", run_dir / LOG_FILES[1], f"{label}: LoadGen says the result is {shown}")
+    for error in detail.errors[:5]:
+        ctx.add("perf.loadgen-error", dpath, f"{label}: LoadGen error: {error[:200]}")
+    if len(detail.errors) > 5:
+        ctx.add("perf.loadgen-error", dpath, f"{label}: {len(detail.errors) - 5} more LoadGen errors")
+
+    scenario = _require(ctx, detail, dpath, "effective_scenario")
+    log_scenario = "Interactive" if ctx.scenario == "Interactive" and scenario == "Server" else scenario
+    if scenario is not None and log_scenario != ctx.scenario:
+        ctx.add("perf.scenario-mismatch", dpath, f"{label}: the log ran {scenario}, the directory says {ctx.scenario}")
+    mode = _require(ctx, detail, dpath, "effective_test_mode")
+    if mode is not None and mode != expected_mode:
+        ctx.add("perf.mode-mismatch", dpath, f"{label}: test mode {mode}, expected {expected_mode}")
+
+    for name, expected in rules.seeds.items():
+        found = _require(ctx, detail, dpath, f"effective_{name}")
+        if found is not None and _number(found) != float(expected):
+            ctx.add(
+                "perf.seed-mismatch",
+                dpath,
+                f"{label}: {name} is {found}, round {rules.round} needs {expected}"
+                f" (use mlcommons-loadgen {rules.loadgen_version})",
+            )
+
+    if bench.min_duration_applies:
+        duration = _number(_require(ctx, detail, dpath, "effective_min_duration_ms"))
+        if duration is not None and duration < rules.min_duration_ms:
+            have, need = duration / 1000, rules.min_duration_ms / 1000
+            if ctx.duration_severity == "info":
+                message = f"smoke run: {have:g} s < {need:g} s; never submittable"
+            else:
+                message = f"{label}: min_duration is {have:g} s, a valid result needs {need:g} s"
+            ctx.add("perf.min-duration", dpath, message, ctx.duration_severity)
+
+    count = _number(_require(ctx, detail, dpath, "effective_performance_sample_count"))
+    if count is not None and count < bench.performance_sample_count:
+        ctx.add(
+            "perf.sample-count",
+            dpath,
+            f"{label}: performance_sample_count {count:g} < {bench.performance_sample_count}",
+        )
+
+    log_scen = scenario if isinstance(scenario, str) else ctx.scenario
+    if log_scen in EARLY_STOPPING_SCENARIOS:
+        met = detail.values.get("early_stopping_met")
+        if met is not True:
+            ctx.add("perf.early-stopping", dpath, f"{label}: early stopping not met ({met!r})")
+    bound_ms = (
+        bench.interactive_target_latency_ms if ctx.scenario == "Interactive" else bench.server_target_latency_ms
+    )
+    if ctx.scenario in ("Server", "Interactive") and bound_ms:
+        latency = _number(_require(ctx, detail, dpath, "effective_target_latency_ns"))
+        if latency is not None and latency > bound_ms * 1e6:
+            ctx.add(
+                "perf.latency-bound",
+                dpath,
+                f"{label}: target latency {latency / 1e6:g} ms is above the bound of {bound_ms:g} ms",
+            )
+    if log_scen not in EARLY_STOPPING_SCENARIOS:
+        need_q = bench.min_query_count.get(ctx.scenario)
+        got_q = _number(detail.values.get("effective_min_query_count"))
+        if need_q and got_q is not None and got_q < need_q:
+            ctx.add("perf.min-query-count", dpath, f"{label}: min_query_count {got_q:g} < {need_q}")
+    if ctx.scenario == "Offline" and ctx.division == "closed" and bench.offline_min_samples_per_query:
+        spq = _number(_require(ctx, detail, dpath, "effective_samples_per_query"))
+        if spq is not None and spq < bench.offline_min_samples_per_query:
+            ctx.add(
+                "perf.offline-spq",
+                dpath,
+                f"{label}: samples per query {spq:g} < {bench.offline_min_samples_per_query}",
+            )
+    return detail, summary
+
+
+def check_files(ctx: ScenarioCtx) -> None:
+    for name in SCENARIO_FILES:
+        path = ctx.path / name
+        if not path.is_file():
+            ctx.add("files.missing", path, f"{name} is missing")
+        elif path.stat().st_size == 0:
+            ctx.add("files.empty", path, f"{name} is empty")
+    mpath = ctx.path / "measurements.json"
+    if mpath.is_file():
+        text = read_text(ctx, mpath)
+        try:
+            doc = json.loads(text or "")
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            ctx.add("measurements.bad-json", mpath, "measurements.json is not a JSON object")
+            return
+        for key in ctx.rules.measurements_keys:
+            if key not in doc:
+                ctx.add("measurements.missing-key", mpath, f"key {key!r} is missing")
+            elif not doc[key]:
+                ctx.add("measurements.empty-key", mpath, f"key {key!r} is empty")
+
+
+def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
+    perf = ctx.path / "performance"
+    if not perf.is_dir():
+        ctx.add("perf.missing-run", perf / "run_1", "performance/run_1/ is missing")
+        return
+    for entry in sorted(perf.iterdir()):
+        if entry.name != "run_1" and not entry.name.startswith("."):
+            ctx.add("tree.stray-dir" if entry.is_dir() else "tree.stray-entry", entry, "only run_1 belongs in performance/")
+    loaded = check_run(ctx, perf / "run_1", expected_mode="PerformanceOnly", label="performance")
+    if loaded is None:
+        return
+    detail, summary = loaded
+    out.validity = summary.result_validity or detail.values.get("result_validity")
+    key = METRIC_KEYS.get(ctx.scenario)
+    if key is not None:
+        out.metric = key
+        out.value = _number(detail.values.get(key))
+    _check_run_files(ctx, perf / "run_1")
+
+
+def _check_run_files(ctx: ScenarioCtx, run_dir: Path) -> None:
+    for entry in sorted(run_dir.iterdir()):
+        if entry.name in LOG_FILES or entry.name in RUN_OPTIONAL or entry.name.startswith("."):
+            continue
+        if entry.is_dir() and entry.name == "power":
+            continue
+        ctx.add("tree.stray-dir" if entry.is_dir() else "tree.stray-entry", entry, f"unexpected in {run_dir.name}/")
+
+
+def _accuracy_txt_findings(ctx: ScenarioCtx, acc_dir: Path, out: ScenarioOutcome | None) -> None:
+    txt_path = acc_dir / "accuracy.txt"
+    text = read_text(ctx, txt_path)
+    log_path = acc_dir / ACCURACY_LOG
+    if log_path.is_file() and log_path.stat().st_size > MAX_ACCURACY_LOG_SIZE:
+        size_kib = log_path.stat().st_size / 1024
+        ctx.add(
+            "acc.untruncated",
+            log_path,
+            f"{size_kib:.0f} KiB is over the {MAX_ACCURACY_LOG_SIZE // 1024} KiB limit: run `mlperf-ops truncate`",
+        )
+    if text is None:
+        return
+    if not hash_lines(txt_path):
+        ctx.add("acc.hash-missing", txt_path, "no hash= line: the accuracy log was not truncated")
+    if out is None:
+        return
+    targets = ctx.bench.accuracy_for(ctx.scenario)
+    shown: list[str] = []
+    for target in targets:
+        value: float | None = None
+        for line in text.splitlines():
+            m = re.match(target.pattern, line)
+            if m:
+                value = _number(m.group(1))
+                break
+        if value is None:
+            sev: Severity = "error" if ctx.strict_division else "warning"
+            ctx.add("acc.pattern", txt_path, f"no line matches the {target.metric} pattern of {ctx.bench.name}", sev)
+            continue
+        shown.append(f"{target.metric}={value:g}")
+        if ctx.strict_division and value < target.target:
+            ctx.add("acc.target", txt_path, f"{target.metric} {value:g} is below the target {target.target:g}")
+        if ctx.strict_division and target.upper is not None and value > target.upper:
+            ctx.add("acc.upper", txt_path, f"{target.metric} {value:g} is above the bound {target.upper:g}")
+    out.accuracy = ", ".join(shown) or None
+
+
+def check_accuracy(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
+    acc = ctx.path / "accuracy"
+    if not acc.is_dir():
+        ctx.add("acc.missing", acc, "accuracy/ is missing" if not acc.exists() else "accuracy must be a directory")
+        return
+    for name in ACCURACY_FILES:
+        if not (acc / name).is_file():
+            ctx.add("acc.missing", acc / name, f"accuracy/{name} is missing")
+    loaded = _load_logs(ctx, acc) if all((acc / n).is_file() for n in LOG_FILES) else None
+    if loaded is not None:
+        detail, _ = loaded
+        dpath = acc / LOG_FILES[0]
+        for error in detail.errors[:5]:
+            ctx.add("acc.invalid", dpath, f"accuracy run: LoadGen error: {error[:200]}")
+        mode = detail.values.get("effective_test_mode")
+        if mode != "AccuracyOnly":
+            ctx.add("perf.mode-mismatch", dpath, f"accuracy run: test mode {mode}, expected AccuracyOnly")
+        expected = ctx.bench.dataset_size_for(ctx.scenario)
+        count = detail.values.get("effective_accuracy_sample_count", detail.values.get("qsl_reported_total_count"))
+        if _number(count) != float(expected):
+            ctx.add(
+                "acc.dataset-size",
+                dpath,
+                f"the accuracy run covered {count} samples; {ctx.bench.name} needs exactly {expected}",
+            )
+    _accuracy_txt_findings(ctx, acc, out)
+
+
+def _verify_passes(text: str, kind: str) -> bool:
+    lines = [line.strip() for line in text.splitlines()]
+    if kind == "output_consistency":  # TEST06 prints one "... check pass: X" per check
+        checks = [line.rsplit(":", 1)[1].strip() for line in lines if "check pass:" in line]
+        return bool(checks) and all(c in ("True", "Skipped") for c in checks)
+    return any("TEST PASS" in line for line in lines)
+
+
+def check_compliance(ctx: ScenarioCtx) -> None:
+    present = sorted(p for p in ctx.path.iterdir() if p.name.startswith("TEST"))
+    needed = list(ctx.bench.compliance_tests) if ctx.strict_division else []
+    for test in needed:
+        if not (ctx.path / test).is_dir():
+            ctx.add("compliance.missing", ctx.path / test, f"{test} is required for {ctx.bench.name} in {ctx.division}")
+    for tdir in present:
+        name = tdir.name
+        if not tdir.is_dir():
+            ctx.add("tree.stray-entry", tdir, f"{name} must be a directory")
+            continue
+        audit = ctx.rules.audit_tests.get(name)
+        if audit is None or name not in ctx.bench.compliance_tests:
+            ctx.add("compliance.unknown", tdir, f"{ctx.bench.name} has no compliance test {name}")
+            continue
+        fail_rule = {"TEST01": "compliance.test01-fail", "TEST04": "compliance.test04-fail"}.get(
+            name, "compliance.test-fail"
+        )
+        for required in audit.required_files:
+            if not (tdir / required).is_file():
+                ctx.add("compliance.missing", tdir / required, f"{name}/{required} is missing")
+        for verify in sorted(tdir.glob("verify_*.txt")):
+            text = read_text(ctx, verify)
+            if text is not None and not _verify_passes(text, audit.kind):
+                ctx.add(fail_rule, verify, f"{name}: {verify.name} does not say TEST PASS")
+        run = tdir / "performance" / "run_1"
+        if (tdir / "performance").exists():
+            if check_run(ctx, run, expected_mode="PerformanceOnly", label=f"{name} performance") is not None:
+                _check_run_files(ctx, run)
+        if (tdir / "accuracy").is_dir():
+            _accuracy_txt_findings(ctx, tdir / "accuracy", None)
+
+
+def check_scenario(ctx: ScenarioCtx) -> ScenarioOutcome:
+    out = ScenarioOutcome()
+    known = set(SCENARIO_FILES) | set(SCENARIO_OPTIONAL) | {"performance", "accuracy"}
+    for entry in sorted(ctx.path.iterdir()):
+        name = entry.name
+        if name in known or name.startswith("TEST") or name.startswith("."):
+            continue
+        if entry.is_dir():
+            ctx.add("tree.stray-dir", entry, f"unexpected directory {name}/ in a scenario")
+        else:
+            ctx.add("tree.stray-entry", entry, f"unexpected file {name} in a scenario", "warning")
+    for step in (check_files, check_compliance):
+        step(ctx)
+    check_performance(ctx, out)
+    check_accuracy(ctx, out)
+    return out

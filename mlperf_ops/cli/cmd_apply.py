@@ -1,0 +1,98 @@
+"""`mlperf-ops apply` and `mlperf-ops status`: reconcile the world toward the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlperf_ops.apply import apply as run_apply
+from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
+from mlperf_ops.cli.progress import Progress
+from mlperf_ops.cli.render import plan_table, table
+from mlperf_ops.controller import load_context
+from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL
+from mlperf_ops.status import status_rows
+from mlperf_ops.state.ledger import Ledger
+
+
+def _metric(record_data: dict[str, Any]) -> str:
+    if record_data.get("accuracy"):
+        return ", ".join(f"{k}={v}" for k, v in record_data["accuracy"].items())
+    if record_data.get("calibrated"):
+        return ", ".join(f"{k}={v}" for k, v in record_data["calibrated"].items())
+    summary = record_data.get("summary") or {}
+    if summary.get("value") is not None:
+        return f"{summary.get('metric')} = {summary.get('value'):g}"
+    return ""
+
+
+@click.command("apply")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@state_dir_option
+@click.option("--pipeline", help="Pipeline profile (default: the manifest's).")
+@click.option("--system", help="Only this system's runs (one CI job per system).")
+@click.option("--only", help="Only runs whose id matches this glob or substring, e.g. '*/Offline/*'.")
+@click.option("--keep-going", is_flag=True, help="Carry on with other runs after a failure.")
+@click.option("--dry-run", is_flag=True, help="Show what would run; start nothing.")
+@click.option("-v", "--verbose", is_flag=True, help="Show container output as it streams.")
+@json_option
+def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, only: str | None,
+              keep_going: bool, dry_run: bool, verbose: bool, as_json: bool) -> int:
+    """Build images as needed and run every pending run in containers, recording results."""
+    ctx = load_context(manifest, pipeline=pipeline, system=system)
+    ledger = Ledger(state_dir)
+    with Progress(verbose=verbose) as progress:
+        result = run_apply(ctx, ledger, system=system, only=only, keep_going=keep_going, dry_run=dry_run,
+                           on_event=progress)
+    if dry_run:
+        if as_json:
+            from mlperf_ops.plan import plan_to_json
+
+            echo_json(plan_to_json(result.plan_before, ctx.manifest))
+        else:
+            plan_table(result.plan_before)
+        return EXIT_OK
+    rows = [(r.run_id, r.status, r.data.get("summary", {}).get("result_validity") or "", _metric(r.data))
+            for r in result.records]
+    if as_json:
+        echo_json({
+            "records": [{"run_id": r.run_id, "key": r.key, "status": r.status, "reason": r.data.get("reason"),
+                         "path": str(r.path)} for r in result.records],
+            "remaining": [{"run_id": p.spec.run_id, "action": p.action, "reason": p.reason} for p in result.remaining],
+            "ok": result.ok,
+        })
+    elif not result.records:
+        click.echo(f"up to date: all {len(result.plan_before.runs)} run(s) have records; no container started")
+    else:
+        table("apply", ("run", "status", "validity", "result"), rows)
+    for record in result.failed:
+        click.echo(f"ERROR: {record.run_id}: {record.data.get('reason')}", err=True)
+        click.echo(f"  log: {record.path / 'container.log'}", err=True)
+    if result.remaining:
+        click.echo(f"{len(result.remaining)} run(s) still pending; see `mlperf-ops status {manifest}`", err=True)
+    return EXIT_OK if result.ok else EXIT_OPERATIONAL
+
+
+@click.command("status")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@state_dir_option
+@click.option("--pipeline", help="Pipeline profile (default: the manifest's).")
+@click.option("--system", help="Only this system's runs.")
+@json_option
+def status_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, as_json: bool) -> int:
+    """Desired vs observed for every run: up to date, pending, failed or invalid, with the reason."""
+    ctx = load_context(manifest, pipeline=pipeline, system=system)
+    rows = status_rows(ctx, Ledger(state_dir), system=system)
+    if as_json:
+        echo_json([row.__dict__ for row in rows])
+    else:
+        table(f"status {manifest} (profile {ctx.profile.name})", ("run", "state", "reason", "result"),
+              [(r.run_id, r.state, r.reason, r.result) for r in rows])
+    return EXIT_OK
+
+
+def register(group: click.Group) -> None:
+    group.add_command(apply_cmd)
+    group.add_command(status_cmd)

@@ -1,0 +1,105 @@
+"""`mlperf-ops assemble`, `describe` and `summary`: from ledger records to the official tree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from mlperf_ops.assemble import assemble
+from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
+from mlperf_ops.cli.progress import Progress
+from mlperf_ops.cli.render import table
+from mlperf_ops.controller import load_context
+from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
+from mlperf_ops.state.ledger import Ledger
+from mlperf_ops.sysdesc import build_system_json, probe_host, system_json_findings
+
+
+@click.command("assemble")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist/submission"), show_default=True,
+              help="Where the tree goes (replaced atomically).")
+@state_dir_option
+@click.option("--pipeline", help="Pipeline profile whose records to use (default: the manifest's).")
+@click.option("--smoke", "allow_smoke", is_flag=True,
+              help="Accept records from a non-submittable profile; the tree is then marked as a smoke tree.")
+@json_option
+def assemble_cmd(manifest: Path, out: Path, state_dir: Path, pipeline: str | None, allow_smoke: bool,
+                 as_json: bool) -> int:
+    """Build the v6.x submission tree from finished ledger records (and truncate accuracy logs)."""
+    ctx = load_context(manifest, pipeline=pipeline)
+    with Progress() as progress:
+        result = assemble(ctx, Ledger(state_dir), out, allow_smoke=allow_smoke, on_event=progress)
+    if as_json:
+        echo_json({"root": str(result.root), "smoke": result.smoke, "results": result.results})
+    else:
+        kind = "SMOKE tree (never submittable)" if result.smoke else "submission tree"
+        click.echo(f"assembled {kind} with {result.results} result(s) at {result.root}")
+    return EXIT_OK
+
+
+@click.command("describe")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--system", help="Only this system.")
+@state_dir_option
+def describe_cmd(manifest: Path, system: str | None, state_dir: Path) -> int:
+    """Print systems/<id>.json as it will be submitted: host probe merged with the manifest."""
+    ctx = load_context(manifest, system=system)
+    ledger = Ledger(state_dir)
+    docs = {}
+    problems = 0
+    for spec in ctx.manifest.systems:
+        if system and spec.id != system:
+            continue
+        acc = spec.accelerator
+        probed = ledger.probe(spec.id) or probe_host()
+        doc = build_system_json(
+            probed, spec.description_dict(), division=ctx.manifest.division, submitter=ctx.manifest.submitter,
+            status=ctx.manifest.status, system_type=ctx.manifest.system_type, system_name=spec.name or spec.id,
+            accelerator_model=acc.model if acc else None, accelerator_count=acc.count if acc else 0,
+            accelerator_memory=acc.memory if acc else None, rules=ctx.rules,
+        )
+        docs[spec.id] = doc
+        for finding in system_json_findings(doc, ctx.rules, division=ctx.manifest.division,
+                                            submitter=ctx.manifest.submitter):
+            problems += 1
+            click.echo(f"{manifest}: systems[{spec.id}]: {finding.message} [{finding.rule_id}]", err=True)
+    echo_json(docs if system is None else docs[system])
+    return EXIT_USAGE if problems else EXIT_OK
+
+
+@click.command("summary")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--dist", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@state_dir_option
+@click.option("--pipeline", help="Pipeline profile (default: the manifest's).")
+def summary_cmd(manifest: Path, dist: Path, state_dir: Path, pipeline: str | None) -> int:
+    """The end of `make submission`: where the tarball is, its sha256, and the results table."""
+    report_path = dist / "report.json"
+    if not report_path.is_file():
+        click.echo(f"ERROR: {report_path} not found", err=True)
+        click.echo("  tip: run `mlperf-ops pack` first", err=True)
+        return EXIT_USAGE
+    report = json.loads(report_path.read_text("utf-8"))
+    rows = []
+    for row in report.get("results", []):
+        rows.append((str(row.get("system")), str(row.get("benchmark")), str(row.get("scenario")),
+                     f"{row.get('metric')} = {row.get('value')}", str(row.get("validity")),
+                     str(row.get("accuracy") or "")))
+    table("results", ("system", "benchmark", "scenario", "performance", "validity", "accuracy"), rows)
+    click.echo("")
+    click.echo(f"tarball: {report.get('tarball')}")
+    click.echo(f"sha256:  {report.get('sha256')}")
+    click.echo(f"verdict: {report.get('verdict') or report.get('check')}")
+    if report.get("smoke"):
+        click.echo("NOTE: a smoke submission (shortened runs) — never submittable; "
+                   "use PIPELINE=submission for a real one.")
+    return EXIT_OK
+
+
+def register(group: click.Group) -> None:
+    group.add_command(assemble_cmd)
+    group.add_command(describe_cmd)
+    group.add_command(summary_cmd)

@@ -1,0 +1,112 @@
+"""`mlperf-ops check DIR`: check a submission tree; exit 0 only when it would pass."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlperf_ops.check import CheckReport, Finding, check_tree, run_official_checker
+from mlperf_ops.cli.common import echo_json, in_github_actions, json_option
+from mlperf_ops.errors import CheckFailed
+
+_MARK = {"error": "ERROR", "warning": "warn ", "info": "info "}
+
+
+def _render_human(report: CheckReport) -> None:
+    by_path: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_path.setdefault(f.path or ".", []).append(f)
+    for path in sorted(by_path):
+        click.echo(path)
+        for f in by_path[path]:
+            click.echo(f"  {_MARK[f.severity]} {f.rule_id}: {f.message}")
+    if report.results:
+        click.echo("")
+        click.echo("results:")
+        for r in report.results:
+            value = "-" if r.value is None else f"{r.value:g}"
+            bench = r.benchmark if r.benchmark == r.official_benchmark else f"{r.benchmark} ({r.official_benchmark})"
+            click.echo(
+                f"  {r.division}/{r.submitter}/{r.system} {bench} {r.scenario}: "
+                f"{r.metric or '-'}={value} {r.validity or 'no result'} accuracy {r.accuracy or '-'}"
+            )
+    errors = len(report.errors)
+    warnings = sum(1 for f in report.findings if f.severity == "warning")
+    kind = "smoke tree" if report.smoke else "tree"
+    verdict = "OK" if report.ok else "FAILED"
+    click.echo(f"\n{verdict}: {kind} for {report.round}, {len(report.results)} result(s), {errors} error(s), {warnings} warning(s)")
+
+
+def _github(report: CheckReport, root: Path) -> None:
+    for f in report.findings:
+        if f.severity == "info":
+            continue
+        level = "error" if f.severity == "error" else "warning"
+        msg = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        click.echo(f"::{level} file={(root / f.path).as_posix()},title={f.rule_id}::{msg}")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        return
+    lines = [
+        f"### mlperf-ops check: {'OK' if report.ok else 'FAILED'} ({report.round}{', smoke' if report.smoke else ''})",
+        "",
+        "| severity | rule | path | message |",
+        "|---|---|---|---|",
+    ]
+    for f in report.findings:
+        cells = [f.severity, f"`{f.rule_id}`", f"`{f.path or '.'}`", f.message.replace("|", "\\|")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| system | benchmark | scenario | metric | validity | accuracy |", "|---|---|---|---|---|---|"]
+    for r in report.results:
+        value = "-" if r.value is None else f"{r.metric}={r.value:g}"
+        lines.append(f"| {r.system} | {r.benchmark} | {r.scenario} | {value} | {r.validity or '-'} | {r.accuracy or '-'} |")
+    with open(summary, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def register(group: click.Group) -> None:
+    @group.command("check")
+    @click.argument("tree", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    @json_option
+    @click.option("--round", "round_name", help="Round to check against (default: what the tree says, else the newest).")
+    @click.option("--as-submission", is_flag=True, help="Judge a smoke tree as a real submission (duration rules are errors).")
+    @click.option(
+        "--official",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Also run the official checker from this mlcommons/inference checkout.",
+    )
+    def check(tree: Path, as_json: bool, round_name: str | None, as_submission: bool, official: Path | None) -> None:
+        """Check a submission tree (every official rule plus what the official checker misses)."""
+        report = check_tree(tree, round=round_name, as_submission=as_submission)
+        verdicts: list[dict[str, Any]] = []
+        if official is not None:
+            submitters = sorted({r.submitter for r in report.results}) or [""]
+            for submitter in submitters:
+                v = run_official_checker(official, tree, report.round, submitter)
+                verdicts.append(
+                    {"submitter": submitter, "ok": v.ok, "results": v.results, "exit_code": v.exit_code,
+                     "errors": v.errors, "traceback": v.traceback, "reasons": v.reasons}
+                )
+        if as_json:
+            doc = report.as_dict()
+            if official is not None:
+                doc["official"] = verdicts
+            echo_json(doc)
+        else:
+            _render_human(report)
+            for v in verdicts:
+                state = "OK" if v["ok"] else "FAILED: " + "; ".join(v["reasons"])
+                click.echo(f"official checker ({v['submitter']}): {state}")
+                for line in v["errors"][:20]:
+                    click.echo(f"  {line}")
+        if in_github_actions():
+            _github(report, tree)
+        official_ok = all(v["ok"] for v in verdicts)
+        if not report.ok or not official_ok:
+            why = "no result" if not report.results else f"{len(report.errors)} error(s)"
+            if not official_ok:
+                why += ", official checker failed"
+            raise CheckFailed(f"check failed: {why}", hint="fix the findings above; rule ids are listed in the README")

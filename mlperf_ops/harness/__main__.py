@@ -1,0 +1,85 @@
+"""`python3 -m harness {train,run,accuracy}` (on the host: `python -m mlperf_ops.harness`).
+
+Exit codes: 0 done (for `run`: LoadGen finished; validity is in the summary),
+1 operational failure, 2 bad input. Errors are one `error:` line plus a `hint:` line.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS/OpenMP thread unless told otherwise: must be set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from .errors import HarnessError  # noqa: E402
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import model
+
+    meta = model.train(Path(args.out))
+    print(f"harness: wrote {args.out}/{model.MODEL_FILE} sha256={meta['sha256']} "
+          f"held-out accuracy={100 * meta['heldout_accuracy']:.2f}%", flush=True)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import runner
+
+    return runner.run(os.environ)
+
+
+def _accuracy(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import accuracy, dataset
+
+    labels_path = Path(args.labels) if args.labels else Path(
+        os.environ.get("MLPERF_MODEL_DIR", "/opt/mlperf-ops/models")) / dataset.LABELS_FILE
+    if not labels_path.is_file():
+        raise HarnessError(f"labels file not found: {labels_path}", hint="pass --labels or set MLPERF_MODEL_DIR")
+    result = accuracy.score(Path(args.log), np.load(labels_path), args.dtype)
+    if args.out:
+        accuracy.write(result, Path(args.out))
+    print(result.line(), flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="mlperf-ops built-in LoadGen harness (demo digits model)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train and export the demo model (deterministic)")
+    train.add_argument("--out", required=True, help="model directory to write")
+    train.set_defaults(func=_train)
+    run = sub.add_parser("run", help="one LoadGen run configured by MLPERF_* environment variables")
+    run.set_defaults(func=_run)
+    acc = sub.add_parser("accuracy", help="top-1 accuracy of an mlperf_log_accuracy.json")
+    acc.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
+    acc.add_argument("--labels", help="eval_labels.npy (default: $MLPERF_MODEL_DIR/eval_labels.npy)")
+    acc.add_argument("--out", help="write the accuracy line here (accuracy.txt)")
+    acc.add_argument("--dtype", default="int64", choices=["int64", "int32", "float32", "uint8"])
+    acc.set_defaults(func=_accuracy)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except HarnessError as exc:
+        print(f"error: {exc.message}", file=sys.stderr, flush=True)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

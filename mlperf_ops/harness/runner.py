@@ -1,0 +1,265 @@
+"""`harness run`: one LoadGen test per process, configured by the container contract.
+
+Contract (environment):
+  MLPERF_BENCHMARK        checker benchmark name (informational; default resnet)
+  MLPERF_LOADGEN_MODEL    LoadGen's model key for FromConfig (default resnet50)
+  MLPERF_SCENARIO         SingleStream | MultiStream | Offline | Server (required)
+  MLPERF_MODE             PerformanceOnly | AccuracyOnly (default PerformanceOnly)
+  MLPERF_AUDIT_TEST       empty or TEST01/TEST04/...; LoadGen itself reads ./audit.config
+  MLPERF_CONFIG_DIR       user.conf and optional mlperf.conf (default /mlperf/config)
+  MLPERF_OUTPUT_DIR       LoadGen's mlperf_log_* and accuracy.txt (default /mlperf/output)
+  MLPERF_MODEL_DIR        digits.onnx, eval_labels.npy, ... (default /opt/mlperf-ops/models)
+  MLPERF_HARNESS_BACKEND  onnxruntime (default) | noop
+  MLPERF_ORT_PROVIDER     onnxruntime execution provider (default CPUExecutionProvider)
+Optional tuning: MLPERF_HARNESS_MAX_BATCH, MLPERF_ORT_INTRA_OP_THREADS,
+MLPERF_HARNESS_PROGRESS_SECONDS.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import accuracy, dataset
+from .backends import make_backend
+from .errors import HarnessError
+from .sut import SampleStore, Sut
+
+SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server")
+MODES = ("PerformanceOnly", "AccuracyOnly")
+AUDIT_CONFIG = "audit.config"
+USER_CONF = "user.conf"
+MLPERF_CONF = "mlperf.conf"
+# Per-call batch caps: MultiStream's query is 8 samples; 8-16 samples of 602 KB keep the
+# batch in cache (measured: batch 8 ran ~2x the samples/s of batch 128 on this model).
+DEFAULT_MAX_BATCH = {"SingleStream": 1, "MultiStream": 16, "Offline": 16, "Server": 8}
+# FromConfig's conf_type: 1 = the user.conf (first such call also loads the built-in
+# mlperf.conf; a second such call logs an ERROR that invalidates the run); 2 = any other
+# file, applied on top without that bookkeeping (what LoadGen itself uses for audit.config).
+CONF_USER = 1
+CONF_EXTRA = 2
+CONF_BUILTIN_ONLY = 0
+
+
+@dataclass(frozen=True)
+class Contract:
+    benchmark: str
+    loadgen_model: str
+    scenario: str
+    mode: str
+    audit_test: str
+    config_dir: Path
+    output_dir: Path
+    model_dir: Path
+    backend: str
+    provider: str
+    max_batch: int
+    intra_op_threads: int
+    progress_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Contract":
+        scenario = env.get("MLPERF_SCENARIO", "").strip()
+        if scenario not in SCENARIOS:
+            raise HarnessError(
+                f"MLPERF_SCENARIO={scenario!r} is not a scenario this harness runs",
+                hint=f"one of {', '.join(SCENARIOS)}",
+            )
+        mode = env.get("MLPERF_MODE", "PerformanceOnly").strip() or "PerformanceOnly"
+        if mode not in MODES:
+            raise HarnessError(f"MLPERF_MODE={mode!r} is not a mode", hint=f"one of {', '.join(MODES)}")
+        backend = env.get("MLPERF_HARNESS_BACKEND", "onnxruntime").strip() or "onnxruntime"
+        if backend not in ("onnxruntime", "noop"):
+            raise HarnessError(f"MLPERF_HARNESS_BACKEND={backend!r} is unknown", hint="onnxruntime or noop")
+        return cls(
+            benchmark=env.get("MLPERF_BENCHMARK", "resnet").strip() or "resnet",
+            loadgen_model=env.get("MLPERF_LOADGEN_MODEL", "resnet50").strip() or "resnet50",
+            scenario=scenario,
+            mode=mode,
+            audit_test=env.get("MLPERF_AUDIT_TEST", "").strip(),
+            config_dir=Path(env.get("MLPERF_CONFIG_DIR", "/mlperf/config")),
+            output_dir=Path(env.get("MLPERF_OUTPUT_DIR", "/mlperf/output")),
+            model_dir=Path(env.get("MLPERF_MODEL_DIR", "/opt/mlperf-ops/models")),
+            backend=backend,
+            provider=env.get("MLPERF_ORT_PROVIDER", "CPUExecutionProvider").strip() or "CPUExecutionProvider",
+            max_batch=_int(env, "MLPERF_HARNESS_MAX_BATCH", DEFAULT_MAX_BATCH[scenario]),
+            intra_op_threads=_int(env, "MLPERF_ORT_INTRA_OP_THREADS", 0),
+            progress_seconds=float(_int(env, "MLPERF_HARNESS_PROGRESS_SECONDS", 10)),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise HarnessError(f"{name}={raw!r} is not an integer") from exc
+    if value < 0:
+        raise HarnessError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def say(message: str) -> None:
+    print(f"harness: {message}", flush=True)
+
+
+def configure(lg: Any, contract: Contract) -> Any:
+    """TestSettings: LoadGen's built-in mlperf.conf < config_dir/mlperf.conf (if any) < user.conf."""
+    settings = lg.TestSettings()
+    model, scenario = contract.loadgen_model, contract.scenario
+    user_conf = contract.config_dir / USER_CONF
+    mlperf_conf = contract.config_dir / MLPERF_CONF
+    if user_conf.is_file():
+        _from_config(settings, user_conf, model, scenario, CONF_USER)
+        if mlperf_conf.is_file():
+            # The built-in rules are already loaded; lay the file on top, then the user's
+            # settings again so they keep the last word. conf_type 2 never counts as a
+            # second user.conf, so the run stays valid.
+            say(f"applying {mlperf_conf} over LoadGen's built-in mlperf.conf")
+            _from_config(settings, mlperf_conf, model, scenario, CONF_EXTRA)
+            _from_config(settings, user_conf, model, scenario, CONF_EXTRA)
+    else:
+        say(f"no {user_conf}: LoadGen's built-in settings only")
+        settings.FromConfig("", model, scenario, CONF_BUILTIN_ONLY)
+        if mlperf_conf.is_file():
+            say(f"applying {mlperf_conf} over LoadGen's built-in mlperf.conf")
+            _from_config(settings, mlperf_conf, model, scenario, CONF_EXTRA)
+    settings.scenario = getattr(lg.TestScenario, scenario)
+    settings.mode = getattr(lg.TestMode, contract.mode)
+    return settings
+
+
+def _from_config(settings: Any, path: Path, model: str, scenario: str, conf_type: int) -> None:
+    code = settings.FromConfig(str(path), model, scenario, conf_type)
+    if code != 0:
+        raise HarnessError(f"LoadGen rejected {path} (code {code})", hint="lines are `model.scenario.key = number`")
+
+
+def check_inputs(contract: Contract, cwd: Path) -> None:
+    audit_present = (cwd / AUDIT_CONFIG).is_file()
+    if contract.audit_test and not audit_present:
+        raise HarnessError(
+            f"MLPERF_AUDIT_TEST={contract.audit_test} but there is no {AUDIT_CONFIG} in {cwd}",
+            hint="LoadGen reads audit.config from the working directory",
+        )
+    if audit_present and not contract.audit_test:
+        # A stray audit.config silently turns a submission run into an audit run.
+        raise HarnessError(
+            f"{cwd / AUDIT_CONFIG} exists but MLPERF_AUDIT_TEST is empty",
+            hint="run each audit test in its own working directory; never leave audit.config behind",
+        )
+    if contract.backend == "onnxruntime" and not (contract.model_dir / dataset.HELD_OUT_FILE).is_file():
+        raise HarnessError(
+            f"model directory {contract.model_dir} has no {dataset.HELD_OUT_FILE}",
+            hint="train it with `python3 -m harness train --out DIR` or set MLPERF_MODEL_DIR",
+        )
+    try:
+        contract.output_dir.mkdir(parents=True, exist_ok=True)
+        probe = contract.output_dir / ".harness-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise HarnessError(f"output directory {contract.output_dir} is not writable: {exc}", exit_code=1) from exc
+
+
+class Progress:
+    """Prints completed-sample counts every few seconds while LoadGen runs."""
+
+    def __init__(self, sut: Sut, every: float) -> None:
+        self.sut = sut
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="harness-progress", daemon=True)
+
+    def __enter__(self) -> "Progress":
+        if self.every > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        start = time.monotonic()
+        while not self._stop.wait(self.every):
+            elapsed = time.monotonic() - start
+            done = self.sut.completed
+            say(f"{done} samples completed in {elapsed:.0f} s ({done / max(elapsed, 1e-9):.0f}/s)")
+
+
+def result_validity(summary: Path) -> str:
+    try:
+        for line in summary.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("Result is"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return "UNKNOWN"
+
+
+def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
+    contract = Contract.from_env(env)
+    cwd = cwd or Path.cwd()
+    check_inputs(contract, cwd)
+    import mlperf_loadgen as lg
+
+    say(
+        f"benchmark={contract.benchmark} loadgen_model={contract.loadgen_model} scenario={contract.scenario} "
+        f"mode={contract.mode} audit={contract.audit_test or '-'} backend={contract.backend}"
+    )
+    backend = make_backend(contract.backend, contract.model_dir, contract.provider, contract.intra_op_threads)
+    if contract.backend == "onnxruntime":
+        say(f"model {contract.model_dir / 'digits.onnx'} on {getattr(backend, 'provider', '?')}")
+    eval_set = dataset.EvalSet.from_model_dir(contract.model_dir) if backend.needs_inputs else None
+    total = dataset.EVAL_SET_SIZE
+    perf_count = dataset.PERFORMANCE_SAMPLE_COUNT
+    store = SampleStore(eval_set, total, perf_count, backend.needs_inputs, contract.max_batch)
+    settings = configure(lg, contract)
+
+    queued = contract.scenario in ("Offline", "Server")
+    sut = Sut(lg, backend, store, contract.max_batch, queued)
+
+    def load(indices: list[int]) -> None:
+        say(f"loading {len(indices)} samples")
+        store.load(indices)
+
+    log_settings = lg.LogSettings()
+    log_settings.log_output.outdir = str(contract.output_dir)
+    log_settings.log_output.copy_summary_to_stdout = False
+    log_settings.enable_trace = False  # the trace is tens of MB per run and no submission needs it
+    lg_sut = lg.ConstructFastSUT(sut.issue, sut.flush)
+    lg_qsl = lg.ConstructQSL(total, perf_count, load, store.unload)
+    started = time.monotonic()
+    try:
+        with Progress(sut, contract.progress_seconds):
+            lg.StartTestWithLogSettings(lg_sut, lg_qsl, settings, log_settings, AUDIT_CONFIG)
+    finally:
+        sut.stop()
+        lg.DestroyQSL(lg_qsl)
+        lg.DestroyFastSUT(lg_sut)
+    elapsed = time.monotonic() - started
+    summary = contract.output_dir / "mlperf_log_summary.txt"
+    if not summary.is_file():
+        raise HarnessError(f"LoadGen wrote no summary into {contract.output_dir}", exit_code=1)
+    validity = result_validity(summary) if contract.mode == "PerformanceOnly" else "n/a (accuracy mode)"
+    say(f"LoadGen finished: {sut.completed} samples in {elapsed:.1f} s; result: {validity}")
+
+    if contract.mode == "AccuracyOnly" or contract.audit_test == "TEST01":
+        labels_file = contract.model_dir / dataset.LABELS_FILE
+        if not labels_file.is_file():
+            raise HarnessError(f"cannot score accuracy: {labels_file} is missing", exit_code=1)
+        result = accuracy.score(contract.output_dir / "mlperf_log_accuracy.json", np.load(labels_file))
+        accuracy.write(result, contract.output_dir / "accuracy.txt")
+        say(result.line())
+    return 0

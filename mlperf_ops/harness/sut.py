@@ -1,0 +1,155 @@
+"""The QSL (samples rendered on load into one reused buffer) and the SUT for every scenario.
+
+LoadGen's "fast" SUT hands IssueQuery two plain lists (response ids, sample indices),
+so no QuerySample objects are made per sample. SingleStream and MultiStream answer
+inside IssueQuery (one backend call per query: lowest latency, no thread hop).
+Offline and Server hand work to one worker thread that batches: Offline's single big
+query is cut into chunks of `max_batch`; Server drains whatever has queued up, up to
+`max_batch`, so batches grow only when the SUT falls behind.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+import numpy as np
+
+from .backends import Backend
+from .dataset import CHANNELS, IMAGE_SIDE, EvalSet
+
+RESPONSE_BYTES = 8  # one int64 class index per sample, as resnet's reference logs the class
+
+
+class SampleStore:
+    """Holds the samples LoadGen has loaded; the buffer is reused so reloads cause no page faults."""
+
+    def __init__(self, eval_set: EvalSet | None, total: int, capacity: int, render: bool, max_batch: int) -> None:
+        self.eval_set = eval_set
+        self.render = render and eval_set is not None
+        self.total = total
+        self.slot = np.full(total, -1, dtype=np.int64)
+        self.loaded = 0
+        self.used = 0
+        shape = (CHANNELS, IMAGE_SIDE, IMAGE_SIDE)
+        self.buffer = np.empty((capacity if self.render else 0, *shape), dtype=np.float32)
+        self.scratch = np.empty((max_batch if self.render else 0, *shape), dtype=np.float32)
+
+    def load(self, indices: list[int]) -> None:
+        idx = np.asarray(indices, dtype=np.int64)
+        k = len(idx)
+        if self.render and self.used + k > len(self.buffer):
+            grown = np.empty((self.used + k, *self.buffer.shape[1:]), dtype=np.float32)
+            grown[: self.used] = self.buffer[: self.used]
+            self.buffer = grown
+        self.slot[idx] = np.arange(self.used, self.used + k)
+        if self.render:
+            assert self.eval_set is not None
+            self.eval_set.render(idx, out=self.buffer[self.used : self.used + k])
+        self.used += k
+        self.loaded += k
+
+    def unload(self, indices: list[int]) -> None:
+        idx = np.asarray(indices, dtype=np.int64)
+        self.slot[idx] = -1
+        self.loaded -= len(idx)
+        if self.loaded <= 0:
+            self.loaded = 0
+            self.used = 0
+
+    def gather(self, indices: np.ndarray) -> np.ndarray | None:
+        rows = self.slot[indices]
+        if len(rows) and rows.min() < 0:
+            missing = indices[rows < 0][:5].tolist()
+            raise RuntimeError(f"LoadGen issued samples that are not loaded: {missing}")
+        if not self.render:
+            return None
+        if len(rows) == 1:
+            r = int(rows[0])
+            return self.buffer[r : r + 1]
+        if len(rows) <= len(self.scratch):
+            out = self.scratch[: len(rows)]
+            np.take(self.buffer, rows, axis=0, out=out)
+            return out
+        return self.buffer[rows]
+
+
+class Sut:
+    """Runs backend calls and completes responses; the scenario decides direct or queued issue."""
+
+    def __init__(self, lg: Any, backend: Backend, store: SampleStore, max_batch: int, queued: bool) -> None:
+        self.lg = lg
+        self.backend = backend
+        self.store = store
+        self.max_batch = max(1, max_batch)
+        self.completed = 0
+        self.queued = queued
+        self._queue: queue.SimpleQueue[tuple[list[int], np.ndarray] | None] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._response = lg.QuerySampleResponse
+        if queued:
+            self._worker = threading.Thread(target=self._work, name="harness-sut", daemon=True)
+            self._worker.start()
+
+    # LoadGen callbacks -------------------------------------------------------
+    def issue(self, ids: list[int], indices: list[int]) -> None:
+        idx = np.asarray(indices, dtype=np.int64)
+        if self.queued:
+            self._queue.put((ids, idx))
+        else:
+            self._run_chunks(ids, idx)
+
+    def flush(self) -> None:
+        pass
+
+    # --------------------------------------------------------------------------
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
+
+    def _run_chunks(self, ids: list[int], idx: np.ndarray) -> None:
+        step = self.max_batch
+        for start in range(0, len(ids), step):
+            self._run(ids[start : start + step], idx[start : start + step])
+
+    def _run(self, ids: list[int], idx: np.ndarray) -> None:
+        batch = self.store.gather(idx)
+        labels = np.ascontiguousarray(self.backend.predict(batch, len(ids)), dtype=np.int64)
+        base = labels.ctypes.data
+        make = self._response
+        responses = [make(rid, base + RESPONSE_BYTES * j, RESPONSE_BYTES) for j, rid in enumerate(ids)]
+        # `labels` stays referenced until QuerySamplesComplete returns: LoadGen copies the bytes it logs.
+        self.lg.QuerySamplesComplete(responses)
+        self.completed += len(ids)
+
+    def _work(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            if item is None:
+                return
+            ids, idx = item
+            if len(ids) >= self.max_batch:
+                self._run_chunks(ids, idx)
+                continue
+            # Server: take what else is already waiting, never wait for more.
+            id_parts, idx_parts, count = [ids], [idx], len(ids)
+            while count < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                id_parts.append(more[0])
+                idx_parts.append(more[1])
+                count += len(more[0])
+            if len(id_parts) == 1:
+                self._run_chunks(ids, idx)
+            else:
+                all_ids = [rid for part in id_parts for rid in part]
+                self._run_chunks(all_ids, np.concatenate(idx_parts))

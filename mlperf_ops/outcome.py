@@ -1,0 +1,124 @@
+"""Judge what a finished container left behind (pure reading; no Docker, no ledger).
+
+Exit code 0 only means LoadGen finished. Whether a run counts is decided here from
+LoadGen's own summary and detail logs: VALID, zero LoadGen errors, and for accuracy
+runs an accuracy.txt that the round's pattern can read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops.calibrate import choose_settings
+from mlperf_ops.loadgen_log import parse_detail, parse_summary, primary_metric
+from mlperf_ops.manifest.model import LoadGenValue
+from mlperf_ops.plan import ACCURACY, CALIBRATION, RunSpec
+from mlperf_ops.rules import Rules
+
+SUMMARY = "mlperf_log_summary.txt"
+DETAIL = "mlperf_log_detail.txt"
+ACCURACY_LOG = "mlperf_log_accuracy.json"
+ACCURACY_TXT = "accuracy.txt"
+
+
+@dataclass
+class Outcome:
+    status: str  # done | failed | invalid
+    reason: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    accuracy: dict[str, Any] | None = None
+    calibrated: dict[str, LoadGenValue] | None = None
+
+
+@dataclass(frozen=True)
+class ContainerExit:
+    exit_code: int
+    oom_killed: bool
+    timed_out: bool
+    timeout_s: float
+    log_path: Path
+
+
+def container_failure(exit_: ContainerExit) -> str | None:
+    if exit_.timed_out:
+        return f"timed out after {exit_.timeout_s:.0f} s and was killed (log: {exit_.log_path})"
+    if exit_.oom_killed:
+        return f"killed: out of memory (raise container.memory in the manifest; log: {exit_.log_path})"
+    if exit_.exit_code != 0:
+        return f"harness exited with code {exit_.exit_code} (log: {exit_.log_path})"
+    return None
+
+
+def read_accuracy(path: Path, rules: Rules, official: str) -> dict[str, Any] | None:
+    """Values of the round's accuracy metrics found in accuracy.txt (None when none match)."""
+    try:
+        text = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return None
+    found: dict[str, Any] = {}
+    for target in rules.benchmarks[official].accuracy:
+        for line in text.splitlines():
+            match = re.match(target.pattern, line)
+            if match:
+                try:
+                    found[target.metric] = float(match.group(1))
+                except (ValueError, IndexError):
+                    continue
+                break
+    return found or None
+
+
+def summarise(output: Path) -> dict[str, Any]:
+    summary = parse_summary(output / SUMMARY)
+    detail = parse_detail(output / DETAIL)
+    metric, value = primary_metric(summary)
+    return {
+        "result_validity": summary.result_validity,
+        "scenario": summary.scenario,
+        "mode": summary.mode,
+        "metric": metric,
+        "value": value,
+        "early_stopping_met": summary.early_stopping_met,
+        "errors": detail.errors,
+        "warnings": detail.warnings[:20],
+        "seeds": detail.seeds,
+        "loadgen_version": detail.get("loadgen_version"),
+        "min_duration_ms": detail.get("effective_min_duration_ms"),
+        "performance_sample_count": detail.get("effective_performance_sample_count"),
+    }
+
+
+def evaluate(spec: RunSpec, output: Path, exit_: ContainerExit, rules: Rules, *, require_valid: bool) -> Outcome:
+    failure = container_failure(exit_)
+    if failure:
+        return Outcome("failed", failure)
+    if not (output / SUMMARY).is_file() or not (output / DETAIL).is_file():
+        return Outcome("failed", f"LoadGen wrote no {SUMMARY}/{DETAIL} (log: {exit_.log_path})")
+    summary = summarise(output)
+
+    if spec.mode == CALIBRATION:
+        chosen = choose_settings(spec.scenario, parse_summary(output / SUMMARY))
+        if chosen is None:
+            return Outcome("failed", "calibration run measured nothing usable", summary)
+        return Outcome("done", f"calibrated {chosen}", summary, calibrated=chosen)
+
+    if summary["errors"]:
+        return Outcome("invalid", f"LoadGen logged {len(summary['errors'])} error(s): {summary['errors'][0]}", summary)
+
+    if spec.mode == ACCURACY:
+        if not (output / ACCURACY_LOG).is_file():
+            return Outcome("failed", f"no {ACCURACY_LOG} in the accuracy run's output", summary)
+        accuracy = read_accuracy(output / ACCURACY_TXT, rules, spec.official)
+        if accuracy is None:
+            return Outcome("failed", f"{ACCURACY_TXT} missing or not in the form the round expects for "
+                                     f"{spec.official}", summary)
+        return Outcome("done", "accuracy " + ", ".join(f"{k}={v}" for k, v in accuracy.items()), summary, accuracy)
+
+    validity = summary["result_validity"]
+    if validity != "VALID" and require_valid:
+        hint = "; LoadGen's recommendation is in the summary" if validity == "INVALID" else ""
+        return Outcome("invalid", f"LoadGen result is {validity}{hint} ({output / SUMMARY})", summary)
+    return Outcome("done", f"{validity}: {summary['metric']} = {summary['value']}", summary)

@@ -1,0 +1,164 @@
+"""Run one planned LoadGen run in a container and record it in the ledger.
+
+The container contract (OVERVIEW.md §4): LoadGen inputs read-only at
+/mlperf/config (also the working directory, because LoadGen reads audit.config from
+there), logs written to /mlperf/output, models and data read-only, the benchmark,
+scenario, mode and audit test in MLPERF_* variables. Nothing else of the host's
+environment goes in.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops import __version__
+from mlperf_ops.engine import ContainerSpec, Engine, GpuRequest, Mount
+from mlperf_ops.events import Event, EventSink
+from mlperf_ops.images import ImageRef, ImageTarget
+from mlperf_ops.manifest.model import BenchmarkSpec, SystemSpec
+from mlperf_ops.outcome import ContainerExit, Outcome, evaluate
+from mlperf_ops.pipeline import Profile
+from mlperf_ops.plan import AUDIT, RunSpec
+from mlperf_ops.rules import Rules
+from mlperf_ops.state.ledger import Attempt, Ledger, Record
+from mlperf_ops.verify import verify_audit
+
+CONFIG_DIR = "/mlperf/config"
+OUTPUT_DIR = "/mlperf/output"
+MODEL_DIR = "/mlperf/model"
+DATASET_DIR = "/mlperf/dataset"
+
+
+def container_env(spec: RunSpec, target: ImageTarget, bench: BenchmarkSpec) -> dict[str, str]:
+    env = {
+        "MLPERF_BENCHMARK": spec.official,
+        "MLPERF_MODEL_NAME": spec.benchmark,
+        "MLPERF_LOADGEN_MODEL": spec.loadgen_model,
+        "MLPERF_SCENARIO": spec.scenario,
+        "MLPERF_MODE": spec.loadgen_mode,
+        "MLPERF_AUDIT_TEST": spec.audit_test or "",
+        "MLPERF_CONFIG_DIR": CONFIG_DIR,
+        "MLPERF_OUTPUT_DIR": OUTPUT_DIR,
+        "MLPERF_ORT_PROVIDER": target.execution_provider,
+        "MLPERF_RUN_KEY": spec.key,
+        "HOME": "/tmp",
+        "PYTHONUNBUFFERED": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    if bench.model:
+        env["MLPERF_MODEL_PATH"] = MODEL_DIR
+    if bench.dataset:
+        env["MLPERF_DATASET_PATH"] = DATASET_DIR
+    return env
+
+
+def container_spec(spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: BenchmarkSpec,
+                   target: ImageTarget, image: ImageRef, command: list[str] | None = None) -> ContainerSpec:
+    mounts = [Mount(attempt.config_dir, CONFIG_DIR, True), Mount(attempt.output_dir, OUTPUT_DIR, False)]
+    if bench.model:
+        mounts.append(Mount(Path(bench.model.path), MODEL_DIR, True))
+    if bench.dataset:
+        mounts.append(Mount(Path(bench.dataset.path), DATASET_DIR, True))
+    gpus = None
+    acc = system.accelerator
+    if acc is not None and acc.vendor in ("nvidia", "amd"):
+        gpus = GpuRequest(vendor=acc.vendor, count=None if acc.device_ids else acc.count,  # type: ignore[arg-type]
+                          device_ids=acc.device_ids)
+    limits = system.container
+    return ContainerSpec(
+        image=image.tag,
+        command=command if command is not None else (list(spec.command) if spec.command else None),
+        env=container_env(spec, target, bench),
+        mounts=tuple(mounts),
+        workdir=CONFIG_DIR,
+        network=limits.network,  # type: ignore[arg-type]
+        mem_limit=limits.memory,
+        pids_limit=limits.pids or 4096,
+        shm_size=limits.shm,
+        gpus=gpus,
+        labels={"org.mlperf-ops.run-key": spec.key, "org.mlperf-ops.run-id": spec.run_id},
+    )
+
+
+def _record(spec: RunSpec, outcome: Outcome, image: ImageRef, profile: Profile, started: float,
+            exit_: ContainerExit | None, extra: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "system": spec.system,
+        "benchmark": spec.benchmark,
+        "official": spec.official,
+        "scenario": spec.scenario,
+        "mode": spec.mode,
+        "audit_test": spec.audit_test,
+        "inputs": dict(spec.inputs),
+        "image": {"target": image.target, "tag": image.tag, "id": image.image_id, "identity": image.spec_hash},
+        "profile": profile.name,
+        "submittable": profile.submittable,
+        "started_unix": started,
+        "finished_unix": time.time(),
+        "duration_s": round(time.time() - started, 3),
+        "tool_version": __version__,
+        "host": platform.node(),
+        "summary": outcome.summary,
+        "accuracy": outcome.accuracy,
+        "calibrated": outcome.calibrated,
+        "container": None if exit_ is None else {
+            "exit_code": exit_.exit_code, "oom_killed": exit_.oom_killed, "timed_out": exit_.timed_out,
+        },
+        **extra,
+    }
+
+
+def execute(
+    spec: RunSpec, *, system: SystemSpec, bench: BenchmarkSpec, target: ImageTarget, image: ImageRef,
+    engine: Engine, ledger: Ledger, rules: Rules, profile: Profile, on_event: EventSink,
+) -> Record:
+    """Stage, run, judge, verify (audits) and commit one run. Always returns a committed record."""
+    started = time.time()
+    attempt = ledger.begin(spec.key, spec.run_id)
+    (attempt.config_dir / "user.conf").write_text(spec.user_conf, "utf-8")
+    if spec.audit_config:
+        (attempt.config_dir / "audit.config").write_text(spec.audit_config, "utf-8")
+    log_path = attempt.dir / "container.log"
+    timeout = float(system.container.timeout_s or profile.run_timeout_s)
+
+    def line(text: str) -> None:
+        on_event(Event("run-line", text, spec.run_id))
+
+    result = engine.run(container_spec(spec, attempt, system, bench, target, image), log_path, line, timeout)
+    exit_ = ContainerExit(result.exit_code, result.oom_killed, result.timed_out, timeout, log_path)
+    outcome = evaluate(spec, attempt.output_dir, exit_, rules, require_valid=profile.require_valid)
+    extra: dict[str, Any] = {}
+    if spec.mode == AUDIT and outcome.status == "done":
+        def accuracy_of(log: Path) -> Path:
+            return _score_accuracy_log(log, spec, attempt, system, bench, target, image, engine, on_event)
+
+        verdict = verify_audit(spec, attempt.dir, ledger, rules, accuracy_of)
+        extra["verification"] = verdict.as_dict()
+        on_event(Event("verify", verdict.summary, spec.run_id))
+        if not verdict.passed:
+            outcome = Outcome("failed", f"{spec.audit_test} verification failed: {verdict.summary}",
+                              outcome.summary)
+    return ledger.commit(attempt, _record(spec, outcome, image, profile, started, exit_, extra))
+
+
+def _score_accuracy_log(log: Path, spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: BenchmarkSpec,
+                        target: ImageTarget, image: ImageRef, engine: Engine, on_event: EventSink) -> Path:
+    """Run the image's accuracy script on a log inside the attempt (TEST01's fallback check)."""
+    rel = log.relative_to(attempt.dir)
+    out_rel = rel.parent / (rel.stem + ".accuracy.txt")
+    command = ["python3", "-m", "harness", "accuracy", "--log", f"/mlperf/attempt/{rel.as_posix()}",
+               "--out", f"/mlperf/attempt/{out_rel.as_posix()}"]
+    base = container_spec(spec, attempt, system, bench, target, image, command)
+    spec_ = ContainerSpec(**{**base.__dict__, "mounts": (*base.mounts, Mount(attempt.dir, "/mlperf/attempt", False))})
+    result = engine.run(spec_, attempt.dir / "accuracy-script.log",
+                        lambda text: on_event(Event("run-line", text, spec.run_id)), 1800)
+    if result.exit_code != 0:
+        raise RuntimeError(f"accuracy script exited with {result.exit_code}")
+    return attempt.dir / out_rel

@@ -1,0 +1,219 @@
+"""images.py without an engine: targets, spec hashes, staging, skip logic, Dockerfile lint."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pytest
+
+from mlperf_ops import images
+from mlperf_ops.errors import UsageError
+
+PROJECT_IMAGES = Path(__file__).resolve().parents[1] / "images"
+TARGETS = ["cpu", "nvidia-cuda", "rocm"]
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of images/ and a small harness package, safe to edit."""
+    images_dir = tmp_path / "images"
+    shutil.copytree(PROJECT_IMAGES, images_dir,
+                    ignore=shutil.ignore_patterns("wheelhouse", "harness", "__pycache__"))
+    harness = tmp_path / "harness"
+    harness.mkdir()
+    (harness / "__init__.py").write_text("")
+    (harness / "__main__.py").write_text("print('harness')\n")
+    (harness / "__pycache__").mkdir()
+    (harness / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    return images_dir, harness
+
+
+def test_project_targets_are_listed_without_the_base():
+    assert images.list_targets(PROJECT_IMAGES) == TARGETS
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_project_targets_load(name: str):
+    target = images.load_target(PROJECT_IMAGES, name)
+    assert target.name == name
+    assert target.requirements.is_file()
+    assert target.platform == "linux/amd64"
+    assert (target.base_rootfs is None) != (target.base_registry is None)
+
+
+def test_cpu_target_fields():
+    target = images.load_target(PROJECT_IMAGES, "cpu")
+    assert target.base_rootfs == "base"
+    assert (target.python, target.glibc) == ("3.11", "2.36")  # from the base recipe
+    assert target.accelerator == "cpu"
+    assert target.execution_provider == "CPUExecutionProvider"
+    assert target.build_network == "none"
+    pins = target.requirements.read_text()
+    for pin in ("mlcommons-loadgen==6.0.17", "onnxruntime==", "numpy==", "scikit-learn==",
+                "skl2onnx==", "onnx=="):
+        assert pin in pins
+
+
+def test_gpu_targets_pin_their_registry_base():
+    cuda = images.load_target(PROJECT_IMAGES, "nvidia-cuda")
+    assert cuda.base_registry and "@sha256:" in cuda.base_registry
+    assert cuda.accelerator == "nvidia"
+    assert images.load_target(PROJECT_IMAGES, "rocm").accelerator == "amd"
+
+
+def test_unknown_target_suggests_the_closest():
+    with pytest.raises(UsageError) as caught:
+        images.load_target(PROJECT_IMAGES, "cpuu")
+    assert "cpuu" in caught.value.message
+    assert "'cpu'" in (caught.value.hint or "")
+
+
+def test_loose_pin_is_refused(tree):
+    images_dir, _ = tree
+    req = images_dir / "cpu" / "requirements.txt"
+    req.write_text(req.read_text() + "requests>=2\n")
+    with pytest.raises(UsageError) as caught:
+        images.load_target(images_dir, "cpu")
+    assert "not an exact pin" in caught.value.message
+
+
+def test_spec_hash_is_stable(tree):
+    images_dir, harness = tree
+    target = images.load_target(images_dir, "cpu")
+    first = images.spec_hash(target, harness)
+    assert first == images.spec_hash(images.load_target(images_dir, "cpu"), harness)
+    assert len(first) == 64
+    assert images.image_tag(target, harness) == f"mlperf-ops/cpu:{first[:16]}"
+
+
+def test_spec_hash_ignores_bytecode_caches(tree):
+    images_dir, harness = tree
+    target = images.load_target(images_dir, "cpu")
+    before = images.spec_hash(target, harness)
+    (harness / "__pycache__" / "y.cpython-311.pyc").write_bytes(b"\1")
+    assert images.spec_hash(target, harness) == before
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "cpu/Dockerfile",
+        "cpu/image.yaml",
+        "cpu/requirements.txt",
+        "base/build-rootfs.sh",
+        "harness/__main__.py",
+        "harness/new_module.py",
+    ],
+)
+def test_any_input_change_changes_the_hash(tree, edit: str):
+    images_dir, harness = tree
+    before = images.spec_hash(images.load_target(images_dir, "cpu"), harness)
+    path = harness / edit.split("/", 1)[1] if edit.startswith("harness/") else images_dir / edit
+    with path.open("a") as handle:
+        handle.write("\n# changed\n")
+    after = images.spec_hash(images.load_target(images_dir, "cpu"), harness)
+    assert after != before
+
+
+def test_base_mirror_change_changes_the_hash(tree):
+    images_dir, harness = tree
+    before = images.spec_hash(images.load_target(images_dir, "cpu"), harness)
+    base_yaml = images_dir / "base" / "image.yaml"
+    base_yaml.write_text(base_yaml.read_text().replace("deb.debian.org", "mirror.example"))
+    assert images.spec_hash(images.load_target(images_dir, "cpu"), harness) != before
+
+
+def test_base_identity_is_the_recipe_not_its_comments(tree):
+    # Rebuilding the base costs a debootstrap: only the recipe's values identify it.
+    images_dir, harness = tree
+    before = images.spec_hash(images.load_target(images_dir, "cpu"), harness)
+    base_yaml = images_dir / "base" / "image.yaml"
+    base_yaml.write_text("# reworded comment\n" + base_yaml.read_text())
+    assert images.spec_hash(images.load_target(images_dir, "cpu"), harness) == before
+
+
+def test_platform_tags_cover_older_manylinux():
+    tags = images.platform_tags("2.36")
+    assert tags[0] == "manylinux_2_36_x86_64"
+    assert "manylinux_2_28_x86_64" in tags and "manylinux_2_17_x86_64" in tags
+    assert tags[-1] == "manylinux2014_x86_64"
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_dockerfiles_pass_hadolint(name: str):
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    dockerfile = PROJECT_IMAGES / name / "Dockerfile"
+    done = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# syntax=" not in dockerfile.read_text()
+
+
+@dataclass
+class _Info:
+    id: str
+
+
+class FakeEngine:
+    """Records calls; pretends every built or imported tag then exists."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+        self.builds: list[tuple[str, dict[str, str], list[str]]] = []
+        self.imports: list[str] = []
+
+    def image_info(self, tag: str) -> Any:
+        return _Info(self.tags[tag]) if tag in self.tags else None
+
+    def build(self, context_dir: Path, tag: str, labels: Mapping[str, str],
+              buildargs: Mapping[str, str], log_path: Path,
+              on_line: Callable[[str], None] | None = None, *, network_mode: str = "none") -> str:
+        staged = sorted(p.relative_to(context_dir).as_posix() for p in context_dir.rglob("*") if p.is_file())
+        self.builds.append((tag, dict(buildargs), staged))
+        assert labels["org.mlperf-ops.managed"] == "true"
+        assert labels["org.mlperf-ops.target"] == tag.split("/")[1].split(":")[0]
+        assert labels["org.mlperf-ops.spec-hash"].startswith(tag.rsplit(":", 1)[1])
+        assert network_mode == "none"
+        self.tags[tag] = f"sha256:{len(self.tags):064d}"
+        return self.tags[tag]
+
+    def import_rootfs(self, tar_path: Path, tag: str, labels: Mapping[str, str]) -> str:
+        self.imports.append(tag)
+        self.tags[tag] = "sha256:base"
+        return "sha256:base"
+
+
+def test_ensure_image_builds_once_then_skips(tree, tmp_path):
+    images_dir, harness = tree
+    target = images.load_target(images_dir, "cpu")
+    recipe = images.load_rootfs(images_dir, "base")
+    engine = FakeEngine()
+    engine.tags[recipe.tag] = "sha256:base"  # the base exists: no debootstrap in a unit test
+    settings = images.BuildSettings(wheel_cache=tmp_path / "wheels", log_dir=tmp_path / "logs")
+    # A ready wheelhouse in the cache, so nothing is downloaded.
+    wheelhouse = settings.wheel_cache / images.wheelhouse_key(target)
+    wheelhouse.mkdir(parents=True)
+    (wheelhouse / "demo-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    (wheelhouse / ".complete").write_text("")
+    events: list[images.ImageEvent] = []
+
+    first = images.ensure_image(engine, target, harness, on_event=events.append, settings=settings)
+    assert first.built
+    assert first.tag == images.image_tag(target, harness)
+    ((tag, buildargs, staged),) = engine.builds
+    assert tag == first.tag
+    assert buildargs["BASE_IMAGE"] == recipe.tag
+    assert {"Dockerfile", "image.yaml", "requirements.txt", "harness/__main__.py",
+            "wheelhouse/demo-1.0-py3-none-any.whl"} <= set(staged)
+    assert not any("__pycache__" in p for p in staged)
+    assert engine.imports == []
+
+    second = images.ensure_image(engine, target, harness, settings=settings)
+    assert not second.built
+    assert second.reason == f"up to date: image {first.tag} exists"
+    assert second.image_id == first.image_id
+    assert len(engine.builds) == 1

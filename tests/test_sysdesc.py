@@ -1,0 +1,114 @@
+"""System descriptions: probing never fails, building avoids the traps, one validator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlperf_ops.rules import load_rules
+from mlperf_ops.sysdesc import build_system_json, probe_host, system_json_findings
+
+RULES = load_rules("v6.1")
+DECLARED = {
+    "host_memory_configuration": "8x 32 GB DDR5",
+    "host_networking": "Ethernet 10 Gbit/s",
+    "host_networking_topology": "single node",
+    "host_network_card_count": 1,
+    "cooling": "air",
+    "host_processor_interconnect": "N/A",
+}
+
+
+def build(**over: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = dict(
+        division="open", submitter="ExampleOrg", status="Available", system_type="Edge",
+        system_name="box", accelerator_model=None, accelerator_count=0, accelerator_memory=None,
+    )
+    kwargs.update(over)
+    return build_system_json(probe_host(), dict(DECLARED), rules=RULES, **kwargs)
+
+
+def ids(doc: Any, division: str = "open", submitter: str = "ExampleOrg") -> set[str]:
+    return {f.rule_id for f in system_json_findings(doc, RULES, division=division, submitter=submitter)}
+
+
+def test_probe_host_reports_this_machine() -> None:
+    probed = probe_host()
+    assert probed.get("host_processor_model_name")
+    assert int(probed["host_processor_core_count"]) >= 1
+    assert probed.get("python")
+    assert "accelerator_model_name" not in probed  # no GPU here, and no failure either
+    assert all(isinstance(v, str) for v in probed.values())
+
+
+def test_cpu_system_passes_validation_with_the_type_traps_avoided() -> None:
+    doc = build()
+    assert ids(doc) == set()
+    assert doc["accelerators_per_node"] == "0"
+    assert doc["accelerator_model_name"] == "N/A"
+    assert doc["system_type"] == "edge" and doc["status"] == "available"
+    assert doc["number_of_nodes"] == "1" and doc["host_network_card_count"] == "1"
+    assert "is_network" not in doc
+    assert set(RULES.system_description.required_keys) <= set(doc)  # type: ignore[union-attr]
+
+
+def test_declared_wins_over_probe_and_gpu_fields() -> None:
+    doc = build_system_json({"host_processor_model_name": "probed"}, {"host_processor_model_name": "declared"},
+                            division="network", submitter="S", status="preview", system_type="datacenter",
+                            system_name="n", accelerator_model="GPU-X", accelerator_count=8,
+                            accelerator_memory="80 GB", rules=RULES)
+    assert doc["host_processor_model_name"] == "declared"
+    assert doc["accelerators_per_node"] == "8" and doc["accelerator_model_name"] == "GPU-X"
+    assert doc["is_network"] == "true"
+
+
+def test_missing_declarations_are_reported_before_any_run() -> None:
+    doc = build_system_json(probe_host(), {}, division="open", submitter="ExampleOrg", status="available",
+                            system_type="edge", system_name="box", accelerator_model=None,
+                            accelerator_count=0, accelerator_memory=None, rules=RULES)
+    found = system_json_findings(doc, RULES, division="open", submitter="ExampleOrg")
+    empty = {f.message.split("'")[1] for f in found if f.rule_id == "system.empty-key"}
+    assert {"cooling", "host_networking", "host_memory_configuration"} <= empty
+
+
+@pytest.mark.parametrize(
+    "key,value,rule",
+    [
+        ("accelerators_per_node", 0, "system.empty-key"),
+        ("system_type", "Edge", "system.bad-type"),
+        ("system_type", "edge, datacenter", "system.bad-type"),
+        ("status", "soon", "system.bad-status"),
+        ("number_of_nodes", "1.5", "system.not-integer"),
+        ("is_network", "true", "system.network-flag"),
+        ("is_network", "false", "system.network-flag"),
+        ("cooling", "", "system.empty-key"),
+        ("division", "closed", "system.division-mismatch"),
+        ("submitter", "Other", "system.submitter-mismatch"),
+        ("status", True, "system.bad-value-type"),
+        ("hw_notes", ["a"], "system.bad-value-type"),
+    ],
+)
+def test_each_trap_is_caught(key: str, value: Any, rule: str) -> None:
+    doc = build()
+    doc[key] = value
+    assert rule in ids(doc)
+
+
+def test_integer_zero_message_explains_the_fix() -> None:
+    doc = build()
+    doc["accelerators_per_node"] = 0
+    messages = [f.message for f in system_json_findings(doc, RULES, division="open", submitter="ExampleOrg")]
+    assert any('write "0" as a string' in m for m in messages)
+
+
+def test_network_division_needs_flag_and_network_keys() -> None:
+    doc = build(division="network")
+    found = ids(doc, division="network")
+    assert "system.missing-key" in found  # the 12 network fields were not declared
+    doc.pop("is_network")
+    assert "system.network-flag" in ids(doc, division="network")
+
+
+def test_not_an_object() -> None:
+    assert ids([1, 2]) == {"system.bad-json"}
