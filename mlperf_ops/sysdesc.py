@@ -233,9 +233,9 @@ def build_system_json(
         doc[key] = _as_text(value)
 
     for key in (sd.integer_keys if sd else ()):
-        value = doc.get(key)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            doc[key] = str(int(value.strip()))
+        number = doc.get(key)
+        if isinstance(number, str) and number.strip().lstrip("-").isdigit():
+            doc[key] = str(int(number.strip()))
     doc.update(
         division=division,
         submitter=submitter,

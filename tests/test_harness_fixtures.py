@@ -21,7 +21,8 @@ import pytest
 HARNESS_SRC = Path(__file__).resolve().parents[1] / "mlperf_ops" / "harness"
 
 # Short runs: min_duration far below the submission's 600000 ms; query counts chosen so
-# every scenario stays VALID whether the machine is idle or busy.
+# every scenario stays VALID whether the machine is idle or busy (Server's latency bound
+# is relaxed from resnet's 15 ms: on a shared 2-core machine the 99th percentile is noise).
 SHORT_USER_CONF = """\
 *.SingleStream.min_duration = 1000
 *.SingleStream.target_latency = 1
@@ -32,9 +33,10 @@ SHORT_USER_CONF = """\
 *.Offline.min_duration = 500
 *.Offline.target_qps = 12000
 resnet50.Offline.min_query_count = 2048
-*.Server.min_duration = 1000
-*.Server.target_qps = 300
+*.Server.min_duration = 1500
+*.Server.target_qps = 400
 *.Server.min_query_count = 100
+resnet50.Server.target_latency = 200
 """
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlperf_ops.loadgen_log import parse_detail, parse_summary
-from test_harness_fixtures import (
+from tests.test_harness_fixtures import (
     SHORT_USER_CONF,
     accuracy_run,
     base_env,
@@ -55,7 +55,8 @@ def test_accuracy_run_covers_the_data_set(base: Path) -> None:
 
 
 def test_noop_backend_offline_is_valid(base: Path) -> None:
-    conf = "*.Offline.min_duration = 500\n*.Offline.target_qps = 200000\nresnet50.Offline.min_query_count = 2048\n"
+    # noop answers ~300k samples/s here: the one Offline query must be big enough to last min_duration
+    conf = "*.Offline.min_duration = 300\n*.Offline.target_qps = 2000000\nresnet50.Offline.min_query_count = 2048\n"
     run = run_harness(base, "noop-offline", scenario="Offline", user_conf=conf,
                       extra_env={"MLPERF_HARNESS_BACKEND": "noop"})
     assert run.returncode == 0, run.stderr

@@ -97,14 +97,14 @@ def register(group: click.Group) -> None:
             echo_json(doc)
         else:
             _render_human(report)
-            for v in verdicts:
-                state = "OK" if v["ok"] else "FAILED: " + "; ".join(v["reasons"])
-                click.echo(f"official checker ({v['submitter']}): {state}")
-                for line in v["errors"][:20]:
+            for verdict in verdicts:
+                state = "OK" if verdict["ok"] else "FAILED: " + "; ".join(verdict["reasons"])
+                click.echo(f"official checker ({verdict['submitter']}): {state}")
+                for line in verdict["errors"][:20]:
                     click.echo(f"  {line}")
         if in_github_actions():
             _github(report, tree)
-        official_ok = all(v["ok"] for v in verdicts)
+        official_ok = all(verdict["ok"] for verdict in verdicts)
         if not report.ok or not official_ok:
             why = "no result" if not report.results else f"{len(report.errors)} error(s)"
             if not official_ok:

@@ -211,6 +211,33 @@ class Ledger:
             return None
         return data if isinstance(data, dict) else None
 
+    def import_record(self, source: Path) -> tuple[str, Record]:
+        """Copy a verified finished record (from a bundle) into `records/`.
+
+        Returns ("imported" | "identical", record). A different record under the
+        same key is a conflict: the ledger keeps what it has and says so.
+        """
+        incoming = self._read(source)
+        if incoming is None or incoming.status != "done":
+            raise UsageError(f"{source} is not a finished record")
+        final = self.records_dir / incoming.key
+        existing = self._read(final)
+        if existing is not None:
+            if existing.data.get("artifacts") == incoming.data.get("artifacts"):
+                return "identical", existing
+            raise UsageError(
+                f"conflict: record {incoming.key[:16]} ({incoming.run_id}) exists with different results",
+                hint="the same inputs produced different outputs on two machines; remove one record "
+                     f"({final}) deliberately if you mean to replace it",
+            )
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.staging_dir / f"import-{incoming.key[:12]}-{os.getpid()}-{time.monotonic_ns()}"
+        shutil.copytree(source, staging, symlinks=False)
+        publish_dir(staging, final)
+        record = self._read(final)
+        assert record is not None
+        return "imported", record
+
     def originals_for(self, name: str) -> Path:
         """A directory for untruncated originals of the tree called `name`."""
         path = self.originals_dir / name

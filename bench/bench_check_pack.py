@@ -1,0 +1,82 @@
+"""How long `check` takes on a large tree, and `pack` throughput relative to `tar czf`.
+
+Builds the real LoadGen smoke tree of tests/treegen.py once, copies its results
+under many system names (hundreds of results), then times:
+  - check_tree on the whole tree (seconds, and per result);
+  - pack() vs `tar czf` of the same tree (the ratio is what to watch: pack adds
+    sorting, normalised metadata and a sha256 pass on top of the same gzip work).
+Prints numbers only; no assertion (machines are noisy).
+
+    python bench/bench_check_pack.py [--systems 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import treegen  # noqa: E402
+
+from mlperf_ops.check import check_tree  # noqa: E402
+from mlperf_ops.pack import pack  # noqa: E402
+
+
+def build_large(dest: Path, systems: int) -> Path:
+    root = treegen.copy_tree(dest)
+    sub = treegen.submitter_dir(root)
+    source = sub / "results" / treegen.SYSTEM
+    doc = json.loads((sub / "systems" / f"{treegen.SYSTEM}.json").read_text())
+    for i in range(1, systems):
+        name = f"cpu-edge-{i + 1}"
+        shutil.copytree(source, sub / "results" / name)
+        (sub / "systems" / f"{name}.json").write_text(json.dumps(dict(doc, system_name=name), indent=2))
+    return root
+
+
+def timed(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--systems", type=int, default=100)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-check-pack-"))
+    try:
+        root = build_large(work / "tree", args.systems)
+        report = check_tree(root)
+        n = len(report.results)
+        files = sum(1 for p in root.rglob("*") if p.is_file())
+        size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        assert report.ok, [f.rule_id for f in report.errors][:5]
+        t_check = timed(lambda: check_tree(root))
+        t_pack = timed(lambda: pack(root, work / "out"))
+        t_tar = timed(lambda: subprocess.run(["tar", "czf", str(work / "ref.tar.gz"), "-C", str(root), "."], check=True))
+        print(f"tree: {n} results, {files} files, {size / 1e6:.1f} MB")
+        print(f"check: {t_check:.2f} s ({1000 * t_check / n:.1f} ms per result)")
+        print(f"pack: {t_pack:.2f} s ({size / 1e6 / t_pack:.1f} MB/s); tar czf: {t_tar:.2f} s "
+              f"({size / 1e6 / t_tar:.1f} MB/s); pack/tar time ratio {t_pack / t_tar:.2f}")
+        print(f"sizes: pack {(work / 'out').glob('*.tar.gz').__next__().stat().st_size / 1e6:.2f} MB, "
+              f"tar czf {(work / 'ref.tar.gz').stat().st_size / 1e6:.2f} MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The official submission checker on a generated tree (needs a mlcommons/inference checkout)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import treegen  # noqa: E402
+
+from mlperf_ops.check import run_official_checker  # noqa: E402
+from mlperf_ops.check.official import judge  # noqa: E402
+
+CHECKOUT = os.environ.get("MLPERF_INFERENCE_CHECKOUT")
+
+
+@pytest.mark.skipif(not CHECKOUT, reason="set MLPERF_INFERENCE_CHECKOUT to a mlcommons/inference checkout")
+def test_official_checker_agrees_smoke_tree_fails_only_on_duration(tmp_path: Path) -> None:
+    tree = treegen.copy_tree(tmp_path / "tree")
+    verdict = run_official_checker(Path(CHECKOUT or "."), tree, treegen.ROUND, treegen.SUBMITTER)
+    assert not verdict.traceback, verdict.output[-3000:]
+    assert not verdict.ok
+    duration = [e for e in verdict.errors if "Test duration less than 600s" in e]
+    assert len(duration) == len(treegen.SCENARIOS)
+    # every other ERROR line is the checker's own consequence of those (no other rule failed)
+    others = [e for e in verdict.errors if e not in duration]
+    assert all("Some performance checks" in e or "NoResults" in e or "SUMMARY" in e for e in others), others
+
+
+def test_judge_reads_its_log_not_its_exit_code() -> None:
+    ok_log = "[x main.py:1 INFO] Results=3, NoResults=0, Power Results=0\n[x main.py:2 INFO] Closed Results=0\n"
+    assert judge(ok_log, 0)[0] is True
+    assert judge("[x main.py:1 INFO] Results=0, NoResults=0, Power Results=0\n", 0)[0] is False  # empty tree
+    assert judge(ok_log + "[x a.py:3 ERROR] something\n", 0)[0] is False
+    assert judge(ok_log + "Traceback (most recent call last):\n", 0)[0] is False
+    assert judge(ok_log, 1)[0] is False
