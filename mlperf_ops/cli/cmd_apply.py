@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from mlperf_ops.apply import apply as run_apply
-from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
+from mlperf_ops.cli.common import (
+    append_step_summary,
+    echo_json,
+    json_option,
+    markdown_table,
+    state_dir_option,
+    step_summary_option,
+)
 from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import plan_table, table
 from mlperf_ops.controller import load_context
@@ -81,10 +88,15 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
 @click.option("--pipeline", help="Pipeline profile (default: the manifest's).")
 @click.option("--system", help="Only this system's runs.")
 @json_option
-def status_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, as_json: bool) -> int:
+@step_summary_option
+def status_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, as_json: bool,
+               step_summary: bool) -> int:
     """Desired vs observed for every run: up to date, pending, failed or invalid, with the reason."""
     ctx = load_context(manifest, pipeline=pipeline, system=system)
     rows = status_rows(ctx, Ledger(state_dir), system=system)
+    if step_summary:
+        append_step_summary(markdown_table(f"Status: {manifest}", ["run", "state", "reason", "result"],
+                                           [[r.run_id, r.state, r.reason, r.result] for r in rows]))
     if as_json:
         echo_json([row.__dict__ for row in rows])
     else:

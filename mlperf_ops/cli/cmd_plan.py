@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
+from mlperf_ops.cli.common import (
+    append_step_summary,
+    echo_json,
+    json_option,
+    markdown_table,
+    state_dir_option,
+    step_summary_option,
+)
 from mlperf_ops.cli.render import plan_table
 from mlperf_ops.controller import load_context, make_plan
 from mlperf_ops.errors import EXIT_OK, EXIT_PENDING
@@ -25,8 +32,9 @@ from mlperf_ops.state.ledger import Ledger
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when runs are pending.")
 @click.option("--github-output", is_flag=True,
               help="Append matrix=… and pending=… to $GITHUB_OUTPUT (for runs.yml).")
+@step_summary_option
 def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | None, system: str | None,
-             exit_code: bool, github_output: bool) -> int:
+             exit_code: bool, github_output: bool, step_summary: bool) -> int:
     """Show every run the submission needs, its content key and why it will or will not run."""
     ctx = load_context(manifest, pipeline=pipeline, system=system)
     result = make_plan(ctx, Ledger(state_dir), system=system)
@@ -37,6 +45,10 @@ def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | Non
             with open(target, "a", encoding="utf-8") as handle:
                 handle.write(f"matrix={json.dumps(github_matrix(result, ctx.manifest), sort_keys=True)}\n")
                 handle.write(f"pending={len(result.pending)}\n")
+    if step_summary:
+        append_step_summary(markdown_table(
+            f"Plan: {manifest} ({len(result.pending)} of {len(result.runs)} runs pending)",
+            ["run", "action", "reason"], [[r.spec.run_id, r.action, r.reason] for r in result.runs]))
     if as_json:
         echo_json(data)
     else:

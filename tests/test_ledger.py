@@ -1,0 +1,96 @@
+"""The ledger: atomic records, snapshots, sweeping, the apply lock (no Docker)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from mlperf_ops.errors import UsageError
+from mlperf_ops.state.ledger import Ledger
+
+
+def _finish(ledger: Ledger, key: str, run_id: str, status: str = "done", payload: str = "x") -> None:
+    attempt = ledger.begin(key, run_id)
+    (attempt.output_dir / "mlperf_log_summary.txt").write_text(payload)
+    ledger.commit(attempt, {"status": status, "reason": status, "inputs": {"k": key},
+                            "finished_unix": time.time()})
+
+
+def test_done_record_is_found_by_key_and_verifies(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _finish(ledger, "a" * 64, "s/b/SingleStream/performance")
+    record = ledger.done("a" * 64)
+    assert record is not None and record.status == "done"
+    assert record.data["artifacts"]["output/mlperf_log_summary.txt"]["size"] == 1
+    assert ledger.verify(record) == []
+    (record.output_dir / "mlperf_log_summary.txt").write_text("tampered")
+    assert ledger.verify(record) == ["output/mlperf_log_summary.txt: sha256 differs"]
+
+
+def test_failed_attempts_are_kept_apart_and_never_satisfy_a_plan(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _finish(ledger, "b" * 64, "s/b/Offline/performance", status="invalid")
+    assert ledger.done("b" * 64) is None
+    snap = ledger.snapshot()
+    assert "b" * 64 not in snap.done
+    assert snap.latest["s/b/Offline/performance"].status == "invalid"
+    assert len(list((tmp_path / "attempts").iterdir())) == 1
+
+
+def test_latest_attempt_wins_in_snapshot(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _finish(ledger, "c" * 64, "r", status="failed")
+    _finish(ledger, "d" * 64, "r", status="done")
+    assert ledger.snapshot().latest["r"].key == "d" * 64
+
+
+def test_staging_left_by_a_crash_is_swept_and_unreadable_records_are_ignored(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    attempt = ledger.begin("e" * 64, "r")
+    (attempt.output_dir / "half.txt").write_text("half")
+    broken = tmp_path / "records" / ("f" * 64)
+    broken.mkdir(parents=True)
+    (broken / "record.json").write_text("{not json")
+    assert ledger.done("f" * 64) is None
+    assert list(ledger.records()) == []
+    with ledger.lock():
+        removed = ledger.sweep_staging()
+    assert [p.name for p in removed] == [attempt.dir.name]
+    assert not attempt.dir.exists()
+
+
+def _hold_lock(state: str, ready: "multiprocessing.synchronize.Event") -> None:
+    with Ledger(Path(state)).lock():
+        ready.set()
+        time.sleep(60)
+
+
+def test_one_apply_per_state_dir_and_kill_9_releases_the_lock(tmp_path: Path) -> None:
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock, args=(str(tmp_path), ready))
+    holder.start()
+    try:
+        assert ready.wait(20)
+        with pytest.raises(UsageError, match="another mlperf-ops apply"):
+            with Ledger(tmp_path).lock():
+                pass
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()
+    with Ledger(tmp_path).lock():
+        pass
+
+
+def test_record_json_is_complete_json_after_commit(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _finish(ledger, "1" * 64, "r")
+    data = json.loads((tmp_path / "records" / ("1" * 64) / "record.json").read_text())
+    assert data["key"] == "1" * 64 and data["record_schema"] == 1
+    leftovers = [p for p in (tmp_path / "records").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
