@@ -30,7 +30,11 @@ class ApplyResult:
 
     @property
     def failed(self) -> list[Record]:
-        return [r for r in self.records if r.status != "done"]
+        """Final failures: a retried run that then finished does not count."""
+        last: dict[str, Record] = {}
+        for record in self.records:
+            last[record.run_id] = record
+        return [r for r in last.values() if r.status != "done"]
 
     @property
     def ok(self) -> bool:
@@ -69,20 +73,21 @@ def apply(
 
                 result.images[target_name] = ensure_image(engine, target, on_event=image_event)
 
-            attempted: set[str] = set()
+            attempts: dict[str, int] = {}
+            given_up: set[str] = set()
             while True:
                 current = make_plan(ctx, ledger, system=system, only=only)
                 result.remaining = current.pending
-                runnable = [r for r in current.runs if r.action == "run" and r.spec.run_id not in attempted]
+                runnable = [r for r in current.runs if r.action == "run" and r.spec.run_id not in given_up]
                 if not runnable:
                     break
                 planned = runnable[0]
                 spec = planned.spec
-                attempted.add(spec.run_id)
+                attempts[spec.run_id] = attempts.get(spec.run_id, 0) + 1
                 sys_spec = ctx.manifest.system(spec.system)
                 bench = next(b for b in sys_spec.benchmarks if b.name == spec.benchmark)
                 on_event(Event("run-start", planned.reason, spec.run_id,
-                               {"index": len(attempted), "pending": len(current.pending)}))
+                               {"index": sum(attempts.values()), "pending": len(current.pending)}))
                 record = execute(
                     spec, system=sys_spec, bench=bench, target=load_target(ctx.images_dir, spec.image_target),
                     image=result.images[spec.image_target], engine=engine, ledger=ledger, rules=ctx.rules,
@@ -92,7 +97,13 @@ def apply(
                 on_event(Event("run-end", record.data.get("reason", ""), spec.run_id,
                                {"status": record.status, "duration_s": record.data.get("duration_s"),
                                 "log": str(record.path / "container.log")}))
-                if record.status != "done" and not keep_going:
+                if record.status == "done":
+                    continue
+                if record.data.get("retryable") and attempts[spec.run_id] <= ctx.profile.transient_retries:
+                    on_event(Event("warning", f"{spec.run_id}: retrying ({record.data.get('reason')})"))
+                    continue
+                given_up.add(spec.run_id)
+                if not keep_going:
                     break
             result.remaining = make_plan(ctx, ledger, system=system, only=only).pending
         finally:

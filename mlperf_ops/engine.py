@@ -310,6 +310,7 @@ class Engine:
         on_line: Callable[[str], None] | None = None,
         *,
         network_mode: str = "none",
+        nocache: bool = False,
     ) -> str:
         """Build `context_dir` (classic builder, no network) and return the image id."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -329,6 +330,7 @@ class Engine:
                 stream = self._client.api.build(
                     path=str(context_dir), tag=tag, labels=dict(labels), buildargs=dict(buildargs),
                     network_mode=network_mode, rm=True, forcerm=True, pull=False, decode=True,
+                    nocache=nocache,
                 )
                 for chunk in stream:
                     for line in _build_chunk_lines(chunk):

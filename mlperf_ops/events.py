@@ -9,7 +9,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # image | run-start | run-line | run-end | verify | info | warning
+    # apply: image | run-start | run-line | run-end | verify | info | warning
+    # upload: hash | noop | guard | check | dry-run | step | slot | retry | refresh-url | progress | done
+    kind: str
     message: str
     run_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)

@@ -14,7 +14,9 @@ target names a registry image. Docker itself is reached only through `mlperf_ops
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import hashlib
 import json
 import os
@@ -24,7 +26,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Protocol
+from typing import Any, Callable, Iterator, Literal, Mapping, Protocol
 
 import yaml
 
@@ -120,6 +122,7 @@ class BuildSettings:
 
     wheel_cache: Path = field(default_factory=lambda: default_cache_dir() / "wheels")
     log_dir: Path = field(default_factory=lambda: default_cache_dir() / "build-logs")
+    nocache: bool = False  # ignore the engine's layer cache (benchmarks, suspected bad cache)
 
 
 class ImageEngine(Protocol):
@@ -130,7 +133,7 @@ class ImageEngine(Protocol):
     def build(self, context_dir: Path, tag: str, labels: Mapping[str, str],
               buildargs: Mapping[str, str], log_path: Path,
               on_line: Callable[[str], None] | None = None, *,
-              network_mode: str = "none") -> str: ...
+              network_mode: str = "none", nocache: bool = False) -> str: ...
 
     def import_rootfs(self, tar_path: Path, tag: str, labels: Mapping[str, str]) -> str: ...
 
@@ -392,6 +395,15 @@ def ensure_base(engine: ImageEngine, recipe: RootfsRecipe, settings: BuildSettin
     digest = recipe.recipe_hash()
     if info is not None:
         return ImageRef(recipe.name, tag, info.id, digest, False, f"up to date: image {tag} exists")
+    with _build_lock(settings, tag):
+        info = engine.image_info(tag)
+        if info is not None:
+            return ImageRef(recipe.name, tag, info.id, digest, False, f"up to date: image {tag} exists")
+        return _build_base(engine, recipe, tag, digest, settings, on_event)
+
+
+def _build_base(engine: ImageEngine, recipe: RootfsRecipe, tag: str, digest: str,
+                settings: BuildSettings, on_event: Callable[[ImageEvent], None] | None) -> ImageRef:
     if on_event:
         on_event(ImageEvent(recipe.name, "base", f"building base root file system {tag} with debootstrap"))
     settings.log_dir.mkdir(parents=True, exist_ok=True)
@@ -450,6 +462,34 @@ def ensure_image(
             on_event(ImageEvent(target.name, "done", ref.reason))
         return ref
     settings = settings or BuildSettings()
+    # Two processes building the same tag (parallel CI jobs, a test next to a CLI call) would
+    # both spend minutes and race on the tag: the second waits, then finds the image.
+    with _build_lock(settings, tag):
+        info = engine.image_info(tag)
+        if info is not None:
+            ref = ImageRef(target.name, tag, info.id, digest, False,
+                           f"up to date: image {tag} exists (built by another process)")
+            if on_event:
+                on_event(ImageEvent(target.name, "done", ref.reason))
+            return ref
+        return _build_image(engine, target, harness_dir, digest, tag, settings, on_event)
+
+
+@contextlib.contextmanager
+def _build_lock(settings: BuildSettings, tag: str) -> Iterator[None]:
+    locks = settings.log_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / (tag.replace("/", "_").replace(":", "_") + ".lock")).open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_image(engine: ImageEngine, target: ImageTarget, harness_dir: Path, digest: str,
+                 tag: str, settings: BuildSettings,
+                 on_event: Callable[[ImageEvent], None] | None) -> ImageRef:
     if target.base_rootfs is not None:
         base = ensure_base(engine, load_rootfs(target.images_dir, target.base_rootfs), settings, on_event)
         base_image = base.tag
@@ -470,6 +510,7 @@ def ensure_image(
         image_id = engine.build(
             context, tag, managed_labels(target.name, digest), buildargs, log_path, line_sink,
             network_mode="none" if target.build_network == "none" else "default",
+            nocache=settings.nocache,
         )
     ref = ImageRef(target.name, tag, image_id, digest, True, f"built: no image {tag} yet")
     if on_event:

@@ -99,7 +99,6 @@ class ScenarioReport:
     loadgen_version: str | None = None
     seeds: dict[str, int] = field(default_factory=dict)
     min_duration_ms: float | None = None
-    duration_s: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -267,9 +266,6 @@ def _scenario(root: Path, row: Any, rules: Rules, system_names: dict[tuple[str, 
         report.loadgen_version = str(version) if version is not None else None
         report.seeds = detail.seeds
         report.min_duration_ms = _number(detail.get("effective_min_duration_ms"))
-        report.duration_s = _number(detail.get("generated_query_duration"))
-        if report.duration_s is not None:
-            report.duration_s /= 1e9
     elif summary is not None and row.scenario in EARLY_STOPPING_SCENARIOS:
         report.early_stopping = summary.early_stopping_met
     if row.scenario in LATENCY_SCENARIOS:
@@ -459,10 +455,20 @@ def _accuracy_cells(s: ScenarioReport) -> tuple[str, str]:
 def _compliance_cell(s: ScenarioReport) -> str:
     if not s.compliance:
         return '<span class="na">none</span>'
-    return "<br>".join(
-        f'{_e(c.test)} {_e(c.check)}: <span class="{"pass" if c.verdict == "PASS" else "fail"}">{_e(c.verdict)}</span>'
-        for c in s.compliance
-    )
+    tests: dict[str, list[ComplianceResult]] = {}
+    for c in s.compliance:
+        tests.setdefault(c.test, []).append(c)
+    lines = []
+    for test, checks in tests.items():
+        passed = all(c.verdict == "PASS" for c in checks)
+        failed = [c.check for c in checks if c.verdict != "PASS"]
+        what = ", ".join(c.check for c in checks) if passed else "failed: " + ", ".join(failed)
+        verdict = "PASS" if passed else "FAIL"
+        lines.append(
+            f'<span class="compliance-test" data-test="{_e(test)}" data-verdict="{verdict}">{_e(test)} '
+            f'<span class="{verdict.lower()}">{verdict}</span> <span class="muted">({_e(what)})</span></span>'
+        )
+    return "<br>".join(lines)
 
 
 def _benchmark_cell(s: ScenarioReport) -> str:
@@ -508,8 +514,7 @@ def _card(index: int, s: ScenarioReport) -> str:
         ("early stopping", _early(s)),
     ]
     if s.min_duration_ms is not None:
-        ran = f"ran {s.duration_s:.1f} s, " if s.duration_s is not None else ""
-        facts.append(("run length", f"{ran}min_duration {s.min_duration_ms / 1000:g} s"))
+        facts.append(("min_duration", f"{s.min_duration_ms / 1000:g} s"))
     if s.loadgen_version:
         facts.append(("LoadGen", f'<span class="mono">{_e(s.loadgen_version)}</span>'))
     if s.seeds:
@@ -539,22 +544,27 @@ def _verdict(data: ReportData) -> str:
         badge = f'<span class="verdict fail" id="verdict-badge">{n_err} error{"s" if n_err != 1 else ""}</span>'
         text = "the mlperf-ops checker found errors" if n_err else "the tree holds no result"
     out = [f"<p>{badge} {text} (round {_e(data.round)}; {n_warn} warning(s), {n_info} note(s)).</p>"]
-    if data.findings:
-        out.append(
-            '<label id="findings-filter"><input type="checkbox" id="findings-show-info" checked> '
-            "show notes (info)</label>"
-        )
-        out.append('<table id="findings"><thead><tr><th>severity</th><th>rule</th><th>path</th>'
-                   "<th>message</th></tr></thead><tbody>")
-        order = {"error": 0, "warning": 1, "info": 2}
-        for f in sorted(data.findings, key=lambda f: (order.get(f.severity, 3), f.path, f.rule_id)):
-            out.append(
-                f'<tr class="finding finding-{_e(f.severity)}"><td class="{_e(f.severity)}">{_e(f.severity)}</td>'
-                f'<td class="mono">{_e(f.rule_id)}</td><td class="mono">{_e(f.path or "/")}</td>'
-                f"<td>{_e(f.message)}</td></tr>"
-            )
-        out.append("</tbody></table>")
+    order = {"error": 0, "warning": 1}
+    serious = sorted((f for f in data.findings if f.severity in order),
+                     key=lambda f: (order[f.severity], f.path, f.rule_id))
+    notes = sorted((f for f in data.findings if f.severity not in order), key=lambda f: (f.path, f.rule_id))
+    if serious:
+        out.append(_findings_table(serious, "findings"))
+    if notes:
+        # Notes (e.g. every short run of a smoke tree) are many and expected: folded away.
+        out.append(f'<details id="notes"><summary>{len(notes)} note(s) (info)</summary>'
+                   f'{_findings_table(notes, "findings-info")}</details>')
     return "".join(out)
+
+
+def _findings_table(findings: list[Finding], css_id: str) -> str:
+    rows = "".join(
+        f'<tr class="finding finding-{_e(f.severity)}"><td class="{_e(f.severity)}">{_e(f.severity)}</td>'
+        f'<td class="mono">{_e(f.rule_id)}</td><td class="mono">{_e(f.path or "/")}</td><td>{_e(f.message)}</td></tr>'
+        for f in findings
+    )
+    return (f'<table id="{css_id}"><thead><tr><th>severity</th><th>rule</th><th>path</th><th>message</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table>")
 
 
 def _kv_table(pairs: list[tuple[str, Any]], css_id: str) -> str:

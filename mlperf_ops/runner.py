@@ -145,6 +145,9 @@ def execute(
         if not verdict.passed:
             outcome = Outcome("failed", f"{spec.audit_test} verification failed: {verdict.summary}",
                               outcome.summary)
+            # A performance comparison can fail on a noisy machine; the official
+            # procedure is to run the audit again, so apply may retry it.
+            extra["retryable"] = verdict.retryable
     return ledger.commit(attempt, _record(spec, outcome, image, profile, started, exit_, extra))
 
 

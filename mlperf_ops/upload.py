@@ -18,9 +18,7 @@ tarball's submitter — never overridable: it would upload to another organisati
 
 from __future__ import annotations
 
-import shutil
 import tarfile
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops import __version__
+from mlperf_ops.tarballs import unpacked
 from mlperf_ops.errors import CheckFailed, MlperfOpsError, OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.portal import (
@@ -171,17 +170,7 @@ def tree_check(round_: str | None = None) -> Callable[[Path], CheckOutcome] | No
         return None
 
     def run(tarball: Path) -> CheckOutcome:
-        workdir = Path(tempfile.mkdtemp(prefix="mlperf-ops-upload-check-"))
-        try:
-            try:
-                with tarfile.open(tarball, "r:*") as archive:
-                    archive.extractall(workdir, filter="data")
-            except (tarfile.TarError, OSError) as error:
-                raise UsageError(f"cannot unpack {tarball.name} for checking: {error}") from None
-            entries = list(workdir.iterdir())
-            root = workdir
-            if len(entries) == 1 and entries[0].is_dir() and entries[0].name not in DIVISIONS:
-                root = entries[0]
+        with unpacked(tarball) as root:
             report = check_tree(root, round=round_, as_submission=True)
             errors = [f for f in report.findings if f.severity == "error"]
             summary = "; ".join(f"{f.rule_id} {f.path or '.'}: {f.message}" for f in errors[:5])
@@ -195,8 +184,6 @@ def tree_check(round_: str | None = None) -> Callable[[Path], CheckOutcome] | No
                 summary=summary,
                 checker=f"mlperf_ops.check {__version__} (round {report.round})",
             )
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     return run
 

@@ -31,6 +31,7 @@ class AuditVerdict:
     passed: bool
     summary: str
     details: dict[str, Any]
+    retryable: bool = False  # only the performance comparison failed
 
     def as_dict(self) -> dict[str, Any]:
         return {"test": self.test, "passed": self.passed, "summary": self.summary, **self.details}
@@ -62,7 +63,7 @@ def verify_audit(spec: RunSpec, attempt_dir: Path, ledger: Ledger, rules: Rules,
             _write(folder, v4.files())
             return AuditVerdict(test, v4.passed, f"{test} {'PASS' if v4.passed else 'FAIL'}: performance "
                                 f"{v4.performance.audit_score} vs {v4.performance.reference_score}",
-                                {"performance": v4.performance.text})
+                                {"performance": v4.performance.text}, retryable=not v4.passed)
         if kind == "accuracy_sampling":
             acc = ledger.done(str(refs.get("accuracy")))
             if acc is None:
@@ -95,7 +96,8 @@ def verify_audit(spec: RunSpec, attempt_dir: Path, ledger: Ledger, rules: Rules,
             return AuditVerdict(test, v1.passed, f"{test} {'PASS' if v1.passed else 'FAIL'}: {how}; "
                                 f"performance {'within' if v1.performance.passed else 'outside'} threshold",
                                 {"matched": v1.responses.matched, "mismatched": v1.responses.mismatched,
-                                 "problems": list(v1.problems)})
+                                 "problems": list(v1.problems)},
+                                retryable=v1.accuracy_passed and not v1.performance.passed)
     except (MlperfOpsError, OSError, RuntimeError) as error:
         return AuditVerdict(test, False, f"{test} verification could not run: {error}", {})
     return AuditVerdict(test, False, f"{test} ({kind}) is verified by an external harness, not natively", {})

@@ -165,3 +165,25 @@ def test_a_missing_image_is_a_clear_error_not_a_pull(engine, docker_labels, tmp_
     assert "not built" in caught.value.message
     assert "mlperf-ops images build" in (caught.value.hint or "")
     assert engine.list_containers(docker_labels) == []
+
+
+def test_prune_removes_only_managed_objects_with_our_labels(engine, base_image, docker_labels):
+    import subprocess
+    import uuid
+
+    def create(*labels: str) -> str:
+        args = [arg for label in labels for arg in ("--label", label)]
+        done = subprocess.run(["docker", "create", *args, base_image, "true"],
+                              capture_output=True, text=True, check=True, timeout=60)
+        return done.stdout.strip()
+
+    ours = create("org.mlperf-ops.managed=true", f"org.mlperf-ops.test={docker_labels['org.mlperf-ops.test']}")
+    other_id = uuid.uuid4().hex[:12]
+    other_test = create("org.mlperf-ops.managed=true", f"org.mlperf-ops.test={other_id}")
+    unmanaged = create(f"org.mlperf-ops.test={docker_labels['org.mlperf-ops.test']}")
+    try:
+        removed = engine.prune("containers", docker_labels)
+        assert removed == [ours]
+        assert engine.list_containers({"org.mlperf-ops.test": other_id}) == [other_test]
+    finally:
+        subprocess.run(["docker", "rm", "-f", other_test, unmanaged], capture_output=True, timeout=60)

@@ -171,7 +171,8 @@ class FakeEngine:
 
     def build(self, context_dir: Path, tag: str, labels: Mapping[str, str],
               buildargs: Mapping[str, str], log_path: Path,
-              on_line: Callable[[str], None] | None = None, *, network_mode: str = "none") -> str:
+              on_line: Callable[[str], None] | None = None, *, network_mode: str = "none",
+              nocache: bool = False) -> str:
         staged = sorted(p.relative_to(context_dir).as_posix() for p in context_dir.rglob("*") if p.is_file())
         self.builds.append((tag, dict(buildargs), staged))
         assert labels["org.mlperf-ops.managed"] == "true"

@@ -15,6 +15,7 @@ what the builder starts in a subprocess).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -348,6 +349,7 @@ def build_tree(root: Path) -> Path:
 def generated_tree() -> Path:
     """The tree, built once per process; treat it as read-only (use copy_tree)."""
     base = Path(tempfile.mkdtemp(prefix="mlperf-ops-treegen-"))
+    atexit.register(shutil.rmtree, base, True)
     return build_tree(base / "tree")
 
 

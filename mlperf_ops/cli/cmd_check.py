@@ -10,7 +10,8 @@ import click
 
 from mlperf_ops.check import CheckReport, Finding, check_tree, run_official_checker
 from mlperf_ops.cli.common import echo_json, in_github_actions, json_option
-from mlperf_ops.errors import CheckFailed
+from mlperf_ops.errors import CheckFailed, UsageError
+from mlperf_ops.tarballs import is_tarball, unpacked, verify_sha256_sidecar
 
 _MARK = {"error": "ERROR", "warning": "warn ", "info": "info "}
 
@@ -69,7 +70,7 @@ def _github(report: CheckReport, root: Path) -> None:
 
 def register(group: click.Group) -> None:
     @group.command("check")
-    @click.argument("tree", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    @click.argument("tree", type=click.Path(exists=True, path_type=Path))
     @json_option
     @click.option("--round", "round_name", help="Round to check against (default: what the tree says, else the newest).")
     @click.option("--as-submission", is_flag=True, help="Judge a smoke tree as a real submission (duration rules are errors).")
@@ -79,7 +80,21 @@ def register(group: click.Group) -> None:
         help="Also run the official checker from this mlcommons/inference checkout.",
     )
     def check(tree: Path, as_json: bool, round_name: str | None, as_submission: bool, official: Path | None) -> None:
-        """Check a submission tree (every official rule plus what the official checker misses)."""
+        """Check a submission tree, or a packed tarball (its .sha256 is verified first).
+
+        Every official rule plus what the official checker misses; exit 3 on failure.
+        """
+        if is_tarball(tree):
+            verify_sha256_sidecar(tree)
+            with unpacked(tree) as root:
+                _check(root, tree, as_json, round_name, as_submission, official)
+            return
+        if not tree.is_dir():
+            raise UsageError(f"{tree} is neither a submission tree nor a tarball")
+        _check(tree, tree, as_json, round_name, as_submission, official)
+
+    def _check(tree: Path, shown: Path, as_json: bool, round_name: str | None, as_submission: bool,
+               official: Path | None) -> None:
         report = check_tree(tree, round=round_name, as_submission=as_submission)
         verdicts: list[dict[str, Any]] = []
         if official is not None:
@@ -103,7 +118,7 @@ def register(group: click.Group) -> None:
                 for line in verdict["errors"][:20]:
                     click.echo(f"  {line}")
         if in_github_actions():
-            _github(report, tree)
+            _github(report, shown if shown.is_dir() else Path(shown.name))
         official_ok = all(verdict["ok"] for verdict in verdicts)
         if not report.ok or not official_ok:
             why = "no result" if not report.results else f"{len(report.errors)} error(s)"

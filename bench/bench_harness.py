@@ -1,0 +1,152 @@
+"""Harness throughput and overhead (Offline), as ratios against baselines measured in the same run.
+
+    python bench/bench_harness.py [--model-dir DIR] [--min-duration-ms 2000]
+
+Prints samples/s of:
+  demo      the harness serving the demo model with onnxruntime (host)
+  noop      the harness with the noop backend (class 0, instantly): harness + LoadGen cost
+  minimal   an inline LoadGen loop whose SUT completes every sample at once (floor)
+and the ratio noop/minimal (1.0 = the harness adds nothing to LoadGen's own cost).
+
+For container vs host, call `measure_offline(runner, ...)` with a runner that starts
+the harness in the image (config dir, output dir and environment given) and divide by
+`measure_offline(host_runner, ...)`. Every LoadGen run is its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+Runner = Callable[[Path, Path, Mapping[str, str]], None]
+"""Runs `harness run` with MLPERF_CONFIG_DIR/MLPERF_OUTPUT_DIR pointing at the two paths."""
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLPERF_")}
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.update(extra)
+    return env
+
+
+def host_runner(config_dir: Path, output_dir: Path, env: Mapping[str, str]) -> None:
+    full = _env(env)
+    full.update(MLPERF_CONFIG_DIR=str(config_dir), MLPERF_OUTPUT_DIR=str(output_dir))
+    proc = subprocess.run([sys.executable, "-m", "mlperf_ops.harness", "run"], env=full, cwd=config_dir,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"harness run failed ({proc.returncode}): {proc.stderr.strip()}")
+
+
+def _samples_per_second(output_dir: Path) -> tuple[float, str]:
+    values: dict[str, object] = {}
+    for line in (output_dir / "mlperf_log_detail.txt").read_text().splitlines():
+        if line.startswith(":::MLLOG"):
+            event = json.loads(line[len(":::MLLOG"):])
+            values[str(event.get("key"))] = event.get("value")
+    return float(values["result_samples_per_second"]), str(values.get("result_validity"))  # type: ignore[arg-type]
+
+
+def _offline_conf(qps: float, min_duration_ms: int) -> str:
+    return (f"*.Offline.min_duration = {min_duration_ms}\n*.Offline.target_qps = {qps:.0f}\n"
+            "resnet50.Offline.min_query_count = 1024\n")
+
+
+def measure_offline(runner: Runner, env: Mapping[str, str], *, guess_qps: float = 5000,
+                    min_duration_ms: int = 2000) -> float:
+    """Offline samples/s of the harness, sized so the measured run lasts about min_duration.
+
+    A short probe run sets the rate, then the measured run asks for 1.2x that rate
+    (Offline is only VALID if its one query takes at least min_duration).
+    """
+    base = {"MLPERF_SCENARIO": "Offline", "MLPERF_MODE": "PerformanceOnly", "MLPERF_HARNESS_PROGRESS_SECONDS": "0"}
+    base.update(env)
+    qps = guess_qps
+    for probe in (True, False):
+        with tempfile.TemporaryDirectory(prefix="bench-harness-") as tmp:
+            config, output = Path(tmp) / "config", Path(tmp) / "output"
+            config.mkdir()
+            output.mkdir()
+            duration = max(300, min_duration_ms // 4) if probe else min_duration_ms
+            (config / "user.conf").write_text(_offline_conf(qps, duration))
+            runner(config, output, base)
+            rate, validity = _samples_per_second(output)
+        if probe:
+            qps = rate * 1.2
+        elif validity != "VALID":
+            print(f"note: measured run was {validity}", file=sys.stderr)
+    return rate
+
+
+_MINIMAL = r"""
+import json, sys, mlperf_loadgen as lg
+qps, duration, outdir = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def issue(samples):
+    lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
+settings = lg.TestSettings()
+settings.scenario = lg.TestScenario.Offline
+settings.mode = lg.TestMode.PerformanceOnly
+settings.offline_expected_qps = qps
+settings.min_duration_ms = duration
+settings.min_query_count = 1
+log = lg.LogSettings()
+log.log_output.outdir = outdir
+log.enable_trace = False
+sut = lg.ConstructSUT(issue, lambda: None)
+qsl = lg.ConstructQSL(50000, 1024, lambda i: None, lambda i: None)
+lg.StartTestWithLogSettings(sut, qsl, settings, log, "")
+lg.DestroyQSL(qsl); lg.DestroySUT(sut)
+"""
+
+
+def measure_minimal(*, guess_qps: float = 300000, min_duration_ms: int = 2000) -> float:
+    """Offline samples/s of a bare LoadGen loop whose SUT answers everything at once."""
+    qps = guess_qps
+    for probe in (True, False):
+        with tempfile.TemporaryDirectory(prefix="bench-minimal-") as tmp:
+            duration = max(300, min_duration_ms // 4) if probe else min_duration_ms
+            proc = subprocess.run([sys.executable, "-c", _MINIMAL, str(qps), str(duration), tmp],
+                                  env=_env({}), cwd=tmp, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr)
+            rate, _ = _samples_per_second(Path(tmp))
+        qps = rate * 1.2
+    return rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", type=Path, help="trained model dir (default: train one into a temp dir)")
+    parser.add_argument("--min-duration-ms", type=int, default=2000)
+    parser.add_argument("--ort-threads", default="1", help="MLPERF_ORT_INTRA_OP_THREADS for the demo run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-models-") as tmp:
+        model_dir = args.model_dir
+        if model_dir is None:
+            model_dir = Path(tmp) / "models"
+            subprocess.run([sys.executable, "-m", "mlperf_ops.harness", "train", "--out", str(model_dir)],
+                           env=_env({}), check=True, capture_output=True)
+        common = {"MLPERF_MODEL_DIR": str(model_dir)}
+        demo = measure_offline(host_runner, {**common, "MLPERF_ORT_INTRA_OP_THREADS": args.ort_threads},
+                               min_duration_ms=args.min_duration_ms)
+        noop = measure_offline(host_runner, {**common, "MLPERF_HARNESS_BACKEND": "noop"}, guess_qps=300000,
+                               min_duration_ms=args.min_duration_ms)
+        minimal = measure_minimal(min_duration_ms=args.min_duration_ms)
+    print(f"demo (onnxruntime, host) Offline : {demo:12.0f} samples/s")
+    print(f"harness, noop backend     Offline : {noop:12.0f} samples/s")
+    print(f"minimal LoadGen loop      Offline : {minimal:12.0f} samples/s")
+    print(f"ratio noop/minimal                : {noop / minimal:12.3f}  (1.0 = harness adds no cost)")
+    print(f"ratio demo/noop                   : {demo / noop:12.4f}  (share of time left to the model)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
