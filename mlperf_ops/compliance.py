@@ -462,13 +462,15 @@ def verify_test04(
     ref, test = _test04_score(reference_summary), _test04_score(audit_summary)
     lines = ["Verifying performance."]
     warnings: list[str] = []
-    for name, score, detail in (("reference", ref, reference_detail), ("test", test, audit_detail)):
-        errors = len(_detail(detail).errors) if detail is not None else score.errors
+    targets: list[Any] = []
+    for name, score, detail_path in (("reference", ref, reference_detail), ("test", test, audit_detail)):
+        detail = _detail(detail_path) if detail_path is not None else None
+        errors = len(detail.errors) if detail is not None else score.errors
         if errors:
             warnings.append(f"{errors} ERROR reported in {name} results")
+        targets.append(detail.get("effective_target_latency_ns") if detail is not None else score.target_latency)
     lines += [f"WARNING: {w}" for w in warnings]
-    ref_target = _detail(reference_detail).get("effective_target_latency_ns") if reference_detail else ref.target_latency
-    test_target = _detail(audit_detail).get("effective_target_latency_ns") if audit_detail else test.target_latency
+    ref_target, test_target = targets
 
     def verdict(passed: bool, last: str, threshold: float = DEFAULT_THRESHOLD) -> Test04Verdict:
         text = "\n".join([*lines, last]) + "\n"

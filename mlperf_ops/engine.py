@@ -466,25 +466,24 @@ class Engine:
         if kind not in ("containers", "images", "all"):
             raise OperationalError(f"unknown prune kind {kind!r}",
                                    hint="use containers, images or all")
-        filters = [f"{MANAGED_LABEL}=true"] + [f"{k}={v}" for k, v in (labels or {}).items()]
         removed: list[str] = []
         try:
             if kind in ("containers", "all"):
-                for container in self._client.containers.list(all=True, filters={"label": filters}):
+                for container in self._client.containers.list(all=True, filters=_label_filter(labels)):
                     container.remove(force=True)
                     removed.append(str(container.id))
             if kind in ("images", "all"):
-                removed.extend(self._prune_images(filters))
+                removed.extend(self._prune_images(labels))
         except docker.errors.DockerException as error:
             raise translate_error(error, "pruning") from None
         return removed
 
-    def _prune_images(self, filters: list[str]) -> list[str]:
+    def _prune_images(self, labels: Mapping[str, str] | None) -> list[str]:
         removed: list[str] = []
         # Images built FROM another managed image (cpu FROM base) must go first; a few passes
         # remove children before parents without computing the graph.
         for _ in range(4):
-            pending = self._client.images.list(filters={"label": filters})
+            pending = self._client.images.list(filters=_label_filter(labels))
             if not pending:
                 break
             for image in pending:
@@ -500,9 +499,8 @@ class Engine:
         return removed
 
     def list_images(self, labels: Mapping[str, str] | None = None) -> list[ImageInfo]:
-        filters = [f"{MANAGED_LABEL}=true"] + [f"{k}={v}" for k, v in (labels or {}).items()]
         try:
-            images = self._retry(lambda: self._client.images.list(filters={"label": filters}))
+            images = self._retry(lambda: self._client.images.list(filters=_label_filter(labels)))
         except docker.errors.DockerException as error:
             raise translate_error(error, "listing images") from None
         return [
@@ -513,11 +511,15 @@ class Engine:
         ]
 
     def list_containers(self, labels: Mapping[str, str] | None = None) -> list[str]:
-        filters = [f"{MANAGED_LABEL}=true"] + [f"{k}={v}" for k, v in (labels or {}).items()]
         containers = self._retry(
-            lambda: self._client.containers.list(all=True, filters={"label": filters})
+            lambda: self._client.containers.list(all=True, filters=_label_filter(labels))
         )
         return [str(c.id) for c in containers]
+
+
+def _label_filter(labels: Mapping[str, str] | None) -> dict[str, list[str]]:
+    """Daemon-side filter: managed AND every given label (containers inherit image labels)."""
+    return {"label": [f"{MANAGED_LABEL}=true"] + [f"{k}={v}" for k, v in (labels or {}).items()]}
 
 
 def _unavailable(where: str, error: BaseException) -> EngineUnavailable:

@@ -24,6 +24,8 @@ PERFORMANCE = "performance"
 ACCURACY = "accuracy"
 AUDIT = "audit"
 
+LOADGEN_SCENARIO = {"Interactive": "Server"}
+
 # The order runs happen in within one scenario: references before the audits that need them.
 _ORDER = {CALIBRATION: 0, PERFORMANCE: 1, ACCURACY: 2, AUDIT: 3}
 
@@ -147,6 +149,9 @@ def _scenario_runs(
     scenario: ScenarioSpec, image_identity: str, ledger: LedgerSnapshot,
 ) -> list[PlannedRun]:
     rb = rules.benchmarks[bench.official]
+    loadgen_model = rb.loadgen_model_for(scenario.scenario)
+    # LoadGen has no Interactive scenario: it is Server with the benchmark's interactive model key.
+    loadgen_scenario = LOADGEN_SCENARIO.get(scenario.scenario, scenario.scenario)
     image_target = bench.image or system.image
     settings: dict[str, LoadGenValue] = dict(bench.loadgen)
     settings.update(scenario.settings)
@@ -171,7 +176,7 @@ def _scenario_runs(
                   "audit_config": audit_config, "references": references}
         return RunSpec(
             run_id=run_id(system.id, bench.name, scenario.scenario, label), system=system.id,
-            benchmark=bench.name, official=bench.official, loadgen_model=rb.loadgen_model,
+            benchmark=bench.name, official=bench.official, loadgen_model=loadgen_model,
             scenario=scenario.scenario, mode=mode, audit_test=audit, image_target=image_target,
             image_identity=image_identity, user_conf=user_conf, audit_config=audit_config,
             command=bench.command, depends_on=depends, settings_source=dict(srcs), inputs=inputs,
@@ -191,7 +196,7 @@ def _scenario_runs(
     calibration_pending = False
     if profile.calibrate and needs_calibration(scenario.scenario, settings):
         measure = measurement_settings(scenario.scenario, profile.calibration_duration_ms)
-        conf = render_user_conf(rb.loadgen_model, scenario.scenario, {**settings, **measure})
+        conf = render_user_conf(loadgen_model, loadgen_scenario, {**settings, **measure})
         cal = make(CALIBRATION, None, conf, None, (), {}, {k: "calibration run" for k in measure})
         planned = decide(cal)
         out.append(planned)
@@ -205,11 +210,11 @@ def _scenario_runs(
             calibration_pending = True
             sources[CALIBRATED_KEY[scenario.scenario]] = "pending calibration"
 
-    perf_conf = render_user_conf(rb.loadgen_model, scenario.scenario, settings,
+    perf_conf = render_user_conf(loadgen_model, loadgen_scenario, settings,
                                  min_duration_ms=profile.min_duration_ms)
     # Accuracy mode ignores timing settings, so calibration never re-runs it.
     acc_settings = {k: v for k, v in settings.items() if sources.get(k) == "manifest"}
-    acc_conf = render_user_conf(rb.loadgen_model, scenario.scenario, acc_settings,
+    acc_conf = render_user_conf(loadgen_model, loadgen_scenario, acc_settings,
                                 min_duration_ms=profile.min_duration_ms)
 
     blocked = calibration_id if calibration_pending else None

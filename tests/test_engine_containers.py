@@ -167,7 +167,7 @@ def test_a_missing_image_is_a_clear_error_not_a_pull(engine, docker_labels, tmp_
     assert engine.list_containers(docker_labels) == []
 
 
-def test_prune_removes_only_managed_objects_with_our_labels(engine, base_image, docker_labels):
+def test_prune_removes_only_objects_with_our_labels(engine, base_image, docker_labels):
     import subprocess
     import uuid
 
@@ -177,13 +177,15 @@ def test_prune_removes_only_managed_objects_with_our_labels(engine, base_image, 
                               capture_output=True, text=True, check=True, timeout=60)
         return done.stdout.strip()
 
-    ours = create("org.mlperf-ops.managed=true", f"org.mlperf-ops.test={docker_labels['org.mlperf-ops.test']}")
+    # Containers inherit the image's labels, so both carry org.mlperf-ops.managed=true.
+    ours = create(f"org.mlperf-ops.test={docker_labels['org.mlperf-ops.test']}")
     other_id = uuid.uuid4().hex[:12]
-    other_test = create("org.mlperf-ops.managed=true", f"org.mlperf-ops.test={other_id}")
-    unmanaged = create(f"org.mlperf-ops.test={docker_labels['org.mlperf-ops.test']}")
+    other_test = create(f"org.mlperf-ops.test={other_id}")
     try:
+        assert engine.list_containers(docker_labels) == [ours]
         removed = engine.prune("containers", docker_labels)
         assert removed == [ours]
+        assert engine.list_containers(docker_labels) == []
         assert engine.list_containers({"org.mlperf-ops.test": other_id}) == [other_test]
     finally:
-        subprocess.run(["docker", "rm", "-f", other_test, unmanaged], capture_output=True, timeout=60)
+        subprocess.run(["docker", "rm", "-f", other_test], capture_output=True, timeout=60)

@@ -182,10 +182,6 @@ systems:
     assert len([r for r in result.runs if r.spec.mode == PERFORMANCE]) == 6
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plan() renders user.conf with Benchmark.loadgen_model and the scenario name as given, so an "
-    "Interactive run gets 'llama2-70b.Interactive.*' lines; the rules say Interactive runs as LoadGen's "
-    "Server scenario under loadgen_model_for('Interactive') = 'llama2-70b-interactive'"))
 def test_interactive_scenario_uses_the_interactive_loadgen_key(tmp_path: Path) -> None:
     path = tmp_path / "dc.yaml"
     path.write_text("""\

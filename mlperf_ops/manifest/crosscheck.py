@@ -6,6 +6,7 @@ stops the others. Paths point into the YAML so errors land on the right line.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
 from importlib import resources
@@ -116,10 +117,10 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
         else:
             seen_ids[system.id] = si
 
-        image_names = {system.image} | {b.image for b in system.benchmarks if b.image}
-        for image in sorted(image_names):
+        image_uses: list[tuple[str, tuple[str | int, ...]]] = [(system.image, (*spath, "image"))]
+        image_uses += [(b.image, (*spath, "benchmarks", i, "image")) for i, b in enumerate(system.benchmarks) if b.image]
+        for image, where in image_uses:
             if image not in targets:
-                where = (*spath, "image") if image == system.image else spath
                 add(doc.problem(where, f"image target {image!r} does not exist under images/",
                                 did_you_mean(image, targets) or f"targets: {', '.join(targets) or 'none'}"))
 
@@ -135,7 +136,7 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
             add(doc.problem((*spath, "accelerator"),
                             f"system declares {system.accelerator.count} {system.accelerator.vendor} accelerator(s) "
                             "but runs in the 'cpu' image",
-                            "use an image with that runtime, e.g. nvidia-cuda or rocm"))
+                            "use an image with that runtime, e.g. nvidia-cuda or rocm", key=True))
 
         seen_bench: dict[str, int] = {}
         for bi, bench in enumerate(system.benchmarks):
@@ -188,10 +189,10 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
                                     f"scenario {scenario.scenario} is not allowed for {bench.official} on "
                                     f"{manifest.system_type} systems",
                                     f"allowed: {', '.join(allowed) or 'none'}", key=True))
-                for key, _ in scenario.settings:
-                    problems.extend(_setting_problem(doc, (*sc_path, key), key, tunable, reserved, manifest.pipeline))
-            for key, _ in bench.loadgen:
-                problems.extend(_setting_problem(doc, (*bpath, "loadgen", key), key, tunable, reserved, manifest.pipeline))
+                for key, value in scenario.settings:
+                    problems.extend(_setting_problem(doc, (*sc_path, key), key, value, tunable, reserved))
+            for key, value in bench.loadgen:
+                problems.extend(_setting_problem(doc, (*bpath, "loadgen", key), key, value, tunable, reserved))
 
             if strict:
                 for required in rules.required_scenarios(bench.official, manifest.system_type):
@@ -225,9 +226,12 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
     return problems
 
 
-def _setting_problem(doc: SourceDoc, path: tuple[str | int, ...], key: str, tunable: frozenset[str],
-                     reserved: dict[str, str], pipeline: str) -> list[Problem]:
+def _setting_problem(doc: SourceDoc, path: tuple[str | int, ...], key: str, value: object,
+                     tunable: frozenset[str], reserved: dict[str, str]) -> list[Problem]:
     if key in tunable:
+        if isinstance(value, float) and not math.isfinite(value):
+            return [doc.problem(path, f"LoadGen setting {key!r} must be a finite number, got {value}",
+                                "write a plain number, e.g. 1000")]
         return []
     if key in reserved:
         return [doc.problem(path, f"LoadGen setting {key!r} cannot be set in a manifest: {reserved[key]}", None, key=True)]
