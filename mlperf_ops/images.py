@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Literal, Mapping, Protocol
 import yaml
 
 from mlperf_ops import __version__
+from mlperf_ops.hashing import file_sha256
 from mlperf_ops.errors import OperationalError, UsageError
 
 TAG_PREFIX = "mlperf-ops"
@@ -270,12 +271,7 @@ def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_sha256_file = file_sha256
 
 
 def harness_files(harness_dir: Path) -> list[Path]:

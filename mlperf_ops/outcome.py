@@ -7,7 +7,6 @@ runs an accuracy.txt that the round's pattern can read.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,14 +59,9 @@ def read_accuracy(path: Path, rules: Rules, official: str) -> dict[str, Any] | N
         return None
     found: dict[str, Any] = {}
     for target in rules.benchmarks[official].accuracy:
-        for line in text.splitlines():
-            match = re.match(target.pattern, line)
-            if match:
-                try:
-                    found[target.metric] = float(match.group(1))
-                except (ValueError, IndexError):
-                    continue
-                break
+        value = target.find(text)
+        if value is not None:
+            found[target.metric] = value
     return found or None
 
 

@@ -9,7 +9,6 @@ they make archives differ between machines).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import stat
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlperf_ops import __version__
+from mlperf_ops.hashing import file_sha256
+from mlperf_ops.state.atomic import write_bytes
 from mlperf_ops.check import SMOKE_MARKER, CheckReport, check_tree
 from mlperf_ops.errors import CheckFailed, UsageError
 from mlperf_ops.rules import DIVISIONS
@@ -101,26 +102,10 @@ def write_tarball(tree: Path, members: list[tuple[str, Path]], handle: BinaryIO)
     return files, size
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_sha256 = file_sha256
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+_atomic_write = write_bytes
 
 
 def _submitters(tree: Path) -> list[str]:

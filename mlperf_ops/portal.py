@@ -49,6 +49,7 @@ from tenacity import (
     wait_random,
 )
 
+from mlperf_ops.hashing import file_sha256
 from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
 
@@ -308,12 +309,7 @@ class _HashingReader:
         return chunk
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_file = file_sha256
 
 
 # ---------------------------------------------------------------------------

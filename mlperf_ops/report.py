@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from string import Template
 from typing import Any
 
 from mlperf_ops import __version__
+from mlperf_ops.check.scenario import verify_passes
 from mlperf_ops.check import SMOKE_MARKER, CheckReport, Finding, check_tree
 from mlperf_ops.check.runner import PROVENANCE
 from mlperf_ops.errors import UsageError
@@ -178,11 +178,7 @@ def _percentiles(detail: DetailLog | None, summary: SummaryLog | None) -> list[B
 
 
 def _verify_verdict(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines()]
-    checks = [line.rsplit(":", 1)[1].strip() for line in lines if "check pass:" in line]
-    if checks:  # TEST06 style: one "... check pass: True/False/Skipped" per check
-        return "PASS" if all(c in ("True", "Skipped") for c in checks) else "FAIL"
-    return "PASS" if any("TEST PASS" in line for line in lines) else "FAIL"
+    return "PASS" if verify_passes(text) else "FAIL"
 
 
 def _compliance(sdir: Path) -> list[ComplianceResult]:
@@ -206,12 +202,7 @@ def _accuracy(sdir: Path, rules: Rules, official: str | None, scenario: str, div
     targets = bench.accuracy_for(scenario) if bench else ()
     results: list[AccuracyResult] = []
     for target in targets:
-        value: float | None = None
-        for line in text.splitlines():
-            m = re.match(target.pattern, line)
-            if m:
-                value = _number(m.group(1))
-                break
+        value = target.find(text)
         results.append(AccuracyResult(target.metric, value, target.target, target.upper, held))
     if not results:
         first = next((line.strip() for line in text.splitlines() if line.strip()), "")

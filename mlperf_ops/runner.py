@@ -61,9 +61,9 @@ def container_spec(spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: B
                    target: ImageTarget, image: ImageRef, command: list[str] | None = None) -> ContainerSpec:
     mounts = [Mount(attempt.config_dir, CONFIG_DIR, True), Mount(attempt.output_dir, OUTPUT_DIR, False)]
     if bench.model:
-        mounts.append(Mount(Path(bench.model.path), MODEL_DIR, True))
+        mounts.append(Mount(Path(bench.model.path).absolute(), MODEL_DIR, True))
     if bench.dataset:
-        mounts.append(Mount(Path(bench.dataset.path), DATASET_DIR, True))
+        mounts.append(Mount(Path(bench.dataset.path).absolute(), DATASET_DIR, True))
     gpus = None
     acc = system.accelerator
     if acc is not None and acc.vendor in ("nvidia", "amd"):

@@ -16,14 +16,13 @@ a second run changes nothing.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlperf_ops.state.atomic import write_bytes
+from mlperf_ops.hashing import file_sha256
 from mlperf_ops.errors import OperationalError
 
 MAX_ACCURACY_LOG_SIZE = 10 * 1024
@@ -42,12 +41,7 @@ class TruncateResult:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (dir, why)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_of = file_sha256
 
 
 def hash_lines(accuracy_txt: Path) -> list[str]:
@@ -76,20 +70,8 @@ def accuracy_dirs(root: Path) -> list[Path]:
 
 
 def _replace_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp sibling + rename, keeping the file's mode (the tree is
-    packed later, and a 0600 temp file must not leak its mode into it)."""
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Keep the file's mode: the tree is packed later.
+    write_bytes(path, data, mode=path.stat().st_mode & 0o7777)
 
 
 def truncated_bytes(data: bytes) -> bytes:

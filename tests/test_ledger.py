@@ -94,3 +94,13 @@ def test_record_json_is_complete_json_after_commit(tmp_path: Path) -> None:
     assert data["key"] == "1" * 64 and data["record_schema"] == 1
     leftovers = [p for p in (tmp_path / "records").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_a_relative_state_dir_becomes_absolute_because_records_are_bind_mounted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ledger = Ledger(Path(".mlperf-ops"))
+    attempt = ledger.begin("9" * 64, "r")
+    assert attempt.config_dir.is_absolute() and attempt.config_dir.is_dir()
+    assert str(attempt.config_dir).startswith(str(tmp_path))

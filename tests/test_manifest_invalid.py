@@ -198,6 +198,33 @@ def test_all_rules_problems_reported_at_once(tmp_path: Path) -> None:
     assert f"ERROR: {len(expected)} problem(s) in 1 of 1 manifest(s)" in result.stderr
 
 
+def test_infinite_loadgen_values_rejected(tmp_path: Path) -> None:
+    """1.0e+999 parses as inf (bare 1e999 is a string to PyYAML): rejected in a scenario and in loadgen."""
+    manifest = tmp_path / "inf.yaml"
+    manifest.write_text("""\
+version: 1
+round: v6.1
+submitter: CorpusCorp
+division: open
+status: available
+system_type: edge
+systems:
+  - id: sut-a
+    image: cpu
+    benchmarks:
+      - name: resnet
+        loadgen: {max_duration: -.inf}
+        scenarios:
+          Offline: {target_qps: 1.0e+999}
+""", encoding="utf-8")
+    result = validate(str(manifest), project=REPO)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = _problem_lines(result.stderr, manifest)
+    assert len(lines) == 2, result.stderr
+    assert any(":12:" in line and "'max_duration' must be a finite number" in line for line in lines)
+    assert any(":14:" in line and "'target_qps' must be a finite number" in line for line in lines)
+
+
 def test_several_files_each_reported() -> None:
     a = "tests/manifests/invalid/rules_unknown_round.yaml"
     b = "tests/manifests/invalid/schema_bad_version.yaml"

@@ -8,7 +8,6 @@ the runner still wraps every scenario so that a bug here reports `check.internal
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,12 +295,7 @@ def _accuracy_txt_findings(ctx: ScenarioCtx, acc_dir: Path, out: ScenarioOutcome
     targets = ctx.bench.accuracy_for(ctx.scenario)
     shown: list[str] = []
     for target in targets:
-        value: float | None = None
-        for line in text.splitlines():
-            m = re.match(target.pattern, line)
-            if m:
-                value = _number(m.group(1))
-                break
+        value = target.find(text)
         if value is None:
             sev: Severity = "error" if ctx.strict_division else "warning"
             ctx.add("acc.pattern", txt_path, f"no line matches the {target.metric} pattern of {ctx.bench.name}", sev)
@@ -342,10 +336,14 @@ def check_accuracy(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
     _accuracy_txt_findings(ctx, acc, out)
 
 
-def _verify_passes(text: str, kind: str) -> bool:
+def verify_passes(text: str, kind: str | None = None) -> bool:
+    """Whether a verify_*.txt says the test passed (also used by the HTML report).
+
+    TEST06 prints one "... check pass: X" line per check; the others print TEST PASS.
+    """
     lines = [line.strip() for line in text.splitlines()]
-    if kind == "output_consistency":  # TEST06 prints one "... check pass: X" per check
-        checks = [line.rsplit(":", 1)[1].strip() for line in lines if "check pass:" in line]
+    checks = [line.rsplit(":", 1)[1].strip() for line in lines if "check pass:" in line]
+    if kind == "output_consistency" or (kind is None and checks):
         return bool(checks) and all(c in ("True", "Skipped") for c in checks)
     return any("TEST PASS" in line for line in lines)
 
@@ -373,7 +371,7 @@ def check_compliance(ctx: ScenarioCtx) -> None:
                 ctx.add("compliance.missing", tdir / required, f"{name}/{required} is missing")
         for verify in sorted(tdir.glob("verify_*.txt")):
             text = read_text(ctx, verify)
-            if text is not None and not _verify_passes(text, audit.kind):
+            if text is not None and not verify_passes(text, audit.kind):
                 ctx.add(fail_rule, verify, f"{name}: {verify.name} does not say TEST PASS")
         run = tdir / "performance" / "run_1"
         if (tdir / "performance").exists():

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from mlperf_ops.apply import apply as run_apply
 from mlperf_ops.cli.common import (
     append_step_summary,
     echo_json,
@@ -48,6 +47,8 @@ def _metric(record_data: dict[str, Any]) -> str:
 def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, only: str | None,
               keep_going: bool, dry_run: bool, verbose: bool, as_json: bool) -> int:
     """Build images as needed and run every pending run in containers, recording results."""
+    from mlperf_ops.apply import apply as run_apply  # imports docker: only when applying
+
     ctx = load_context(manifest, pipeline=pipeline, system=system)
     ledger = Ledger(state_dir)
     with Progress(verbose=verbose) as progress:

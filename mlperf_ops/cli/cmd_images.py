@@ -10,7 +10,6 @@ import click
 
 from mlperf_ops import images
 from mlperf_ops.cli.common import echo_json, json_option
-from mlperf_ops.engine import Engine
 
 
 def _images_dir_option(func: Any) -> Any:
@@ -49,6 +48,8 @@ def register(group: click.Group) -> None:
     def build(targets: tuple[str, ...], images_dir: Path, verbose: bool, as_json: bool) -> None:
         """Build TARGET images (default: cpu), skipping those already up to date."""
         loaded = [images.load_target(images_dir, name) for name in (targets or ("cpu",))]
+        from mlperf_ops.engine import Engine  # docker: imported only when talking to it
+
         engine = Engine.connect()
         refs = [images.ensure_image(engine, target, on_event=_progress(verbose)) for target in loaded]
         if as_json:
@@ -62,6 +63,8 @@ def register(group: click.Group) -> None:
     @json_option
     def list_(images_dir: Path, as_json: bool) -> None:
         """Targets, their content tag and whether that image is built."""
+        from mlperf_ops.engine import Engine  # docker: imported only when talking to it
+
         engine = Engine.connect()
         rows: list[dict[str, Any]] = []
         for name in images.list_targets(images_dir):
@@ -87,6 +90,8 @@ def register(group: click.Group) -> None:
     @json_option
     def prune(containers_only: bool, as_json: bool) -> None:
         """Remove containers and images that mlperf-ops made (labelled org.mlperf-ops.managed)."""
+        from mlperf_ops.engine import Engine  # docker: imported only when talking to it
+
         engine = Engine.connect()
         removed = engine.prune("containers" if containers_only else "all")
         if as_json:

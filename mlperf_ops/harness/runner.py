@@ -17,7 +17,6 @@ MLPERF_HARNESS_PROGRESS_SECONDS.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Mapping

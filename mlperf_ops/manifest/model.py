@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-LoadGenValue = int | float | str
+LoadGenValue = int | float
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ code asks a `Rules` object.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -28,6 +29,17 @@ class AccuracyTarget:
     pattern: str  # regex with one group capturing the number in accuracy.txt
     target: float  # the absolute value a closed/network result must reach
     upper: float | None = None  # where the round also bounds the value from above
+
+    def find(self, text: str) -> float | None:
+        """The metric's value in accuracy.txt: the first line the pattern matches."""
+        for line in text.splitlines():
+            match = re.match(self.pattern, line)
+            if match:
+                try:
+                    return float(match.group(1))
+                except (ValueError, IndexError):
+                    return None
+        return None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Crash-safe file and directory writes (write to a temp sibling, fsync, rename)."""
+"""Crash-safe file and directory writes (write to a temp sibling, fsync, rename).
+
+Used for the state directory and for the files mlperf-ops writes into trees and dist/.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` atomically; `mode` because mkstemp makes 0600 files."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -30,6 +34,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlperf_ops.hashing import file_sha256
 from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.plan import LedgerSnapshot, RecordSummary
 from mlperf_ops.state.atomic import publish_dir, write_json
@@ -74,12 +74,7 @@ class Record:
         )
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+file_digest = file_sha256
 
 
 def artifact_manifest(root: Path) -> dict[str, dict[str, Any]]:
@@ -93,11 +88,12 @@ def artifact_manifest(root: Path) -> dict[str, dict[str, Any]]:
 
 class Ledger:
     def __init__(self, state_dir: Path) -> None:
-        self.root = state_dir
-        self.records_dir = state_dir / "records"
-        self.attempts_dir = state_dir / "attempts"
-        self.staging_dir = state_dir / "staging"
-        self.originals_dir = state_dir / "originals"
+        # Absolute: record directories are bind-mounted into containers.
+        self.root = state_dir.absolute()
+        self.records_dir = self.root / "records"
+        self.attempts_dir = self.root / "attempts"
+        self.staging_dir = self.root / "staging"
+        self.originals_dir = self.root / "originals"
 
     # -- reading -------------------------------------------------------------
 
