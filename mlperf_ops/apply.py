@@ -7,13 +7,16 @@ exactly where the ledger says it stopped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlperf_ops.controller import Context, make_plan
 from mlperf_ops.engine import Engine
 from mlperf_ops.events import Event, EventSink
-from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, load_target
+from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
+from mlperf_ops.local_engine import LocalEngine
 from mlperf_ops.plan import Plan, PlannedRun
 from mlperf_ops.runner import execute
 from mlperf_ops.state.ledger import Ledger, Record
@@ -45,7 +48,7 @@ def apply(
     ctx: Context,
     ledger: Ledger,
     *,
-    connect: Callable[[], Engine] = Engine.connect,
+    connect: Callable[[], Any] | None = None,
     system: str | None = None,
     only: str | None = None,
     keep_going: bool = False,
@@ -60,7 +63,8 @@ def apply(
         if dry_run or not first.pending:
             return result
 
-        engine = connect()
+        local = os.environ.get("MLPERF_OPS_EXECUTOR", "docker") == "local"
+        engine: Engine | LocalEngine = (connect or (LocalEngine.connect if local else Engine.connect))()
         for system_id in sorted({r.spec.system for r in first.pending}):
             # systems/<id>.json describes the machine the runs happen on: probe it now.
             ledger.write_probe(system_id, probe_host())
@@ -71,7 +75,15 @@ def apply(
                 def image_event(event: ImageEvent) -> None:
                     on_event(Event("image", event.message, data={"target": event.target, "stage": event.stage}))
 
-                result.images[target_name] = ensure_image(engine, target, on_event=image_event)
+                if local:
+                    # We run inside the image (a Kubernetes pod): nothing to build or look up.
+                    digest = spec_hash(target)
+                    result.images[target_name] = ImageRef(target_name, image_tag(target), "local", digest, False,
+                                                           "local executor: running inside the image")
+                    image_event(ImageEvent(target_name, "done", result.images[target_name].reason))
+                else:
+                    assert isinstance(engine, Engine)
+                    result.images[target_name] = ensure_image(engine, target, on_event=image_event)
 
             attempts: dict[str, int] = {}
             given_up: set[str] = set()

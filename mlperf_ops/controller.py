@@ -65,9 +65,18 @@ def make_plan(ctx: Context, ledger: Ledger, *, system: str | None = None, only: 
         return full
     import fnmatch
 
-    kept = tuple(
-        r for r in full.runs
+    chosen = {
+        r.spec.run_id for r in full.runs
         if (system is None or r.spec.system == system)
         and (only is None or fnmatch.fnmatch(r.spec.run_id, only) or only in r.spec.run_id)
-    )
+    }
+    # What the chosen runs depend on (calibration, reference runs) comes along.
+    by_id = {r.spec.run_id: r for r in full.runs}
+    stack = list(chosen)
+    while stack:
+        for dep in by_id[stack.pop()].spec.depends_on:
+            if dep not in chosen:
+                chosen.add(dep)
+                stack.append(dep)
+    kept = tuple(r for r in full.runs if r.spec.run_id in chosen)
     return Plan(full.manifest, full.round, full.division, full.submitter, full.profile, full.submittable, kept)

@@ -19,6 +19,7 @@ from mlperf_ops import __version__
 from mlperf_ops.engine import ContainerSpec, Engine, GpuRequest, Mount
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.images import ImageRef, ImageTarget
+from mlperf_ops.local_engine import LocalEngine
 from mlperf_ops.manifest.model import BenchmarkSpec, SystemSpec
 from mlperf_ops.outcome import ContainerExit, Outcome, evaluate
 from mlperf_ops.pipeline import Profile
@@ -117,7 +118,7 @@ def _record(spec: RunSpec, outcome: Outcome, image: ImageRef, profile: Profile, 
 
 def execute(
     spec: RunSpec, *, system: SystemSpec, bench: BenchmarkSpec, target: ImageTarget, image: ImageRef,
-    engine: Engine, ledger: Ledger, rules: Rules, profile: Profile, on_event: EventSink,
+    engine: Engine | LocalEngine, ledger: Ledger, rules: Rules, profile: Profile, on_event: EventSink,
 ) -> Record:
     """Stage, run, judge, verify (audits) and commit one run. Always returns a committed record."""
     started = time.time()
@@ -152,7 +153,7 @@ def execute(
 
 
 def _score_accuracy_log(log: Path, spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: BenchmarkSpec,
-                        target: ImageTarget, image: ImageRef, engine: Engine, on_event: EventSink) -> Path:
+                        target: ImageTarget, image: ImageRef, engine: Engine | LocalEngine, on_event: EventSink) -> Path:
     """Run the image's accuracy script on a log inside the attempt (TEST01's fallback check)."""
     rel = log.relative_to(attempt.dir)
     out_rel = rel.parent / (rel.stem + ".accuracy.txt")

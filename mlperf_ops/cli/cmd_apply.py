@@ -71,7 +71,7 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
             "remaining": [{"run_id": p.spec.run_id, "action": p.action, "reason": p.reason} for p in result.remaining],
             "ok": result.ok,
         })
-    elif not result.records:
+    elif not result.records and not result.remaining:
         click.echo(f"up to date: all {len(result.plan_before.runs)} run(s) have records; no container started")
     else:
         table("apply", ("run", "status", "validity", "result"), rows)
