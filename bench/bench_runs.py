@@ -1,11 +1,11 @@
 """What running in a container costs, and what a no-op `apply` costs.
 
-    python bench/bench_runs.py [--repeat 3]
+    python bench/bench_runs.py [--repeat 3] [--noop-repeat 5]
 
 1. The demo SUT's Offline samples/s inside its container, measured by
    `mlperf-ops apply` on tests/project/manifests/bench-offline.yaml (calibration, then
-   a 3 s performance run; a fresh state directory each repeat), against the same
-   harness on the host (`python -m mlperf_ops.harness run`) given the SAME user.conf,
+   a 3 s performance run with tests/project/pipelines/bench.yaml; a fresh state
+   directory each repeat), against the same harness on the host (`python -m mlperf_ops.harness run`) given the SAME user.conf,
    the same MLPERF_* environment the runner gave the container, and the model files
    copied out of the same image. Printed as container/host (1.0 = no overhead).
 2. A second `apply` with nothing to do (reads the manifest, hashes the image inputs,
@@ -94,8 +94,6 @@ def host_run(record_dir: Path, container_env: dict[str, str], model_dir: Path, w
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLPERF_")}
     env.update(container_env)
     env.update(MLPERF_CONFIG_DIR=str(config), MLPERF_OUTPUT_DIR=str(output), MLPERF_MODEL_DIR=str(model_dir))
-    env.pop("HOME", None)
-    env["HOME"] = os.environ.get("HOME", "/tmp")
     done = subprocess.run([sys.executable, "-m", "mlperf_ops.harness", "run"], env=env, cwd=config,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -103,28 +101,28 @@ def host_run(record_dir: Path, container_env: dict[str, str], model_dir: Path, w
     return summarise(output)
 
 
-def runner_env(record: dict[str, Any]) -> dict[str, str]:
-    """The MLPERF_* environment the runner gave this record's container (rebuilt from the plan)."""
-    from mlperf_ops.controller import load_context
+def runner_env() -> dict[str, str]:
+    """The MLPERF_* environment the runner gives the performance run's container (from the plan)."""
+    from mlperf_ops.controller import load_context, make_plan
     from mlperf_ops.images import load_target
     from mlperf_ops.runner import container_env
     from mlperf_ops.state.ledger import Ledger
 
     os.environ["MLPERF_OPS_PROJECT"] = str(PROJECT)
     ctx = load_context(MANIFEST)
-    from mlperf_ops.controller import make_plan
-
-    plan = make_plan(ctx, Ledger(Path(tempfile.mkdtemp(prefix="bench-runs-empty-"))))
+    with tempfile.TemporaryDirectory(prefix="bench-runs-empty-") as empty:
+        plan = make_plan(ctx, Ledger(Path(empty)))
     spec = next(r.spec for r in plan.runs if r.spec.run_id == PERF_RUN)
-    bench = ctx.manifest.system(spec.system).benchmarks[0]
+    bench = next(b for b in ctx.manifest.system(spec.system).benchmarks if b.name == spec.benchmark)
     env = container_env(spec, load_target(ctx.images_dir, spec.image_target), bench)
     env.pop("MLPERF_RUN_KEY", None)
+    env.pop("HOME", None)  # the host's HOME stays
     return env
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=2, help="container/host pairs (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="container/host pairs (default 3)")
     parser.add_argument("--noop-repeat", type=int, default=5)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-runs-"))
@@ -137,7 +135,7 @@ def main() -> int:
             state = work / f"state-{i}"
             record = container_run(state)
             if env is None:
-                env = runner_env(record)
+                env = runner_env()
                 model_dir = copy_models_out(record["image"]["tag"], work / "image-models")
             assert model_dir is not None
             host = host_run(state / "records" / record["key"], env, model_dir, work / f"host-{i}")

@@ -9,7 +9,15 @@ download — so the planner can key runs on it before anything is built, and
 Builds are offline: wheels are downloaded on the host into a cache keyed by the
 requirements (never inside the state dir), staged with the context, and installed with
 `pip --no-index`; the base is our own debootstrap root file system (images/base/) unless a
-target names a registry image. Docker itself is reached only through `mlperf_ops.engine`.
+target names a registry image or another target. Docker itself is reached only through
+`mlperf_ops.engine`.
+
+A *controller* image (images/controller/, `kind: controller`) is built FROM a harness
+target's image and adds the `mlperf-ops` command plus the project files `apply` reads, so
+a Kubernetes pod can run `mlperf-ops apply` with the local executor. It is generic: the
+harness target it extends is chosen when it is loaded (`load_controller(..., "cpu")` gives
+the target `cpu-controller`), so one context serves every hardware target. Run keys never
+use a controller's hash: they use the harness target's (`controller.image_identity`).
 """
 
 from __future__ import annotations
@@ -41,8 +49,15 @@ LABEL_SPEC_HASH = "org.mlperf-ops.spec-hash"
 LABEL_TARGET = "org.mlperf-ops.target"
 LABEL_TOOL_VERSION = "org.mlperf-ops.tool-version"
 ROOTFS_SCRIPT = "build-rootfs.sh"
-DEFAULT_HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+DEFAULT_PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_HARNESS_DIR = DEFAULT_PACKAGE_DIR / "harness"
 IGNORED_HARNESS_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
+CONTROLLER_KIND = "controller"
+CONTROLLER_SUFFIX = "-controller"
+# Where a controller image keeps the project files `apply` reads (MLPERF_OPS_PROJECT in the pod).
+# In a controller's build context the package goes under mlperf_ops/ and those files under project/.
+CONTEXT_PACKAGE = "mlperf_ops"
+CONTEXT_PROJECT = "project"
 
 Accelerator = Literal["cpu", "nvidia", "amd"]
 
@@ -92,6 +107,8 @@ class ImageTarget:
     build_network: Literal["none", "default"]
     accelerator: Accelerator
     execution_provider: str
+    kind: str = "harness"  # harness | controller
+    base_target: str | None = None  # another target whose image is FROM, or None
 
     @property
     def images_dir(self) -> Path:
@@ -169,6 +186,10 @@ def _kind(context_dir: Path) -> str | None:
     return str(_read_yaml(spec).get("kind", "harness"))
 
 
+def is_controller_context(context_dir: Path) -> bool:
+    return _kind(context_dir) == CONTROLLER_KIND
+
+
 def list_targets(images_dir: Path) -> list[str]:
     """Runnable targets: subdirectories with an image.yaml that are not a rootfs recipe."""
     if not images_dir.is_dir():
@@ -197,24 +218,63 @@ def load_rootfs(images_dir: Path, name: str) -> RootfsRecipe:
         raise UsageError(f"{path}: rootfs.{missing.args[0]} is required") from None
 
 
-def load_target(images_dir: Path, name: str) -> ImageTarget:
+def _require_target(images_dir: Path, name: str) -> None:
     known = list_targets(images_dir)
     if name not in known:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known targets: {', '.join(known) or 'none'}"
         raise UsageError(f"unknown image target {name!r} in {images_dir}", hint=hint)
+
+
+def load_target(images_dir: Path, name: str) -> ImageTarget:
+    _require_target(images_dir, name)
+    return _load(images_dir, name, images_dir / name, base_target=None, seen=())
+
+
+def load_controller(images_dir: Path, for_target: str, name: str = "controller") -> ImageTarget:
+    """The controller image for harness target `for_target`, from the context images/<name>/.
+
+    The result is the target `<for_target>-controller`, FROM the harness image's tag, with the
+    harness target's Python, glibc, platform and accelerator.
+    """
     context = images_dir / name
+    if not is_controller_context(context):
+        raise UsageError(f"{context / 'image.yaml'} is not a controller build context (needs `kind: controller`)",
+                         hint="the controller context ships with the project under images/controller/")
+    _require_target(images_dir, for_target)
+    return _load(images_dir, f"{for_target}{CONTROLLER_SUFFIX}", context, base_target=for_target, seen=())
+
+
+def _load(images_dir: Path, name: str, context: Path, *, base_target: str | None,
+          seen: tuple[str, ...]) -> ImageTarget:
     path = context / "image.yaml"
     data = _read_yaml(path)
+    kind = str(data.get("kind", "harness"))
 
     def fail(message: str) -> UsageError:
         return UsageError(f"{path}: {message}", hint="the fields are described at the top of images/cpu/image.yaml")
 
     base = data.get("base")
-    if not isinstance(base, dict) or len(base) != 1 or not ({"rootfs", "registry"} & set(base)):
-        raise fail("base must be {rootfs: NAME} or {registry: REFERENCE}")
+    if kind == CONTROLLER_KIND:
+        # The harness target is the caller's choice (`--for`), so the context names none.
+        if base is not None:
+            raise fail("a controller has no `base`: it is built FROM the harness target it is loaded for")
+        base = {"target": base_target}
+    if not isinstance(base, dict) or len(base) != 1 or not ({"rootfs", "registry", "target"} & set(base)):
+        raise fail("base must be {rootfs: NAME}, {registry: REFERENCE} or {target: NAME}")
     base_rootfs = str(base["rootfs"]) if "rootfs" in base else None
     base_registry = str(base["registry"]) if "registry" in base else None
+    parent: ImageTarget | None = None
+    if "target" in base:
+        parent_name = str(base["target"])
+        if parent_name in (*seen, name):
+            raise fail(f"base targets form a cycle: {' -> '.join((*seen, name, parent_name))}")
+        known = list_targets(images_dir)
+        if parent_name not in known:
+            raise UsageError(f"{path}: base target {parent_name!r} is not a harness target in {images_dir}",
+                             hint=f"known targets: {', '.join(known) or 'none'}")
+        parent = _load(images_dir, parent_name, images_dir / parent_name, base_target=None,
+                       seen=(*seen, name))
     wheels = data.get("wheels")
     if not isinstance(wheels, dict) or "requirements" not in wheels:
         raise fail("wheels.requirements is required")
@@ -226,15 +286,18 @@ def load_target(images_dir: Path, name: str) -> ImageTarget:
     if base_rootfs is not None:
         recipe = load_rootfs(images_dir, base_rootfs)
         python, glibc = python or recipe.python, glibc or recipe.glibc
+    if parent is not None:
+        # FROM another target: its interpreter and C library decide which wheels fit.
+        python, glibc = python or parent.python, glibc or parent.glibc
     if not python or not glibc:
         raise fail("wheels.python and wheels.glibc are required for a registry base")
-    accelerator = data.get("accelerator", "cpu")
+    accelerator = data.get("accelerator", parent.accelerator if parent else "cpu")
     if accelerator not in ("cpu", "nvidia", "amd"):
         raise fail(f"accelerator must be cpu, nvidia or amd, not {accelerator!r}")
     network = data.get("build_network", "none")
     if network not in ("none", "default"):
         raise fail(f"build_network must be none or default, not {network!r}")
-    platform = str(data.get("platform", "linux/amd64"))
+    platform = str(data.get("platform", parent.platform if parent else "linux/amd64"))
     if platform != "linux/amd64":
         raise fail(f"platform {platform} is not supported (only linux/amd64)")
     build_args = data.get("build_args") or {}
@@ -243,13 +306,15 @@ def load_target(images_dir: Path, name: str) -> ImageTarget:
     dockerfile = context / "Dockerfile"
     if not dockerfile.is_file():
         raise fail("no Dockerfile next to image.yaml")
+    default_provider = parent.execution_provider if parent else "CPUExecutionProvider"
     return ImageTarget(
         name=name, context_dir=context, dockerfile=dockerfile,
         base_rootfs=base_rootfs, base_registry=base_registry,
         requirements=requirements, python=str(python), glibc=str(glibc), platform=platform,
         build_args=tuple(sorted((str(k), str(v)) for k, v in build_args.items())),
         build_network=network, accelerator=accelerator,
-        execution_provider=str(data.get("execution_provider", "CPUExecutionProvider")),
+        execution_provider=str(data.get("execution_provider", default_provider)),
+        kind=kind, base_target=parent.name if parent else None,
     )
 
 
@@ -287,15 +352,74 @@ def harness_files(harness_dir: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(harness_dir).as_posix())
 
 
-def base_identity(target: ImageTarget) -> str:
+def base_target_of(target: ImageTarget) -> ImageTarget:
+    """The target `target` is built FROM (only for a `base: {target: NAME}`)."""
+    if target.base_target is None:
+        raise OperationalError(f"target {target.name} has no base target")
+    return load_target(target.images_dir, target.base_target)
+
+
+def base_identity(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR) -> str:
     if target.base_rootfs is not None:
         recipe = load_rootfs(target.images_dir, target.base_rootfs)
         return f"rootfs:{recipe.name}:{recipe.recipe_hash()}"
+    if target.base_target is not None:
+        # The base image's own content tag: any change to it rebuilds what is built FROM it.
+        return f"target:{target.base_target}:{spec_hash(base_target_of(target), harness_dir)}"
     return f"registry:{target.base_registry}"
 
 
-def spec_hash(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR) -> str:
-    """sha256 over everything that determines the image; files only, no engine, no network."""
+def context_files(context_dir: Path) -> list[Path]:
+    """A build context's own files (what a Dockerfile may COPY), without staged or cached ones."""
+    return sorted(
+        p for p in context_dir.rglob("*")
+        if p.is_file() and not p.relative_to(context_dir).as_posix().startswith(("wheelhouse/", "harness/"))
+        and not (set(p.relative_to(context_dir).parts) & IGNORED_HARNESS_PARTS)
+    )
+
+
+def package_files(package_dir: Path) -> list[Path]:
+    """The mlperf_ops package as a controller image carries it (caches left out)."""
+    if not (package_dir / "__init__.py").is_file():
+        raise OperationalError(f"mlperf_ops package not found at {package_dir}",
+                               hint="the controller image embeds mlperf_ops/; is the checkout complete?")
+    return harness_files(package_dir)
+
+
+def project_files(target: ImageTarget) -> list[tuple[str, Path]]:
+    """(path under the project dir, source) of the files `apply` reads in a controller's pod.
+
+    The pipelines, and the context of every harness target with the rootfs recipes they
+    name: exactly what `spec_hash` reads, so the pod computes the same image identities (and
+    so the same run keys) as the host. Every target, not only the one the controller is
+    built on, because `apply --system ID` plans the whole manifest, whose other systems may
+    use other targets.
+    """
+    images_dir = target.images_dir
+    project = images_dir.parent
+    pipelines = sorted((project / "pipelines").glob("*.yaml"))
+    if not pipelines:
+        raise UsageError(f"no pipelines/*.yaml under {project}",
+                         hint="a controller image carries the project's pipeline profiles; build from the project root")
+    files = [(f"pipelines/{p.name}", p) for p in pipelines]
+    contexts: set[str] = set()
+    for name in list_targets(images_dir):
+        contexts.add(name)
+        base = _read_yaml(images_dir / name / "image.yaml").get("base")
+        if isinstance(base, dict) and "rootfs" in base:
+            contexts.add(str(base["rootfs"]))
+    for name in sorted(contexts):
+        context = images_dir / name
+        files += [(f"images/{name}/{p.relative_to(context).as_posix()}", p) for p in context_files(context)]
+    return files
+
+
+def spec_hash(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR, *,
+              package_dir: Path = DEFAULT_PACKAGE_DIR) -> str:
+    """sha256 over everything that determines the image; files only, no engine, no network.
+
+    `package_dir` (the mlperf_ops package) counts only for a controller, which embeds it.
+    """
     parts: list[tuple[str, str]] = [
         ("scheme", HASH_SCHEME),
         ("target", target.name),
@@ -303,7 +427,7 @@ def spec_hash(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR) -> s
         ("image.yaml", _sha256_file(target.context_dir / "image.yaml")),
         ("requirements", _sha256_file(target.requirements)),
         ("build_args", json.dumps(target.build_args)),
-        ("base", base_identity(target)),
+        ("base", base_identity(target, harness_dir)),
     ]
     # Extra files a Dockerfile might COPY (anything else in the context) count too.
     for path in sorted(target.context_dir.rglob("*")):
@@ -313,11 +437,17 @@ def spec_hash(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR) -> s
             parts.append((f"context/{rel}", _sha256_file(path)))
     for path in harness_files(harness_dir):
         parts.append((f"harness/{path.relative_to(harness_dir).as_posix()}", _sha256_file(path)))
+    if target.kind == CONTROLLER_KIND:
+        for path in package_files(package_dir):
+            parts.append((f"package/{path.relative_to(package_dir).as_posix()}", _sha256_file(path)))
+        for rel, path in project_files(target):
+            parts.append((f"project/{rel}", _sha256_file(path)))
     return _sha256_text("\n".join(f"{k}\t{v}" for k, v in parts))
 
 
-def image_tag(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR) -> str:
-    return f"{TAG_PREFIX}/{target.name}:{spec_hash(target, harness_dir)[:16]}"
+def image_tag(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR, *,
+              package_dir: Path = DEFAULT_PACKAGE_DIR) -> str:
+    return f"{TAG_PREFIX}/{target.name}:{spec_hash(target, harness_dir, package_dir=package_dir)[:16]}"
 
 
 def managed_labels(target: str, digest: str) -> dict[str, str]:
@@ -422,8 +552,13 @@ def _build_base(engine: ImageEngine, recipe: RootfsRecipe, tag: str, digest: str
     return ImageRef(recipe.name, tag, image_id, digest, True, f"built: no image {tag} yet")
 
 
-def stage_context(target: ImageTarget, harness_dir: Path, wheelhouse: Path, into: Path) -> None:
-    """Lay out the build context: the target dir, its wheelhouse and the harness package."""
+def stage_context(target: ImageTarget, harness_dir: Path, wheelhouse: Path, into: Path, *,
+                  package_dir: Path = DEFAULT_PACKAGE_DIR) -> None:
+    """Lay out the build context: the target dir, its wheelhouse and the harness package.
+
+    A controller gets the mlperf_ops package (mlperf_ops/) and the project files (project/)
+    instead of the harness, which its base image already has.
+    """
     shutil.copytree(target.context_dir, into, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("wheelhouse", "harness", "__pycache__"))
     wheels = into / "wheelhouse"
@@ -433,9 +568,14 @@ def stage_context(target: ImageTarget, harness_dir: Path, wheelhouse: Path, into
             os.link(wheel, wheels / wheel.name)  # same file system: no 100 MB copy
         except OSError:
             shutil.copy2(wheel, wheels / wheel.name)
-    harness = into / "harness"
-    for path in harness_files(harness_dir):
-        dest = harness / path.relative_to(harness_dir)
+    if target.kind == CONTROLLER_KIND:
+        copies = [(f"{CONTEXT_PACKAGE}/{p.relative_to(package_dir).as_posix()}", p)
+                  for p in package_files(package_dir)]
+        copies += [(f"{CONTEXT_PROJECT}/{rel}", p) for rel, p in project_files(target)]
+    else:
+        copies = [(f"harness/{p.relative_to(harness_dir).as_posix()}", p) for p in harness_files(harness_dir)]
+    for rel, path in copies:
+        dest = into / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest)
 
@@ -447,9 +587,13 @@ def ensure_image(
     *,
     on_event: Callable[[ImageEvent], None] | None = None,
     settings: BuildSettings | None = None,
+    package_dir: Path = DEFAULT_PACKAGE_DIR,
 ) -> ImageRef:
-    """The image for `target`, built only when no image carries its content tag."""
-    digest = spec_hash(target, harness_dir)
+    """The image for `target`, built only when no image carries its content tag.
+
+    A target built FROM another target ensures that one first (built or found by its tag).
+    """
+    digest = spec_hash(target, harness_dir, package_dir=package_dir)
     tag = f"{TAG_PREFIX}/{target.name}:{digest[:16]}"
     info = engine.image_info(tag)
     if info is not None:
@@ -468,7 +612,7 @@ def ensure_image(
             if on_event:
                 on_event(ImageEvent(target.name, "done", ref.reason))
             return ref
-        return _build_image(engine, target, harness_dir, digest, tag, settings, on_event)
+        return _build_image(engine, target, harness_dir, package_dir, digest, tag, settings, on_event)
 
 
 @contextlib.contextmanager
@@ -483,12 +627,15 @@ def _build_lock(settings: BuildSettings, tag: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _build_image(engine: ImageEngine, target: ImageTarget, harness_dir: Path, digest: str,
-                 tag: str, settings: BuildSettings,
+def _build_image(engine: ImageEngine, target: ImageTarget, harness_dir: Path, package_dir: Path,
+                 digest: str, tag: str, settings: BuildSettings,
                  on_event: Callable[[ImageEvent], None] | None) -> ImageRef:
     if target.base_rootfs is not None:
         base = ensure_base(engine, load_rootfs(target.images_dir, target.base_rootfs), settings, on_event)
         base_image = base.tag
+    elif target.base_target is not None:
+        base_image = ensure_image(engine, base_target_of(target), harness_dir, on_event=on_event,
+                                  settings=settings, package_dir=package_dir).tag
     else:
         base_image = str(target.base_registry)
     wheelhouse = ensure_wheelhouse(target, settings.wheel_cache, on_event)
@@ -500,7 +647,7 @@ def _build_image(engine: ImageEngine, target: ImageTarget, harness_dir: Path, di
     settings.wheel_cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".stage-", dir=settings.wheel_cache) as tmp:
         context = Path(tmp) / "context"
-        stage_context(target, harness_dir, wheelhouse, context)
+        stage_context(target, harness_dir, wheelhouse, context, package_dir=package_dir)
         buildargs = {**dict(target.build_args), "BASE_IMAGE": base_image}
         line_sink = (lambda line: on_event(ImageEvent(target.name, "build", line))) if on_event else None
         image_id = engine.build(

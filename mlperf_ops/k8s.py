@@ -8,7 +8,9 @@ without a cluster; `mlperf_ops.cli.cmd_render` turns the dicts into YAML.
 
 Contract of the pod (what the image and the cluster must provide):
 - the system's image contains the `mlperf-ops` command and the harness, and the project
-  files `apply` reads besides the manifest (`pipelines/`, `images/`) under `project_dir`;
+  files `apply` reads besides the manifest (`pipelines/`, `images/`) under `project_dir`:
+  the controller image (`mlperf-ops images build controller --for TARGET`, images/controller/)
+  built FROM the harness target's image is exactly that;
 - the manifest itself comes from a ConfigMap (see `render_manifest_configmap`), so a
   tuning change needs no image rebuild;
 - the ledger lives on a PersistentVolumeClaim shared by every system's Job. Records are

@@ -218,3 +218,200 @@ def test_ensure_image_builds_once_then_skips(tree, tmp_path):
     assert second.reason == f"up to date: image {first.tag} exists"
     assert second.image_id == first.image_id
     assert len(engine.builds) == 1
+
+
+# --- controller images (images/controller/): mlperf-ops on top of a harness target ---------
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    """A private project: images/ (with the controller), pipelines/, and a small mlperf_ops package."""
+    root = tmp_path / "proj"
+    shutil.copytree(PROJECT_IMAGES, root / "images",
+                    ignore=shutil.ignore_patterns("wheelhouse", "harness", "__pycache__"))
+    shutil.copytree(PROJECT_IMAGES.parent / "pipelines", root / "pipelines")
+    package = root / "mlperf_ops"
+    (package / "harness" / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("__version__ = '0'\n")
+    (package / "cli.py").write_text("def main():\n    return 0\n")
+    (package / "harness" / "__init__.py").write_text("")
+    (package / "harness" / "__main__.py").write_text("print('harness')\n")
+    (package / "harness" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    return root / "images", package
+
+
+def _controller_hash(images_dir: Path, package: Path) -> str:
+    return images.spec_hash(images.load_controller(images_dir, "cpu"), package / "harness", package_dir=package)
+
+
+def _cpu_hash(images_dir: Path, package: Path) -> str:
+    return images.spec_hash(images.load_target(images_dir, "cpu"), package / "harness")
+
+
+@pytest.mark.parametrize("harness", TARGETS)
+def test_project_controller_loads_for_every_target(harness: str):
+    target = images.load_target(PROJECT_IMAGES, harness)
+    controller = images.load_controller(PROJECT_IMAGES, harness)
+    assert controller.name == f"{harness}-controller" and controller.kind == "controller"
+    assert controller.base_target == harness and controller.base_rootfs is None and controller.base_registry is None
+    # FROM the harness image: its Python and glibc pick the controller's wheels.
+    assert (controller.python, controller.glibc) == (target.python, target.glibc)
+    assert (controller.accelerator, controller.execution_provider) == (target.accelerator, target.execution_provider)
+    assert controller.context_dir == PROJECT_IMAGES / "controller"
+    assert images.image_tag(controller).startswith(f"mlperf-ops/{harness}-controller:")
+    assert "controller" not in images.list_targets(PROJECT_IMAGES)
+
+
+def test_controller_requirements_cover_the_runtime_dependencies():
+    pins = {line.split("==")[0].lower().replace("_", "-")
+            for line in (PROJECT_IMAGES / "controller" / "requirements.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
+    assert {"pyyaml", "jsonschema", "docker", "tenacity", "requests", "click", "rich"} <= pins
+
+
+def test_unknown_harness_for_a_controller_suggests_the_closest():
+    with pytest.raises(UsageError) as caught:
+        images.load_controller(PROJECT_IMAGES, "cpuu")
+    assert "cpuu" in caught.value.message and "'cpu'" in (caught.value.hint or "")
+
+
+def test_a_controller_context_may_not_name_a_base(project):
+    images_dir, _ = project
+    spec = images_dir / "controller" / "image.yaml"
+    spec.write_text(spec.read_text() + "base:\n  target: cpu\n")
+    with pytest.raises(UsageError) as caught:
+        images.load_controller(images_dir, "cpu")
+    assert "base" in caught.value.message
+
+
+def test_a_harness_target_may_be_built_from_another_target(project):
+    images_dir, package = project
+    shutil.copytree(images_dir / "cpu", images_dir / "cpu-extra")
+    spec = images_dir / "cpu-extra" / "image.yaml"
+    spec.write_text(spec.read_text().replace("base:\n  rootfs: base\n", "base:\n  target: cpu\n"))
+    extra = images.load_target(images_dir, "cpu-extra")
+    assert extra.base_target == "cpu" and extra.base_rootfs is None
+    assert (extra.python, extra.glibc) == ("3.11", "2.36")
+    before = images.spec_hash(extra, package / "harness")
+    with (images_dir / "cpu" / "requirements.txt").open("a") as handle:
+        handle.write("# the base target changed\n")
+    assert images.spec_hash(extra, package / "harness") != before
+
+
+def test_base_target_cycles_are_usage_errors(project):
+    images_dir, _ = project
+    for name, other in (("a", "b"), ("b", "a")):
+        shutil.copytree(images_dir / "cpu", images_dir / name)
+        spec = images_dir / name / "image.yaml"
+        spec.write_text(spec.read_text().replace("base:\n  rootfs: base\n", f"base:\n  target: {other}\n"))
+    with pytest.raises(UsageError) as caught:
+        images.load_target(images_dir, "a")
+    assert "cycle" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "images/controller/Dockerfile",
+        "images/controller/requirements.txt",
+        "images/cpu/Dockerfile",  # the base target's inputs
+        "images/rocm/requirements.txt",  # another target's context, carried for planning
+        "images/base/build-rootfs.sh",
+        "pipelines/smoke.yaml",  # project files the image carries
+        "mlperf_ops/cli.py",  # the package
+        "mlperf_ops/harness/__main__.py",
+    ],
+)
+def test_controller_hash_covers_base_package_and_project(project, edit: str):
+    images_dir, package = project
+    before = _controller_hash(images_dir, package)
+    with (images_dir.parent / edit).open("a") as handle:
+        handle.write("\n# changed\n")
+    assert _controller_hash(images_dir, package) != before
+
+
+def test_controller_changes_never_change_the_harness_identity(project):
+    # Run keys use the harness target's spec hash: the controller must not move it.
+    images_dir, package = project
+    before = _cpu_hash(images_dir, package)
+    for rel in ("images/controller/Dockerfile", "mlperf_ops/cli.py", "pipelines/smoke.yaml"):
+        with (images_dir.parent / rel).open("a") as handle:
+            handle.write("\n# changed\n")
+    assert _cpu_hash(images_dir, package) == before
+
+
+def test_controller_hash_ignores_bytecode_caches(project):
+    images_dir, package = project
+    before = _controller_hash(images_dir, package)
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "cli.cpython-311.pyc").write_bytes(b"\1")
+    assert _controller_hash(images_dir, package) == before
+
+
+def test_staged_controller_context_reproduces_the_harness_identity(project, tmp_path):
+    """What the Dockerfile copies to /opt/mlperf-ops gives, in the pod, the host's identity of cpu."""
+    images_dir, package = project
+    controller = images.load_controller(images_dir, "cpu")
+    wheelhouse = tmp_path / "wh"
+    wheelhouse.mkdir()
+    staged = tmp_path / "context"
+    images.stage_context(controller, package / "harness", wheelhouse, staged, package_dir=package)
+    pod_images = staged / images.CONTEXT_PROJECT / "images"
+    pod_package = staged / images.CONTEXT_PACKAGE
+    # Every harness target, not only cpu: `apply --system ID` plans the whole manifest.
+    assert images.list_targets(pod_images) == TARGETS
+    for name in TARGETS:
+        assert images.spec_hash(images.load_target(pod_images, name), pod_package / "harness") \
+            == images.spec_hash(images.load_target(images_dir, name), package / "harness")
+    assert sorted(p.name for p in (staged / "project" / "pipelines").iterdir()) == ["smoke.yaml", "submission.yaml"]
+
+
+def test_controller_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    dockerfile = PROJECT_IMAGES / "controller" / "Dockerfile"
+    done = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# syntax=" not in dockerfile.read_text()
+
+
+def test_ensure_controller_builds_its_harness_image_first(project, tmp_path):
+    images_dir, package = project
+    harness_dir = package / "harness"
+    cpu = images.load_target(images_dir, "cpu")
+    controller = images.load_controller(images_dir, "cpu")
+    engine = FakeEngine()
+    engine.tags[images.load_rootfs(images_dir, "base").tag] = "sha256:base"
+    settings = images.BuildSettings(wheel_cache=tmp_path / "wheels", log_dir=tmp_path / "logs")
+    for target in (cpu, controller):  # ready wheelhouses: nothing is downloaded
+        wheelhouse = settings.wheel_cache / images.wheelhouse_key(target)
+        wheelhouse.mkdir(parents=True)
+        (wheelhouse / f"{target.name}-1.0-py3-none-any.whl").write_bytes(b"wheel")
+        (wheelhouse / ".complete").write_text("")
+
+    ref = images.ensure_image(engine, controller, harness_dir, settings=settings, package_dir=package)
+    assert ref.built and ref.tag == images.image_tag(controller, harness_dir, package_dir=package)
+    cpu_tag = images.image_tag(cpu, harness_dir)
+    assert [tag for tag, _, _ in engine.builds] == [cpu_tag, ref.tag]
+    _, buildargs, staged = engine.builds[1]
+    assert buildargs["BASE_IMAGE"] == cpu_tag
+    assert {"Dockerfile", "image.yaml", "requirements.txt", "mlperf-ops",
+            "wheelhouse/cpu-controller-1.0-py3-none-any.whl",
+            "mlperf_ops/__init__.py", "mlperf_ops/harness/__main__.py",
+            "project/pipelines/smoke.yaml", "project/images/cpu/Dockerfile",
+            "project/images/cpu/requirements.txt", "project/images/base/image.yaml"} <= set(staged)
+    assert not any(p.startswith("harness/") or "__pycache__" in p for p in staged)
+    assert "project/images/nvidia-cuda/Dockerfile" in staged
+    assert not any(p.startswith("project/images/controller/") for p in staged)
+
+    again = images.ensure_image(engine, controller, harness_dir, settings=settings, package_dir=package)
+    assert not again.built and len(engine.builds) == 2
+
+
+def test_cli_for_without_the_controller_is_a_usage_error():
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mlperf-ops"), "images", "build", "cpu", "--for", "cpu",
+         "--images-dir", str(PROJECT_IMAGES)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--for" in done.stderr and "Traceback" not in done.stderr

@@ -249,9 +249,12 @@ def test_example_manifests_render_valid_jobs(
     assert kinds[0] == "ConfigMap" and set(kinds[1:]) == {"Job"}
     for job in docs[1:]:
         container = _container(job)
-        # The same content-addressed tag `mlperf-ops images build` gives the image.
+        # The controller image of the system's harness target (`images build controller --for T`),
+        # not the harness image itself: only the controller carries the `mlperf-ops` command.
         system = load_manifest(REPO / manifest).system(job["metadata"]["annotations"]["mlperf-ops/system-id"])
-        tag = images.image_tag(images.load_target(REPO / "images", system.image))
+        tag = images.image_tag(images.load_controller(REPO / "images", system.image))
+        assert tag.startswith(f"mlperf-ops/{system.image}-controller:")
+        assert tag != images.image_tag(images.load_target(REPO / "images", system.image))
         assert container["image"] == f"reg.example/t/{tag}"
         assert {k: v for k, v in container["resources"]["limits"].items() if k != "memory"} == (gpu_limit or {})
         assert job["spec"]["activeDeadlineSeconds"] > 0

@@ -1,4 +1,8 @@
-"""`mlperf-ops images build|list|prune`: the harness images, one per hardware target."""
+"""`mlperf-ops images build|list|prune`: the harness images, one per hardware target.
+
+`images build controller --for TARGET` builds the controller image (mlperf-ops itself on
+top of TARGET's harness image) that `mlperf-ops render k8s` names in its Jobs.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import click
 
 from mlperf_ops import images
 from mlperf_ops.cli.common import echo_json, json_option
+from mlperf_ops.errors import UsageError
 
 
 def _images_dir_option(func: Any) -> Any:
@@ -35,6 +40,23 @@ def _progress(verbose: bool) -> Any:
     return on_event
 
 
+def load_build_targets(images_dir: Path, names: tuple[str, ...],
+                       for_targets: tuple[str, ...]) -> list[images.ImageTarget]:
+    """The targets `images build` was asked for; a controller once per `--for` target (default cpu)."""
+    loaded: list[images.ImageTarget] = []
+    wants_controller = False
+    for name in names or ("cpu",):
+        if images.is_controller_context(images_dir / name):
+            wants_controller = True
+            loaded += [images.load_controller(images_dir, harness, name) for harness in for_targets or ("cpu",)]
+        else:
+            loaded.append(images.load_target(images_dir, name))
+    if for_targets and not wants_controller:
+        raise UsageError("--for only applies to the controller image",
+                         hint="e.g. mlperf-ops images build controller --for cpu")
+    return loaded
+
+
 def register(group: click.Group) -> None:
     @group.group("images")
     def images_group() -> None:
@@ -43,11 +65,18 @@ def register(group: click.Group) -> None:
     @images_group.command("build")
     @click.argument("targets", nargs=-1)
     @_images_dir_option
+    @click.option("--for", "for_targets", multiple=True, metavar="TARGET",
+                  help="With `controller`: the harness target(s) to build it on (repeatable; default cpu).")
     @click.option("-v", "--verbose", is_flag=True, help="Show every build output line.")
     @json_option
-    def build(targets: tuple[str, ...], images_dir: Path, verbose: bool, as_json: bool) -> None:
-        """Build TARGET images (default: cpu), skipping those already up to date."""
-        loaded = [images.load_target(images_dir, name) for name in (targets or ("cpu",))]
+    def build(targets: tuple[str, ...], images_dir: Path, for_targets: tuple[str, ...], verbose: bool,
+              as_json: bool) -> None:
+        """Build TARGET images (default: cpu), skipping those already up to date.
+
+        `controller --for cpu` builds cpu-controller: the cpu image (built first if needed)
+        plus mlperf-ops and the project files, the image `render k8s` Jobs run.
+        """
+        loaded = load_build_targets(images_dir, targets, for_targets)
         from mlperf_ops.engine import Engine  # docker: imported only when talking to it
 
         engine = Engine.connect()
@@ -67,12 +96,14 @@ def register(group: click.Group) -> None:
 
         engine = Engine.connect()
         rows: list[dict[str, Any]] = []
-        for name in images.list_targets(images_dir):
-            target = images.load_target(images_dir, name)
+        loaded = [images.load_target(images_dir, name) for name in images.list_targets(images_dir)]
+        if images.is_controller_context(images_dir / "controller"):
+            loaded += [images.load_controller(images_dir, t.name) for t in list(loaded)]
+        for target in loaded:
             tag = images.image_tag(target)
             info = engine.image_info(tag)
             rows.append({
-                "target": name, "tag": tag, "built": info is not None,
+                "target": target.name, "kind": target.kind, "tag": tag, "built": info is not None,
                 "image_id": info.id if info else None,
                 "size_bytes": info.size_bytes if info else None,
                 "accelerator": target.accelerator,

@@ -27,12 +27,14 @@ ImageResolver = Callable[[Path, SystemSpec], str]
 
 
 def default_image_ref(project_root: Path, system: SystemSpec) -> str:
-    """The content-addressed tag `mlperf-ops images build` gives the system's image.
+    """The content tag of the controller image for the system's harness target.
 
-    The same tag `apply` uses locally, so an image pushed to the cluster's registry
-    under it is exactly what a self-hosted runner would run.
+    What `mlperf-ops images build controller --for TARGET` builds: the harness image the
+    system runs on (the one `apply` uses elsewhere) plus `mlperf-ops` and the project files,
+    so the pod can run `mlperf-ops apply` itself. Run keys still come from the harness
+    target, so records made in the pod and on a runner agree.
     """
-    return images.image_tag(images.load_target(project_root / "images", system.image))
+    return images.image_tag(images.load_controller(project_root / "images", system.image))
 
 
 def runs_per_system(manifest: Manifest, project_root: Path) -> Counter[str]:
@@ -190,7 +192,9 @@ def register(group: click.Group) -> None:
 
         Apply with `mlperf-ops render k8s MANIFEST | kubectl apply -f -`. The first
         document is a ConfigMap carrying the manifest; each Job runs
-        `mlperf-ops apply MANIFEST --system ID` with the ledger on the --state-pvc claim.
+        `mlperf-ops apply MANIFEST --system ID` with the ledger on the --state-pvc claim,
+        in the controller image of the system's target (build it with
+        `mlperf-ops images build controller --for TARGET`, push it under --image-registry).
         """
         docs = render_k8s_documents(
             manifest,

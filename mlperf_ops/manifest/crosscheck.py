@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from mlperf_ops.errors import Problem
+from mlperf_ops.images import list_targets
 from mlperf_ops.manifest.model import Manifest
 from mlperf_ops.manifest.schema import did_you_mean
 from mlperf_ops.manifest.source import SourceDoc
@@ -104,7 +105,7 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
                         did_you_mean(manifest.pipeline, profiles) or f"profiles: {', '.join(profiles) or 'none'}"))
 
     images_dir = project_root / "images"
-    targets = sorted(p.name for p in images_dir.iterdir() if (p / "Dockerfile").is_file()) if images_dir.is_dir() else []
+    targets = list_targets(images_dir) if images_dir.is_dir() else []
     tunable, reserved = loadgen_keys()
     strict = manifest.division in ("closed", "network")
     seen_ids: dict[str, int] = {}
