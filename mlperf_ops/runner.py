@@ -9,6 +9,7 @@ environment goes in.
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
 from collections.abc import Mapping
@@ -29,9 +30,15 @@ from mlperf_ops.state.ledger import Attempt, Ledger, Record
 from mlperf_ops.verify import verify_audit
 
 CONFIG_DIR = "/mlperf/config"
+STATE_LABEL = "org.mlperf-ops.state"
 OUTPUT_DIR = "/mlperf/output"
 MODEL_DIR = "/mlperf/model"
 DATASET_DIR = "/mlperf/dataset"
+
+
+def state_label(state_root: Path) -> str:
+    """Which state directory a container's run belongs to (to clean up after kill -9)."""
+    return hashlib.sha256(str(state_root).encode("utf-8")).hexdigest()[:16]
 
 
 def container_env(spec: RunSpec, target: ImageTarget, bench: BenchmarkSpec) -> dict[str, str]:
@@ -82,7 +89,8 @@ def container_spec(spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: B
         pids_limit=limits.pids or 4096,
         shm_size=limits.shm,
         gpus=gpus,
-        labels={"org.mlperf-ops.run-key": spec.key, "org.mlperf-ops.run-id": spec.run_id},
+        labels={"org.mlperf-ops.run-key": spec.key, "org.mlperf-ops.run-id": spec.run_id,
+                STATE_LABEL: state_label(attempt.dir.parent.parent)},
     )
 
 

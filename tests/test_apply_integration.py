@@ -373,10 +373,6 @@ def test_failed_runs_are_reported_and_keep_going_finishes_the_rest(failures: tup
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG (outcome.container_failure / runner.execute): a failed run's reason embeds the container log path "
-    "of the STAGING directory (state/staging/<key12>-<pid>-<n>/container.log); Ledger.commit then moves the "
-    "attempt to state/attempts/..., so the path that `status` shows does not exist"))
 def test_failure_reasons_name_a_log_that_exists(failures: tuple[Path, Cli]) -> None:
     state, _ = failures
     for run_id in (CRASH, HANG):

@@ -62,8 +62,9 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
         else:
             plan_table(result.plan_before)
         return EXIT_OK
-    rows = [(r.run_id, r.status, r.data.get("summary", {}).get("result_validity") or "", _metric(r.data))
-            for r in result.records]
+    rows = [(r.run_id, r.status,
+             "" if r.data.get("mode") == "calibration" else (r.data.get("summary") or {}).get("result_validity") or "",
+             _metric(r.data)) for r in result.records]
     if as_json:
         echo_json({
             "records": [{"run_id": r.run_id, "key": r.key, "status": r.status, "reason": r.data.get("reason"),
