@@ -45,6 +45,7 @@ images: venv engine ## build the images the demo needs (no-op when up to date)
 	$(MLPERF) images build $(TARGETS)
 
 test: setup ## run the whole test suite (needs Docker: `make setup` brings it)
+	bash scripts/ensure-test-tools.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: venv ## unit tests only (no Docker)

@@ -387,7 +387,7 @@ def test_failure_reasons_name_a_log_that_exists(failures: tuple[Path, Cli]) -> N
 
 
 DEMO = REPO / "manifests" / "demo.yaml"
-DEMO_SCENARIOS = ("SingleStream", "MultiStream", "Offline")
+DEMO_SCENARIOS = ("SingleStream", "Offline")
 
 
 @pytest.fixture(scope="module")

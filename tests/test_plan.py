@@ -407,7 +407,7 @@ def test_smoke_and_submission_profiles_give_different_runs() -> None:
     assert all(k_smoke[r] != k_sub[r] for r in k_smoke)
     for run in smoke.runs:
         if run.spec.mode == PERFORMANCE:
-            assert f".{run.spec.scenario}.min_duration = 3000\n" in run.spec.user_conf
+            assert f".{run.spec.scenario}.min_duration = {profile('smoke').min_duration_ms}\n" in run.spec.user_conf
             assert "min_duration" not in submission.run(run.spec.run_id).spec.user_conf
 
 
