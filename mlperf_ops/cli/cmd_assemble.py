@@ -90,10 +90,15 @@ def summary_cmd(manifest: Path, dist: Path, state_dir: Path, pipeline: str | Non
                      str(row.get("accuracy") or "")))
     table("results", ("system", "benchmark", "scenario", "performance", "validity", "accuracy"), rows)
     click.echo("")
-    click.echo(f"tarball: {report.get('tarball')}")
+    checker = report.get("checker") or {}
+    verdict = "passes mlperf-ops check" if checker.get("ok") else "does NOT pass mlperf-ops check"
+    click.echo(f"tree:    {dist / 'submission'}")
+    click.echo(f"tarball: {dist / str(report.get('tarball'))}")
     click.echo(f"sha256:  {report.get('sha256')}")
-    click.echo(f"verdict: {report.get('verdict') or report.get('check')}")
-    if report.get("smoke"):
+    click.echo(f"check:   {verdict} ({checker.get('errors', '?')} errors, {checker.get('warnings', '?')} warnings)")
+    if (dist / "report.html").is_file():
+        click.echo(f"report:  {dist / 'report.html'}")
+    if report.get("profile") == "smoke":
         click.echo("NOTE: a smoke submission (shortened runs) — never submittable; "
                    "use PIPELINE=submission for a real one.")
     return EXIT_OK
