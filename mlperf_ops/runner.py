@@ -148,7 +148,7 @@ def execute(
         def accuracy_of(log: Path) -> Path:
             return _score_accuracy_log(log, spec, attempt, system, bench, target, image, engine, on_event)
 
-        verdict = verify_audit(spec, attempt.dir, ledger, rules, accuracy_of)
+        verdict = verify_audit(spec, bench, attempt.dir, ledger, rules, accuracy_of)
         extra["verification"] = verdict.as_dict()
         on_event(Event("verify", verdict.summary, spec.run_id))
         if not verdict.passed:

@@ -17,6 +17,7 @@ from typing import Any
 from mlperf_ops import compliance
 from mlperf_ops.errors import MlperfOpsError
 from mlperf_ops.outcome import ACCURACY_LOG, DETAIL, SUMMARY, read_accuracy
+from mlperf_ops.manifest.model import BenchmarkSpec
 from mlperf_ops.plan import RunSpec
 from mlperf_ops.rules import Rules
 from mlperf_ops.state.ledger import Ledger
@@ -44,7 +45,7 @@ def _write(folder: Path, files: dict[str, str]) -> None:
         path.write_text(text, "utf-8")
 
 
-def verify_audit(spec: RunSpec, attempt_dir: Path, ledger: Ledger, rules: Rules,
+def verify_audit(spec: RunSpec, bench: BenchmarkSpec, attempt_dir: Path, ledger: Ledger, rules: Rules,
                  accuracy_script: AccuracyScript) -> AuditVerdict:
     test = str(spec.audit_test)
     refs = spec.inputs.get("references") or {}
@@ -98,6 +99,14 @@ def verify_audit(spec: RunSpec, attempt_dir: Path, ledger: Ledger, rules: Rules,
                                 {"matched": v1.responses.matched, "mismatched": v1.responses.mismatched,
                                  "problems": list(v1.problems)},
                                 retryable=v1.accuracy_passed and not v1.performance.passed)
+        if kind == "output_consistency":
+            if bench.eos_token_id is None:
+                return AuditVerdict(test, False, f"{test} needs the benchmark's eos_token_id", {})
+            v6 = compliance.verify_test06(accuracy_log=output / ACCURACY_LOG, scenario=spec.scenario,
+                                          eos_token_id=bench.eos_token_id, dtype=bench.token_dtype)
+            _write(folder, v6.files())
+            return AuditVerdict(test, v6.passed, f"{test} {'PASS' if v6.passed else 'FAIL'}: "
+                                f"{v6.samples} outputs checked", {"samples": v6.samples})
     except (MlperfOpsError, OSError, RuntimeError) as error:
         return AuditVerdict(test, False, f"{test} verification could not run: {error}", {})
     return AuditVerdict(test, False, f"{test} ({kind}) is verified by an external harness, not natively", {})

@@ -167,6 +167,7 @@ systems:
           Offline: {target_qps: 10}
           Server: {target_qps: 5}
       - name: llama3.1-8b
+        eos_token_id: 128009
         scenarios:
           Offline: {target_qps: 10}
           Interactive: {target_qps: 5}
@@ -197,6 +198,7 @@ systems:
     image: nvidia-cuda
     benchmarks:
       - name: llama2-70b-99.9
+        eos_token_id: 2
         scenarios:
           Offline: {target_qps: 28}
           Interactive: {target_qps: 20}

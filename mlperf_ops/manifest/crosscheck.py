@@ -34,7 +34,9 @@ SCENARIO_SYSTEM_TYPES = {
 
 # Values that look like credentials: the portal's submitter id is a secret, and so
 # are tokens of the services a CI might touch.
-SECRET_KEY_NAMES = re.compile(r"(pass(word)?|secret|token|api[_-]?key|submitter[_-]?id|credential)", re.I)
+SECRET_KEY_NAMES = re.compile(
+    r"(pass(word|wd)?$|secret|api[_-]?key|(access|auth|bearer|refresh|api|gh|github)[_-]?token|^token$|"
+    r"submitter[_-]?id|credential)", re.I)
 SECRET_VALUES = (
     (re.compile(r"^gh[pousr]_[A-Za-z0-9]{20,}$"), "a GitHub token"),
     (re.compile(r"^mlc_[A-Za-z0-9_-]{16,}$"), "an MLCommons API key"),
@@ -208,6 +210,14 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
                                         f"{bench.official} on {manifest.system_type} systems needs at least one of "
                                         f"{', '.join(group)}",
                                         f"add '{group[0]}:' under scenarios", key=True))
+
+            wanted = bench.compliance if bench.compliance is not None else rb.compliance_tests
+            needs_eos = [t for t in wanted if t in rb.compliance_tests and t in rules.audit_tests
+                         and rules.audit_tests[t].kind == "output_consistency"]
+            if needs_eos and bench.eos_token_id is None:
+                add(doc.problem((*bpath, "name"), f"{needs_eos[0]} checks that outputs end with the tokenizer's "
+                                f"end-of-sequence token, but {bench.name!r} has no 'eos_token_id'",
+                                "add 'eos_token_id: <id>' (2 for Llama 2, 128009 for Llama 3.1 instruct)"))
 
             if bench.compliance is not None:
                 for ci, test in enumerate(bench.compliance):

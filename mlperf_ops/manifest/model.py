@@ -58,6 +58,8 @@ class BenchmarkSpec:
     dataset: Artifact | None = None
     compliance: tuple[str, ...] | None = None  # None: what the round requires
     measurements: tuple[tuple[str, str], ...] = ()
+    eos_token_id: int | None = None
+    token_dtype: str = "int32"
 
     @property
     def custom(self) -> bool:
@@ -132,6 +134,8 @@ def _benchmark(raw: dict[str, Any]) -> BenchmarkSpec:
         dataset=_artifact(raw.get("dataset")),
         compliance=tuple(compliance) if compliance is not None else None,
         measurements=tuple(sorted((raw.get("measurements") or {}).items())),
+        eos_token_id=raw.get("eos_token_id"),
+        token_dtype=raw.get("token_dtype", "int32"),
     )
 
 
