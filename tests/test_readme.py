@@ -1,0 +1,27 @@
+"""The README is a user's document: keep its promises in step with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mlperf_ops.check import rule_table
+from mlperf_ops.cli import cli
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+
+
+def test_every_checker_rule_id_is_listed() -> None:
+    listed = set(re.findall(r"^\| `([a-z0-9.-]+)` \|", README, flags=re.M))
+    assert listed == {rule_id for rule_id, _, _ in rule_table()}
+
+
+def test_every_verb_in_the_readme_exists() -> None:
+    verbs = set(re.findall(r"`mlperf-ops ([a-z-]+)", README))
+    assert verbs, "the README names no verbs"
+    assert verbs <= set(cli.commands), verbs - set(cli.commands)
+
+
+def test_the_two_commands_come_first() -> None:
+    first_block = README.split("```sh", 1)[1].split("```", 1)[0]
+    assert "make submission" in first_block and "make test" in first_block
