@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -337,16 +336,13 @@ def report_from_manifest(manifest: Path, *, state_dir: Path, pipeline: str | Non
 
     ctx = load_context(manifest, pipeline=pipeline)
     ledger = Ledger(state_dir)
-    had_originals = ledger.originals_dir.exists()
     with tempfile.TemporaryDirectory(prefix="mlperf-ops-report-") as tmp:
         out = Path(tmp) / f"report-tree-{Path(tmp).name}"
         try:
             result = assemble(ctx, ledger, out, allow_smoke=True, on_event=ignore)
             return collect_report(result.root, source=str(manifest))
         finally:
-            shutil.rmtree(ledger.originals_dir / out.name, ignore_errors=True)
-            if not had_originals and ledger.originals_dir.is_dir() and not any(ledger.originals_dir.iterdir()):
-                ledger.originals_dir.rmdir()
+            ledger.forget_originals(out.name)
 
 
 def build_report(path: Path, *, state_dir: Path, pipeline: str | None = None) -> str:

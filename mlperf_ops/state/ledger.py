@@ -262,6 +262,12 @@ class Ledger:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def forget_originals(self, name: str) -> None:
+        """Drop the originals kept for a throw-away tree (e.g. one assembled for a report)."""
+        shutil.rmtree(self.originals_dir / name, ignore_errors=True)
+        if self.originals_dir.is_dir() and not any(self.originals_dir.iterdir()):
+            self.originals_dir.rmdir()
+
     def verify(self, record: Record) -> list[str]:
         """Files whose bytes no longer match the record (empty when intact)."""
         problems = []
