@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlperf_ops.controller import Context, make_plan
 from mlperf_ops.state.ledger import Ledger
+
+
+def record_result(data: dict[str, Any]) -> str:
+    """A finished record's headline: accuracy, calibrated settings, or the LoadGen metric."""
+    if data.get("accuracy"):
+        return ", ".join(f"{k}={v}" for k, v in data["accuracy"].items())
+    if data.get("calibrated"):
+        return ", ".join(f"{k}={v}" for k, v in data["calibrated"].items())
+    summary = data.get("summary") or {}
+    if summary.get("value") is not None:
+        return f"{summary.get('metric')} = {summary.get('value'):g}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -25,17 +38,12 @@ def status_rows(ctx: Context, ledger: Ledger, *, system: str | None = None) -> l
         spec = planned.spec
         done = snapshot.done.get(spec.key)
         latest = snapshot.latest.get(spec.run_id)
-        result = ""
         if done is not None:
             record = ledger.done(spec.key)
-            summary = (record.data.get("summary") or {}) if record else {}
-            accuracy = record.data.get("accuracy") if record else None
-            if accuracy:
-                result = ", ".join(f"{k}={v}" for k, v in accuracy.items())
-            elif done.calibrated:
-                result = ", ".join(f"{k}={v}" for k, v in done.calibrated.items())
-            elif summary.get("value") is not None:
-                result = f"{summary.get('result_validity')} {summary.get('metric')}={summary.get('value'):g}"
+            data = record.data if record else {}
+            validity = (data.get("summary") or {}).get("result_validity") if not data.get("accuracy") else None
+            result = " ".join(x for x in (validity if spec.mode != "calibration" else None,
+                                          record_result(data)) if x)
             rows.append(StatusRow(spec.run_id, "up-to-date", "done", result, spec.key))
         elif latest is not None and latest.key == spec.key and latest.status in ("failed", "invalid"):
             rows.append(StatusRow(spec.run_id, latest.status, latest.reason, "", spec.key))

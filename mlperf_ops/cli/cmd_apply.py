@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -19,19 +18,9 @@ from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import plan_table, table
 from mlperf_ops.controller import load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL
-from mlperf_ops.status import status_rows
+from mlperf_ops.status import record_result, status_rows
 from mlperf_ops.state.ledger import Ledger
 
-
-def _metric(record_data: dict[str, Any]) -> str:
-    if record_data.get("accuracy"):
-        return ", ".join(f"{k}={v}" for k, v in record_data["accuracy"].items())
-    if record_data.get("calibrated"):
-        return ", ".join(f"{k}={v}" for k, v in record_data["calibrated"].items())
-    summary = record_data.get("summary") or {}
-    if summary.get("value") is not None:
-        return f"{summary.get('metric')} = {summary.get('value'):g}"
-    return ""
 
 
 @click.command("apply")
@@ -64,7 +53,7 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
         return EXIT_OK
     rows = [(r.run_id, r.status,
              "" if r.data.get("mode") == "calibration" else (r.data.get("summary") or {}).get("result_validity") or "",
-             _metric(r.data)) for r in result.records]
+             record_result(r.data)) for r in result.records]
     if as_json:
         echo_json({
             "records": [{"run_id": r.run_id, "key": r.key, "status": r.status, "reason": r.data.get("reason"),

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from mlperf_ops.assemble import assemble
+from mlperf_ops.assemble import assemble, system_json
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
 from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import table
 from mlperf_ops.controller import load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
 from mlperf_ops.state.ledger import Ledger
-from mlperf_ops.sysdesc import build_system_json, probe_host, system_json_findings
+from mlperf_ops.sysdesc import probe_host, system_json_findings
 
 
 @click.command("assemble")
@@ -53,14 +53,7 @@ def describe_cmd(manifest: Path, system: str | None, state_dir: Path) -> int:
     for spec in ctx.manifest.systems:
         if system and spec.id != system:
             continue
-        acc = spec.accelerator
-        probed = ledger.probe(spec.id) or probe_host()
-        doc = build_system_json(
-            probed, spec.description_dict(), division=ctx.manifest.division, submitter=ctx.manifest.submitter,
-            status=ctx.manifest.status, system_type=ctx.manifest.system_type, system_name=spec.name or spec.id,
-            accelerator_model=acc.model if acc else None, accelerator_count=acc.count if acc else 0,
-            accelerator_memory=acc.memory if acc else None, rules=ctx.rules,
-        )
+        doc = system_json(ctx, spec, ledger.probe(spec.id) or probe_host())
         docs[spec.id] = doc
         for finding in system_json_findings(doc, ctx.rules, division=ctx.manifest.division,
                                             submitter=ctx.manifest.submitter):

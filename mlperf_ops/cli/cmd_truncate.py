@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
+from mlperf_ops.state.ledger import Ledger
 from mlperf_ops.truncate import truncate_tree
 
 
@@ -14,12 +15,13 @@ def register(group: click.Group) -> None:
     @group.command("truncate")
     @click.argument("tree", type=click.Path(exists=True, file_okay=False, path_type=Path))
     @click.option("--backup", type=click.Path(file_okay=False, path_type=Path),
-                  help="Where the untruncated originals go (default: <state-dir>/accuracy-originals).")
+                  help="Where the untruncated originals go (default: <state-dir>/originals/<tree name>).")
     @state_dir_option
     @json_option
     def truncate(tree: Path, backup: Path | None, state_dir: Path, as_json: bool) -> None:
         """Cut every mlperf_log_accuracy.json to 4 KiB + 4 KiB and add its hash to accuracy.txt."""
-        backup = backup or state_dir / "accuracy-originals"
+        # The state directory is written only through the ledger.
+        backup = backup or Ledger(state_dir).originals_for(tree.resolve().name)
         result = truncate_tree(tree, backup)
         if as_json:
             echo_json({"backup": str(backup),
