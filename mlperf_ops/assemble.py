@@ -21,10 +21,11 @@ from mlperf_ops.controller import HARNESS_DIR, Context, make_plan
 from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.manifest.model import BenchmarkSpec, SystemSpec
+from mlperf_ops.manifest.systems import system_document
 from mlperf_ops.plan import ACCURACY, AUDIT, CALIBRATION, PERFORMANCE, Plan, PlannedRun
 from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.status import record_result
-from mlperf_ops.sysdesc import build_system_json, probe_host
+from mlperf_ops.sysdesc import probe_host
 from mlperf_ops.truncate import truncate_tree
 
 LOGS = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
@@ -150,17 +151,6 @@ def _provenance(ctx: Context, records: dict[str, Record]) -> dict[str, Any]:
             "manifest": ctx.manifest.path, "runs": runs, "images": images}
 
 
-def system_json(ctx: Context, system: SystemSpec, probed: dict[str, str]) -> dict[str, Any]:
-    """`systems/<id>.json`: the host probe merged with what the manifest declares."""
-    manifest, acc = ctx.manifest, system.accelerator
-    return build_system_json(
-        probed, system.description_dict(), division=manifest.division, submitter=manifest.submitter,
-        status=manifest.status, system_type=manifest.system_type, system_name=system.name or system.id,
-        accelerator_model=acc.model if acc else None, accelerator_count=acc.count if acc else 0,
-        accelerator_memory=acc.memory if acc else None, rules=ctx.rules,
-    )
-
-
 def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_event: EventSink) -> AssembleResult:
     plan = make_plan(ctx, ledger)
     records, missing = _records_for(plan, ledger)
@@ -187,7 +177,7 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
             if probed is None:
                 on_event(Event("warning", f"no host probe recorded for {system.id}; probing this host"))
                 probed = probe_cache.setdefault("local", probe_host())
-            doc = system_json(ctx, system, probed)
+            doc = system_document(manifest, system, ctx.rules, ctx.images_dir, probed)
             (top / "systems").mkdir(parents=True, exist_ok=True)
             (top / "systems" / f"{system.id}.json").write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
 

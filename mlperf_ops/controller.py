@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlperf_ops.errors import UsageError
-from mlperf_ops.manifest import Manifest, load_manifest
+from mlperf_ops.manifest import HostFacts, Manifest, load_manifest
 from mlperf_ops.pipeline import Profile, load_profile
 from mlperf_ops.plan import Plan, plan
 from mlperf_ops.project import find_project_root
 from mlperf_ops.rules import Rules, load_rules
 from mlperf_ops.state.ledger import Ledger
+from mlperf_ops.sysdesc import probe_host
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 
@@ -46,8 +47,28 @@ def image_identity(images_dir: Path, target: str) -> str:
     return images.spec_hash(images.load_target(images_dir, target), HARNESS_DIR)
 
 
-def load_context(manifest_path: Path, *, pipeline: str | None = None, system: str | None = None) -> Context:
-    manifest = load_manifest(manifest_path)
+def host_facts(ledger: Ledger) -> HostFacts:
+    """Host facts per system: the probe recorded where its runs happened, else this host's.
+
+    The local probe is taken at most once (it runs lscpu and reads /proc).
+    """
+    local: list[dict[str, str]] = []
+
+    def facts(system_id: str) -> dict[str, str]:
+        recorded = ledger.probe(system_id)
+        if recorded is not None:
+            return recorded
+        if not local:
+            local.append(probe_host())
+        return local[0]
+
+    return facts
+
+
+def load_context(manifest_path: Path, *, pipeline: str | None = None, system: str | None = None,
+                 describe_with: HostFacts | None = None) -> Context:
+    """Everything a verb needs. `describe_with` also validates the system descriptions (tier 3)."""
+    manifest = load_manifest(manifest_path, host_facts=describe_with)
     if system is not None and system not in {s.id for s in manifest.systems}:
         raise UsageError(f"system {system!r} is not in {manifest_path}",
                          hint=f"systems: {', '.join(s.id for s in manifest.systems)}")

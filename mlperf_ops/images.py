@@ -329,6 +329,21 @@ def _check_pins(requirements: Path) -> None:
                              hint="pin every wheel as name==version so the image is reproducible")
 
 
+def pinned_versions(target: ImageTarget) -> dict[str, str]:
+    """The image's Python distributions and their exact versions, from its requirements file.
+
+    `_check_pins` guarantees every line is `name==version`, and the wheels are installed
+    offline from exactly this file, so this is what runs inside the image.
+    """
+    pins: dict[str, str] = {}
+    for raw in target.requirements.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+        if "==" in line:
+            name, _, version = line.partition("==")
+            pins[name.split("[", 1)[0].strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
 # --------------------------------------------------------------------------- hashing
 
 

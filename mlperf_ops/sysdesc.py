@@ -14,8 +14,8 @@ import platform
 import re
 import shutil
 import subprocess
-from importlib import metadata
 from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mlperf_ops.check.findings import Finding, finding
@@ -115,6 +115,8 @@ def _probe_memory_storage(out: dict[str, str]) -> None:
 
 
 def _probe_software(out: dict[str, str]) -> None:
+    # Only what the host contributes: the benchmark's Python and frameworks live in the
+    # image (see `software_facts`), not in the controller's environment.
     release = dict(
         (k, v.strip().strip('"'))
         for k, _, v in (line.partition("=") for line in _read("/etc/os-release").splitlines())
@@ -124,17 +126,44 @@ def _probe_software(out: dict[str, str]) -> None:
     if os_name:
         out["operating_system"] = os_name
     out["kernel"] = platform.release()
-    out["python"] = platform.python_version()
-    versions = []
-    for dist, label in (("onnxruntime", "onnxruntime"), ("mlcommons-loadgen", "mlcommons-loadgen")):
-        try:
-            versions.append(f"{label} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            continue
-    if versions:
-        out["framework_versions"] = ", ".join(versions)
-    if any(v.startswith("onnxruntime") for v in versions):
-        out["framework"] = next(v for v in versions if v.startswith("onnxruntime"))
+
+
+# Distributions that count as the `framework` of a system, most specific first; the
+# first one an image pins names it. Anything else is still listed in other_software_stack
+# when it is LoadGen.
+FRAMEWORK_DISTRIBUTIONS = (
+    "tensorrt-llm", "vllm", "sglang", "onnxruntime-gpu", "onnxruntime-rocm", "onnxruntime-openvino",
+    "onnxruntime", "tensorrt", "openvino", "torch", "tensorflow", "jax",
+)
+SOFTWARE_KEYS = ("python", "framework", "framework_versions")
+
+
+def software_facts(stacks: Iterable[tuple[str, Mapping[str, str]]]) -> dict[str, str]:
+    """What the images a system runs in contain: (Python X.Y, {distribution: version}) each.
+
+    The keys match what `build_system_json` reads from a probe; a system whose images pin
+    no known framework gets no `framework` (the manifest must then declare it).
+    """
+    pythons: list[str] = []
+    frameworks: list[str] = []
+    loadgen: list[str] = []
+    for python, pins in stacks:
+        if python and python not in pythons:
+            pythons.append(python)
+        for dist in FRAMEWORK_DISTRIBUTIONS:
+            if dist in pins and f"{dist} {pins[dist]}" not in frameworks:
+                frameworks.append(f"{dist} {pins[dist]}")
+                break
+        if "mlcommons-loadgen" in pins and f"mlcommons-loadgen {pins['mlcommons-loadgen']}" not in loadgen:
+            loadgen.append(f"mlcommons-loadgen {pins['mlcommons-loadgen']}")
+    out: dict[str, str] = {}
+    if pythons:
+        out["python"] = ", ".join(pythons)
+    if frameworks:
+        out["framework"] = ", ".join(frameworks)
+    if frameworks or loadgen:
+        out["framework_versions"] = ", ".join(frameworks + loadgen)
+    return out
 
 
 def _probe_accelerators(out: dict[str, str]) -> None:
@@ -262,12 +291,22 @@ def system_json_findings(
     doc: Any, rules: Rules, *, division: str, submitter: str, path: str = ""
 ) -> list[Finding]:
     """Everything wrong with one system description, as findings at `path`."""
-    out: list[Finding] = []
+    return [f for _, f in keyed_system_json_findings(doc, rules, division=division, submitter=submitter, path=path)]
+
+
+def keyed_system_json_findings(
+    doc: Any, rules: Rules, *, division: str, submitter: str, path: str = ""
+) -> list[tuple[str | None, Finding]]:
+    """`system_json_findings`, each paired with the JSON key it is about (None: the whole document).
+
+    Manifest validation needs the key to point at the manifest line that declares it.
+    """
+    out: list[tuple[str | None, Finding]] = []
     if not isinstance(doc, dict):
-        return [finding("system.bad-json", path, "the system description must be a JSON object")]
+        return [(None, finding("system.bad-json", path, "the system description must be a JSON object"))]
     sd = rules.system_description
     if sd is None:
-        return [finding("system.not-checked", path, f"no system-description rules for {rules.round}")]
+        return [(None, finding("system.not-checked", path, f"no system-description rules for {rules.round}"))]
 
     flag_value = doc.get(sd.network_flag_key)
     required = list(sd.required_keys)
@@ -275,41 +314,34 @@ def system_json_findings(
         required += [k for k in sd.network_required_keys if k not in required]
     for key in required:
         if key not in doc:
-            out.append(finding("system.missing-key", path, f"key {key!r} is missing"))
+            out.append((key, finding("system.missing-key", path, f"key {key!r} is missing")))
         elif key in sd.non_empty_keys and not doc[key]:
             hint = ""
             if doc[key] == 0:
                 hint = ' (the integer 0 counts as empty: write "0" as a string)'
-            out.append(finding("system.empty-key", path, f"key {key!r} needs a meaningful value{hint}"))
+            out.append((key, finding("system.empty-key", path, f"key {key!r} needs a meaningful value{hint}")))
     for key, value in doc.items():
         if isinstance(value, (dict, list)):
-            out.append(finding("system.bad-value-type", path, f"key {key!r} holds a {type(value).__name__}"))
+            out.append((key, finding("system.bad-value-type", path, f"key {key!r} holds a {type(value).__name__}")))
 
     for key in ("division", "submitter", "status", "system_type", sd.network_flag_key):
         value = doc.get(key)
         if value is not None and not isinstance(value, str):
-            out.append(
-                finding(
-                    "system.bad-value-type",
-                    path,
-                    f"key {key!r} must be a string, not {type(value).__name__} ({value!r})",
-                )
-            )
+            out.append((key, finding(
+                "system.bad-value-type", path, f"key {key!r} must be a string, not {type(value).__name__} ({value!r})"
+            )))
 
     status = doc.get("status")
     if isinstance(status, str) and status and status.lower() not in sd.status_values:
-        out.append(
-            finding("system.bad-status", path, f"status {status!r} is not one of {', '.join(sd.status_values)}")
-        )
+        out.append(("status", finding(
+            "system.bad-status", path, f"status {status!r} is not one of {', '.join(sd.status_values)}"
+        )))
     system_type = doc.get("system_type")
     if isinstance(system_type, str) and system_type and system_type not in sd.system_type_values:
-        out.append(
-            finding(
-                "system.bad-type",
-                path,
-                f"system_type {system_type!r} must be exactly one of {', '.join(sd.system_type_values)}",
-            )
-        )
+        out.append(("system_type", finding(
+            "system.bad-type", path,
+            f"system_type {system_type!r} must be exactly one of {', '.join(sd.system_type_values)}",
+        )))
     for key in sd.integer_keys:
         value = doc.get(key)
         if value in (None, "") or isinstance(value, bool):
@@ -317,30 +349,27 @@ def system_json_findings(
         try:
             int(str(value).strip())
         except ValueError:
-            out.append(finding("system.not-integer", path, f"key {key!r} = {value!r} is not an integer"))
+            out.append((key, finding("system.not-integer", path, f"key {key!r} = {value!r} is not an integer")))
 
     doc_division = doc.get("division")
     if isinstance(doc_division, str) and doc_division and doc_division.lower() != division.lower():
-        out.append(
-            finding("system.division-mismatch", path, f"division {doc_division!r} but the directory is {division!r}")
-        )
+        out.append(("division", finding(
+            "system.division-mismatch", path, f"division {doc_division!r} but the directory is {division!r}"
+        )))
     doc_submitter = doc.get("submitter")
     if isinstance(doc_submitter, str) and doc_submitter and doc_submitter.lower() != submitter.lower():
-        out.append(
-            finding(
-                "system.submitter-mismatch", path, f"submitter {doc_submitter!r} but the directory is {submitter!r}"
-            )
-        )
+        out.append(("submitter", finding(
+            "system.submitter-mismatch", path, f"submitter {doc_submitter!r} but the directory is {submitter!r}"
+        )))
 
     is_network = isinstance(flag_value, str) and flag_value.lower() == "true"
     if division == "network" and not is_network:
-        out.append(finding("system.network-flag", path, f'the network division needs {sd.network_flag_key}: "true"'))
+        out.append((sd.network_flag_key, finding(
+            "system.network-flag", path, f'the network division needs {sd.network_flag_key}: "true"'
+        )))
     elif division != "network" and _truthy_flag(flag_value):
-        out.append(
-            finding(
-                "system.network-flag",
-                path,
-                f"{sd.network_flag_key}={flag_value!r} outside the network division: leave the key out",
-            )
-        )
+        out.append((sd.network_flag_key, finding(
+            "system.network-flag", path,
+            f"{sd.network_flag_key}={flag_value!r} outside the network division: leave the key out",
+        )))
     return out

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mlperf_ops.rules import load_rules
-from mlperf_ops.sysdesc import build_system_json, probe_host, system_json_findings
+from mlperf_ops.sysdesc import build_system_json, probe_host, software_facts, system_json_findings
 
 RULES = load_rules("v6.1")
 DECLARED = {
@@ -26,7 +26,8 @@ def build(**over: Any) -> dict[str, Any]:
         system_name="box", accelerator_model=None, accelerator_count=0, accelerator_memory=None,
     )
     kwargs.update(over)
-    return build_system_json(probe_host(), dict(DECLARED), rules=RULES, **kwargs)
+    facts = probe_host() | software_facts([("3.11", {"onnxruntime": "1.32.0", "mlcommons-loadgen": "6.0.17"})])
+    return build_system_json(facts, dict(DECLARED), rules=RULES, **kwargs)
 
 
 def ids(doc: Any, division: str = "open", submitter: str = "ExampleOrg") -> set[str]:
@@ -37,7 +38,9 @@ def test_probe_host_reports_this_machine() -> None:
     probed = probe_host()
     assert probed.get("host_processor_model_name")
     assert int(probed["host_processor_core_count"]) >= 1
-    assert probed.get("python")
+    assert probed.get("operating_system") and probed.get("kernel")
+    # The benchmark's Python and frameworks are the image's (software_facts), not the controller's.
+    assert not {"python", "framework", "framework_versions"} & set(probed)
     assert "accelerator_model_name" not in probed  # no GPU here, and no failure either
     assert all(isinstance(v, str) for v in probed.values())
 
@@ -51,6 +54,35 @@ def test_cpu_system_passes_validation_with_the_type_traps_avoided() -> None:
     assert doc["number_of_nodes"] == "1" and doc["host_network_card_count"] == "1"
     assert "is_network" not in doc
     assert set(RULES.system_description.required_keys) <= set(doc)  # type: ignore[union-attr]
+    assert doc["framework"] == "onnxruntime 1.32.0"
+    assert doc["other_software_stack"] == "Python 3.11, onnxruntime 1.32.0, mlcommons-loadgen 6.0.17"
+
+
+def test_software_facts_name_the_most_specific_framework_of_each_image() -> None:
+    facts = software_facts([
+        ("3.11", {"onnxruntime-gpu": "1.23.2", "onnxruntime": "1.23.2", "mlcommons-loadgen": "6.0.17"}),
+        ("3.12", {"torch": "2.5.1", "vllm": "0.6.4", "mlcommons-loadgen": "6.0.17"}),
+    ])
+    assert facts == {
+        "python": "3.11, 3.12",
+        "framework": "onnxruntime-gpu 1.23.2, vllm 0.6.4",
+        "framework_versions": "onnxruntime-gpu 1.23.2, vllm 0.6.4, mlcommons-loadgen 6.0.17",
+    }
+
+
+def test_an_image_without_a_known_framework_leaves_framework_to_the_manifest() -> None:
+    facts = software_facts([("3.11", {"numpy": "2.0.0", "mlcommons-loadgen": "6.0.17"})])
+    assert "framework" not in facts
+    doc = build_system_json(probe_host() | facts, dict(DECLARED), division="open", submitter="ExampleOrg",
+                            status="available", system_type="edge", system_name="box", accelerator_model=None,
+                            accelerator_count=0, accelerator_memory=None, rules=RULES)
+    found = system_json_findings(doc, RULES, division="open", submitter="ExampleOrg")
+    assert [f.message for f in found] == ["key 'framework' needs a meaningful value"]
+    declared = build_system_json(probe_host() | facts, {**DECLARED, "framework": "custom C++ runtime 2.1"},
+                                 division="open", submitter="ExampleOrg", status="available", system_type="edge",
+                                 system_name="box", accelerator_model=None, accelerator_count=0,
+                                 accelerator_memory=None, rules=RULES)
+    assert system_json_findings(declared, RULES, division="open", submitter="ExampleOrg") == []
 
 
 def test_declared_wins_over_probe_and_gpu_fields() -> None:

@@ -16,7 +16,7 @@ from mlperf_ops.cli.common import (
 )
 from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import plan_table, table
-from mlperf_ops.controller import load_context
+from mlperf_ops.controller import host_facts, load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL
 from mlperf_ops.status import record_result, status_rows
 from mlperf_ops.state.ledger import Ledger
@@ -38,8 +38,9 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
     """Build images as needed and run every pending run in containers, recording results."""
     from mlperf_ops.apply import apply as run_apply  # imports docker: only when applying
 
-    ctx = load_context(manifest, pipeline=pipeline, system=system)
     ledger = Ledger(state_dir)
+    # Refuse before any run: a system description the checker would reject costs hours later.
+    ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
     with Progress(verbose=verbose) as progress:
         result = run_apply(ctx, ledger, system=system, only=only, keep_going=keep_going, dry_run=dry_run,
                            on_event=progress)

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import click
 
-from mlperf_ops.assemble import assemble, system_json
+from mlperf_ops.assemble import assemble
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
 from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import table
-from mlperf_ops.controller import load_context
+from mlperf_ops.controller import host_facts, load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
+from mlperf_ops.manifest import check_manifest
+from mlperf_ops.manifest.systems import system_document
 from mlperf_ops.state.ledger import Ledger
-from mlperf_ops.sysdesc import probe_host, system_json_findings
 
 
 @click.command("assemble")
@@ -45,21 +46,22 @@ def assemble_cmd(manifest: Path, out: Path, state_dir: Path, pipeline: str | Non
 @click.option("--system", help="Only this system.")
 @state_dir_option
 def describe_cmd(manifest: Path, system: str | None, state_dir: Path) -> int:
-    """Print systems/<id>.json as it will be submitted: host probe merged with the manifest."""
+    """Print systems/<id>.json as it will be submitted: host probe, image software and the manifest.
+
+    Uses the host facts recorded where the system's runs happened, else this host's.
+    Problems are reported like `validate` does (exit 2), after the JSON.
+    """
     ctx = load_context(manifest, system=system)
-    ledger = Ledger(state_dir)
-    docs = {}
-    problems = 0
-    for spec in ctx.manifest.systems:
-        if system and spec.id != system:
-            continue
-        doc = system_json(ctx, spec, ledger.probe(spec.id) or probe_host())
-        docs[spec.id] = doc
-        for finding in system_json_findings(doc, ctx.rules, division=ctx.manifest.division,
-                                            submitter=ctx.manifest.submitter):
-            problems += 1
-            click.echo(f"{manifest}: systems[{spec.id}]: {finding.message} [{finding.rule_id}]", err=True)
+    facts = host_facts(Ledger(state_dir))
+    docs = {spec.id: system_document(ctx.manifest, spec, ctx.rules, ctx.images_dir, facts(spec.id))
+            for spec in ctx.manifest.systems if system is None or spec.id == system}
     echo_json(docs if system is None else docs[system])
+    _, problems = check_manifest(manifest, ctx.project_root, host_facts=facts)
+    if system is not None:
+        index = next(i for i, s in enumerate(ctx.manifest.systems) if s.id == system)
+        problems = [p for p in problems if p.path.startswith(f"systems[{index}]")]
+    for problem in problems:
+        click.echo(problem.render(), err=True)
     return EXIT_USAGE if problems else EXIT_OK
 
 

@@ -17,7 +17,7 @@ from mlperf_ops.cli.common import (
     step_summary_option,
 )
 from mlperf_ops.cli.render import plan_table
-from mlperf_ops.controller import load_context, make_plan
+from mlperf_ops.controller import host_facts, load_context, make_plan
 from mlperf_ops.errors import EXIT_OK, EXIT_PENDING
 from mlperf_ops.plan import github_matrix, plan_to_json
 from mlperf_ops.state.ledger import Ledger
@@ -36,8 +36,9 @@ from mlperf_ops.state.ledger import Ledger
 def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | None, system: str | None,
              exit_code: bool, github_output: bool, step_summary: bool) -> int:
     """Show every run the submission needs, its content key and why it will or will not run."""
-    ctx = load_context(manifest, pipeline=pipeline, system=system)
-    result = make_plan(ctx, Ledger(state_dir), system=system)
+    ledger = Ledger(state_dir)
+    ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
+    result = make_plan(ctx, ledger, system=system)
     data = plan_to_json(result, ctx.manifest)
     if github_output:
         target = os.environ.get("GITHUB_OUTPUT")

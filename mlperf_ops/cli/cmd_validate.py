@@ -1,4 +1,4 @@
-"""`mlperf-ops validate MANIFEST…`: both tiers of validation, no Docker, no runs."""
+"""`mlperf-ops validate MANIFEST…`: every tier of validation, no Docker, no runs."""
 
 from __future__ import annotations
 
@@ -6,17 +6,22 @@ from pathlib import Path
 
 import click
 
-from mlperf_ops.cli.common import echo_json, json_option
+from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
+from mlperf_ops.controller import host_facts
 from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
 from mlperf_ops.manifest import check_manifest
+from mlperf_ops.state.ledger import Ledger
 
 
 @click.command("validate")
 @click.argument("manifests", nargs=-1, type=click.Path(path_type=Path))
+@state_dir_option
 @json_option
-def validate(manifests: tuple[Path, ...], as_json: bool) -> int:
-    """Validate manifests against the schema and the round's rules.
+def validate(manifests: tuple[Path, ...], state_dir: Path, as_json: bool) -> int:
+    """Validate manifests against the schema, the round's rules and the system descriptions.
 
+    The system descriptions (systems/<id>.json) are built as `describe` prints them:
+    the host facts recorded where a system's runs happened, else this host's.
     Every problem is reported at once as FILE:LINE:COL: PATH: MESSAGE with a hint.
     Exit 0 when all are valid, 2 otherwise. Defaults to manifests/*.yaml.
     """
@@ -27,8 +32,9 @@ def validate(manifests: tuple[Path, ...], as_json: bool) -> int:
     report: list[dict[str, object]] = []
     failed = 0
     total = 0
+    facts = host_facts(Ledger(state_dir))
     for path in paths:
-        _, problems = check_manifest(path)
+        _, problems = check_manifest(path, host_facts=facts)
         report.append({"manifest": str(path), "valid": not problems,
                        "problems": [p.__dict__ for p in problems]})
         if problems:

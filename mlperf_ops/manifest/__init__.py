@@ -1,4 +1,9 @@
-"""Manifests: read YAML with positions, validate in two tiers, build the typed model."""
+"""Manifests: read YAML with positions, validate in tiers, build the typed model.
+
+Tier 1 is the JSON Schema, tier 2 the round's rules and the project (crosscheck), tier 3
+the system descriptions the manifest will produce (systems). Each tier runs only when
+the one before found nothing: later tiers need what earlier ones establish.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,20 @@ from mlperf_ops.manifest.crosscheck import crosscheck
 from mlperf_ops.manifest.model import Manifest, build_manifest
 from mlperf_ops.manifest.schema import schema_problems
 from mlperf_ops.manifest.source import read_source
+from mlperf_ops.manifest.systems import HostFacts, description_problems
 from mlperf_ops.project import find_project_root
+from mlperf_ops.rules import load_rules
 
-__all__ = ["Manifest", "check_manifest", "load_manifest"]
+__all__ = ["HostFacts", "Manifest", "check_manifest", "load_manifest"]
 
 
-def check_manifest(path: Path, project_root: Path | None = None) -> tuple[Manifest | None, list[Problem]]:
-    """Validate one manifest; return the model (when the schema passed) and every problem."""
+def check_manifest(
+    path: Path, project_root: Path | None = None, *, host_facts: HostFacts | None = None
+) -> tuple[Manifest | None, list[Problem]]:
+    """Validate one manifest; return the model (when the schema passed) and every problem.
+
+    With `host_facts`, the system descriptions are validated too (tier 3).
+    """
     display = str(path)
     doc, problems = read_source(path, display)
     if doc is None:
@@ -26,12 +38,14 @@ def check_manifest(path: Path, project_root: Path | None = None) -> tuple[Manife
     manifest = build_manifest(doc.data, display)
     root = project_root or find_project_root(path)
     problems.extend(crosscheck(doc, manifest, root))
+    if host_facts is not None and not problems:
+        problems.extend(description_problems(doc, manifest, load_rules(manifest.round), root / "images", host_facts))
     return manifest, problems
 
 
-def load_manifest(path: Path, project_root: Path | None = None) -> Manifest:
+def load_manifest(path: Path, project_root: Path | None = None, *, host_facts: HostFacts | None = None) -> Manifest:
     """The validated manifest, or `ManifestInvalid` carrying every problem at once."""
-    manifest, problems = check_manifest(path, project_root)
+    manifest, problems = check_manifest(path, project_root, host_facts=host_facts)
     if problems or manifest is None:
         raise ManifestInvalid(problems)
     return manifest

@@ -1,0 +1,137 @@
+"""Tier 3 of manifest validation: the system descriptions the manifest will produce.
+
+`systems/<id>.json` is the host probe merged with the software pinned in the system's
+images and the fields the manifest declares. The official checker rejects a submission
+whose description lacks a required key or a meaningful value, so this tier builds the
+document now and reports what is wrong at the manifest line to fix, before hours of runs.
+
+It runs only on a manifest that passed tiers 1 and 2: the document depends on the
+division, the system type and the round being right. The host facts are injected
+(`HostFacts`), which keeps this module free of probing and of the state directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops.errors import Problem
+from mlperf_ops.images import load_target, pinned_versions
+from mlperf_ops.manifest.model import Manifest, SystemSpec
+from mlperf_ops.manifest.source import SourceDoc
+from mlperf_ops.rules import Rules
+from mlperf_ops.sysdesc import SOFTWARE_KEYS, build_system_json, keyed_system_json_findings, software_facts
+
+# system id -> what the machine its runs happen on tells about itself (sysdesc.probe_host).
+HostFacts = Callable[[str], Mapping[str, str]]
+
+# Keys the manifest sets outside `description`: declaring them there too is a conflict.
+_TOP_LEVEL_KEYS = ("division", "submitter", "status", "system_type")
+
+# What a typical value looks like, for hints about keys nothing fills.
+_EXAMPLES = {
+    "cooling": "air",
+    "host_networking": "N/A (single node)",
+    "host_networking_topology": "N/A",
+    "host_network_card_count": '"0"',
+    "host_memory_configuration": "8x 32 GB DDR5-4800",
+    "host_processor_interconnect": "N/A",
+    "host_storage_type": "NVMe SSD",
+    "accelerator_host_interconnect": "PCIe Gen5 x16",
+    "accelerator_interconnect": "NVLink",
+    "accelerator_interconnect_topology": "fully connected",
+    "accelerator_memory_configuration": "HBM3",
+    "framework": "onnxruntime 1.20.0",
+}
+
+# What to do about a declared value, by the checker rule it breaks.
+_DECLARED_HINTS = {
+    "system.empty-key": 'give it a meaningful value ("N/A" where it does not apply)',
+    "system.not-integer": 'write a whole number, e.g. "1"',
+    "system.bad-value-type": "write a plain string",
+}
+
+
+def image_software(images_dir: Path, system: SystemSpec) -> dict[str, str]:
+    """Python and framework versions pinned in the images the system's benchmarks run in."""
+    names = sorted({system.image} | {b.image for b in system.benchmarks if b.image})
+    targets = [load_target(images_dir, name) for name in names]
+    return software_facts((t.python, pinned_versions(t)) for t in targets)
+
+
+def system_document(
+    manifest: Manifest, system: SystemSpec, rules: Rules, images_dir: Path, probed: Mapping[str, str]
+) -> dict[str, Any]:
+    """`systems/<id>.json`: host facts < image software < derived < declared < manifest identity."""
+    # Software facts of an older probe described the controller, not the image: drop them.
+    facts = {k: v for k, v in probed.items() if k not in SOFTWARE_KEYS}
+    facts.update(image_software(images_dir, system))
+    acc = system.accelerator
+    return build_system_json(
+        facts, system.description_dict(), division=manifest.division, submitter=manifest.submitter,
+        status=manifest.status, system_type=manifest.system_type, system_name=system.name or system.id,
+        accelerator_model=acc.model if acc else None, accelerator_count=acc.count if acc else 0,
+        accelerator_memory=acc.memory if acc else None, rules=rules,
+    )
+
+
+def description_problems(
+    doc: SourceDoc, manifest: Manifest, rules: Rules, images_dir: Path, host_facts: HostFacts
+) -> list[Problem]:
+    """Every problem of every system's merged description, at the manifest line to change."""
+    problems: list[Problem] = []
+    sd = rules.system_description
+    known = frozenset((sd.required_keys + sd.network_required_keys) if sd else ())
+    for si, system in enumerate(manifest.systems):
+        spath: tuple[str | int, ...] = ("systems", si)
+        declared = system.description_dict()
+        where = f"systems[{si}].description"
+
+        # Declarations the builder would silently override or drop: say so instead.
+        for key in _TOP_LEVEL_KEYS:
+            if key in declared and str(declared[key]).strip().lower() != str(getattr(manifest, key)).lower():
+                problems.append(doc.problem(
+                    (*spath, "description", key),
+                    f"declares {key}={declared[key]!r}, but the manifest's top-level {key} is "
+                    f"{getattr(manifest, key)!r}", f"remove it from {where}: the top-level value is used"))
+        flag = sd.network_flag_key if sd else "is_network"
+        if flag in declared and manifest.division != "network":
+            problems.append(doc.problem(
+                (*spath, "description", flag),
+                f"{flag} is only for the network division (this manifest is {manifest.division})",
+                f"remove it from {where}; mlperf-ops writes {flag} itself in the network division"))
+
+        document = system_document(manifest, system, rules, images_dir, host_facts(system.id))
+        for key, found in keyed_system_json_findings(document, rules, division=manifest.division,
+                                                      submitter=manifest.submitter):
+            if key in _TOP_LEVEL_KEYS and key not in declared:
+                continue  # the schema tier already judged the top-level value
+            path, hint = _locate(spath, system, declared, key, found.rule_id, where, known)
+            problems.append(doc.problem(path, f"systems/{system.id}.json: {found.message} [{found.rule_id}]",
+                                        hint, key=path[-1] == "description"))
+    return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def _locate(
+    spath: tuple[str | int, ...], system: SystemSpec, declared: Mapping[str, Any], key: str | None, rule_id: str,
+    where: str, known: frozenset[str],
+) -> tuple[tuple[str | int, ...], str]:
+    """The manifest path that decides `key`'s value, and what to do there."""
+    if key is not None and key in declared:
+        return (*spath, "description", key), _DECLARED_HINTS.get(rule_id, "correct this value")
+    if key == "system_name":
+        return (*spath, "name"), "give the system a name"
+    if key is not None and key.startswith("accelerator") and system.accelerator is not None:
+        return (*spath, "accelerator"), "complete the accelerator block (model, count, memory)"
+    example = _EXAMPLES.get(key or "", '"..."')
+    hint = (f"neither the host probe nor the image supplies it: declare it under {where}, "
+            f"e.g. {key}: {example}")
+    # A declared key the round does not know, spelled like this one, is probably meant as it.
+    unknown = [k for k in declared if k not in known]
+    typo = difflib.get_close_matches(key or "", unknown, n=1, cutoff=0.75)
+    if typo:
+        hint += f" (is the declared {typo[0]!r} a misspelling of it?)"
+    return (*spath, "description"), hint
+
