@@ -30,6 +30,13 @@ HostFacts = Callable[[str], Mapping[str, str]]
 # Keys the manifest sets outside `description`: declaring them there too is a conflict.
 _TOP_LEVEL_KEYS = ("division", "submitter", "status", "system_type")
 
+# Keys the manifest's accelerator block fills, and the block field that fills each.
+_ACCELERATOR_BLOCK_KEYS = {
+    "accelerator_model_name": "model",
+    "accelerators_per_node": "count",
+    "accelerator_memory_capacity": "memory (e.g. memory: 80 GB)",
+}
+
 # What a typical value looks like, for hints about keys nothing fills.
 _EXAMPLES = {
     "cooling": "air",
@@ -104,11 +111,11 @@ def description_problems(
                 f"remove it from {where}; mlperf-ops writes {flag} itself in the network division"))
 
         document = system_document(manifest, system, rules, images_dir, host_facts(system.id))
-        for key, found in keyed_system_json_findings(document, rules, division=manifest.division,
-                                                      submitter=manifest.submitter):
-            if key in _TOP_LEVEL_KEYS and key not in declared:
+        for subject, found in keyed_system_json_findings(document, rules, division=manifest.division,
+                                                          submitter=manifest.submitter):
+            if subject in _TOP_LEVEL_KEYS and subject not in declared:
                 continue  # the schema tier already judged the top-level value
-            path, hint = _locate(spath, system, declared, key, found.rule_id, where, known)
+            path, hint = _locate(spath, system, declared, subject, found.rule_id, where, known)
             problems.append(doc.problem(path, f"systems/{system.id}.json: {found.message} [{found.rule_id}]",
                                         hint, key=path[-1] == "description"))
     return sorted(problems, key=lambda p: (p.line, p.col))
@@ -123,8 +130,8 @@ def _locate(
         return (*spath, "description", key), _DECLARED_HINTS.get(rule_id, "correct this value")
     if key == "system_name":
         return (*spath, "name"), "give the system a name"
-    if key is not None and key.startswith("accelerator") and system.accelerator is not None:
-        return (*spath, "accelerator"), "complete the accelerator block (model, count, memory)"
+    if key in _ACCELERATOR_BLOCK_KEYS and system.accelerator is not None:
+        return (*spath, "accelerator"), f"set {_ACCELERATOR_BLOCK_KEYS[key]} in the accelerator block"
     example = _EXAMPLES.get(key or "", '"..."')
     hint = (f"neither the host probe nor the image supplies it: declare it under {where}, "
             f"e.g. {key}: {example}")
