@@ -73,6 +73,9 @@ RULES: dict[str, tuple[Severity, str]] = {
     "perf.latency-bound": ("error", "Server/Interactive latency above the benchmark's bound"),
     "perf.offline-spq": ("error", "closed Offline samples per query below the benchmark's minimum"),
     "perf.min-query-count": ("error", "effective_min_query_count below the benchmark's minimum"),
+    "perf.token-latencies-off": ("error", "an LLM benchmark's log was not run with use_token_latencies"),
+    "perf.token-latency": ("error", "LLM Server/Interactive 99th-percentile TTFT or TPOT not below the limit"),
+    "perf.network-sut-name": ("error", "a network-mode system's LoadGen sut_name lacks the required substring"),
     # accuracy
     "acc.missing": ("error", "the accuracy directory or one of its files is missing"),
     "acc.invalid": ("error", "the accuracy run's LoadGen log is missing or reports errors"),

@@ -263,7 +263,54 @@ def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
     if key is not None:
         out.metric = key
         out.value = _number(detail.values.get(key))
+    _check_token_latencies(ctx, detail, perf / "run_1" / LOG_FILES[0])
+    _check_network_sut_name(ctx, detail, perf / "run_1" / LOG_FILES[0])
     _check_run_files(ctx, perf / "run_1")
+
+
+def _check_token_latencies(ctx: ScenarioCtx, detail: DetailLog, dpath: Path) -> None:
+    """LLMs are judged on time to first token and time per output token, not only on throughput."""
+    bench = ctx.bench
+    if bench.name not in ctx.rules.llm_benchmarks:
+        return
+    if detail.values.get("requested_use_token_latencies") is not True:
+        ctx.add("perf.token-latencies-off", dpath,
+                f"{bench.name} must run with use_token_latencies=1 (the log says "
+                f"{detail.values.get('requested_use_token_latencies')!r})")
+        return
+    if ctx.scenario not in ("Server", "Interactive"):
+        return
+    limits = bench.token_latency_limits_ms.get(ctx.scenario)
+    if not limits:
+        ctx.add("perf.token-latency", dpath,
+                f"round {ctx.rules.round} sets no TTFT/TPOT limits for {bench.name} {ctx.scenario}")
+        return
+    measured = {
+        "ttft": _number(detail.values.get("result_first_token_99.00_percentile_latency_ns")),
+        "tpot": _number(detail.values.get("result_time_per_output_token_99.00_percentile_ns")),
+    }
+    for name, value in measured.items():
+        limit_ms = limits.get(name)
+        if value is None:
+            ctx.add("perf.token-latency", dpath, f"the log has no 99th-percentile {name.upper()}")
+        elif limit_ms is not None and value >= limit_ms * 1e6:
+            ctx.add("perf.token-latency", dpath,
+                    f"99th-percentile {name.upper()} {value / 1e6:g} ms is not below the "
+                    f"{bench.name} {ctx.scenario} limit of {limit_ms:g} ms")
+
+
+def _check_network_sut_name(ctx: ScenarioCtx, detail: DetailLog, dpath: Path) -> None:
+    sd = ctx.rules.system_description
+    if sd is None or not sd.network_sut_name_substring or not isinstance(ctx.system_json, dict):
+        return
+    flag = ctx.system_json.get(sd.network_flag_key)
+    if not (isinstance(flag, str) and flag.lower() == "true"):
+        return
+    sut_name = detail.values.get("sut_name")
+    if not isinstance(sut_name, str) or sd.network_sut_name_substring not in sut_name:
+        ctx.add("perf.network-sut-name", dpath,
+                f"a network-mode system's SUT must be named with {sd.network_sut_name_substring!r} "
+                f"(LoadGen sut_name is {sut_name!r})")
 
 
 def _check_run_files(ctx: ScenarioCtx, run_dir: Path) -> None:

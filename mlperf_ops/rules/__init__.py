@@ -156,6 +156,8 @@ class Rules:
     sources: dict[str, str] = field(default_factory=dict)
     system_description: SystemDescriptionRules | None = None
     measurements_keys: tuple[str, ...] = ()  # measurements.json keys, all non-empty
+    # LLM benchmarks: their logs must carry token latencies (use_token_latencies)
+    llm_benchmarks: frozenset[str] = frozenset()
 
     def benchmark(self, name: str) -> Benchmark:
         try:
@@ -333,4 +335,5 @@ def load_rules(round_name: str) -> Rules:
         sources=dict(raw.get("sources") or {}),
         system_description=_system_description(raw.get("system_description")),
         measurements_keys=_tuple(raw.get("measurements_keys")),
+        llm_benchmarks=frozenset(raw.get("llm_benchmarks") or ()),
     )
