@@ -21,7 +21,7 @@ from mlperf_ops.controller import HARNESS_DIR, Context, make_plan
 from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.manifest.model import BenchmarkSpec, SystemSpec
-from mlperf_ops.manifest.systems import system_document
+from mlperf_ops.manifest.documents import measurements_document, system_document
 from mlperf_ops.plan import ACCURACY, AUDIT, CALIBRATION, PERFORMANCE, Plan, PlannedRun
 from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.status import record_result
@@ -105,12 +105,6 @@ def _scenario_readme(ctx: Context, system: SystemSpec, bench: BenchmarkSpec, sce
     return "\n".join(lines) + "\n"
 
 
-def _measurements(bench: BenchmarkSpec) -> dict[str, Any]:
-    doc: dict[str, Any] = dict(bench.measurements)
-    doc.setdefault("starting_weights_filename", bench.model.name or Path(bench.model.path).name if bench.model else "")
-    return doc
-
-
 def _src_readme(ctx: Context, records: dict[str, Record]) -> str:
     lines = [f"# {ctx.manifest.submitter}: implementation", "",
              f"Produced by mlperf-ops {__version__} from `{ctx.manifest.path}` (profile {ctx.profile.name}).", ""]
@@ -190,7 +184,7 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
                     accuracy = records[f"{base}/{ACCURACY}"]
                     sdir.mkdir(parents=True)
                     (sdir / "user.conf").write_text(perf.data["inputs"]["user_conf"], "utf-8")
-                    (sdir / "measurements.json").write_text(json.dumps(_measurements(bench), indent=2) + "\n", "utf-8")
+                    (sdir / "measurements.json").write_text(json.dumps(measurements_document(bench), indent=2) + "\n", "utf-8")
                     (sdir / "README.md").write_text(_scenario_readme(ctx, system, bench, scenario, records), "utf-8")
                     for name in LOGS:
                         _copy(perf.output_dir / name, sdir / "performance" / "run_1" / name)

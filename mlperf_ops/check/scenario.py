@@ -239,11 +239,19 @@ def check_files(ctx: ScenarioCtx) -> None:
         if not isinstance(doc, dict):
             ctx.add("measurements.bad-json", mpath, "measurements.json is not a JSON object")
             return
-        for key in ctx.rules.measurements_keys:
-            if key not in doc:
-                ctx.add("measurements.missing-key", mpath, f"key {key!r} is missing")
-            elif not doc[key]:
-                ctx.add("measurements.empty-key", mpath, f"key {key!r} is empty")
+        for _, rule_id, message in measurements_issues(doc, ctx.rules):
+            ctx.add(rule_id, mpath, message)
+
+
+def measurements_issues(doc: dict[str, Any], rules: Rules) -> list[tuple[str, str, str]]:
+    """(key, rule id, message) for each required measurements.json key that is absent or empty."""
+    issues = []
+    for key in rules.measurements_keys:
+        if key not in doc:
+            issues.append((key, "measurements.missing-key", f"key {key!r} is missing"))
+        elif not doc[key]:
+            issues.append((key, "measurements.empty-key", f"key {key!r} is empty"))
+    return issues
 
 
 def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:

@@ -14,7 +14,7 @@ from mlperf_ops.cli.render import table
 from mlperf_ops.controller import host_facts, load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
 from mlperf_ops.manifest import check_manifest
-from mlperf_ops.manifest.systems import system_document
+from mlperf_ops.manifest.documents import system_document
 from mlperf_ops.state.ledger import Ledger
 
 

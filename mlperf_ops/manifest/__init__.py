@@ -1,8 +1,9 @@
 """Manifests: read YAML with positions, validate in tiers, build the typed model.
 
 Tier 1 is the JSON Schema, tier 2 the round's rules and the project (crosscheck), tier 3
-the system descriptions the manifest will produce (systems). Each tier runs only when
-the one before found nothing: later tiers need what earlier ones establish.
+the documents the manifest will put in the tree: systems/<id>.json and measurements.json
+(documents). Each tier runs only when the one before found nothing: later tiers need
+what earlier ones establish.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from mlperf_ops.manifest.crosscheck import crosscheck
 from mlperf_ops.manifest.model import Manifest, build_manifest
 from mlperf_ops.manifest.schema import schema_problems
 from mlperf_ops.manifest.source import read_source
-from mlperf_ops.manifest.systems import HostFacts, description_problems
+from mlperf_ops.manifest.documents import HostFacts, document_problems
 from mlperf_ops.project import find_project_root
 from mlperf_ops.rules import load_rules
 
@@ -26,7 +27,7 @@ def check_manifest(
 ) -> tuple[Manifest | None, list[Problem]]:
     """Validate one manifest; return the model (when the schema passed) and every problem.
 
-    With `host_facts`, the system descriptions are validated too (tier 3).
+    With `host_facts`, the tree's documents (system descriptions, measurements) are validated too.
     """
     display = str(path)
     doc, problems = read_source(path, display)
@@ -39,7 +40,7 @@ def check_manifest(
     root = project_root or find_project_root(path)
     problems.extend(crosscheck(doc, manifest, root))
     if host_facts is not None and not problems:
-        problems.extend(description_problems(doc, manifest, load_rules(manifest.round), root / "images", host_facts))
+        problems.extend(document_problems(doc, manifest, load_rules(manifest.round), root / "images", host_facts))
     return manifest, problems
 
 

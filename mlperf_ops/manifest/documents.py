@@ -1,9 +1,11 @@
-"""Tier 3 of manifest validation: the system descriptions the manifest will produce.
+"""Tier 3 of manifest validation: the documents the manifest will put in the tree.
 
 `systems/<id>.json` is the host probe merged with the software pinned in the system's
-images and the fields the manifest declares. The official checker rejects a submission
-whose description lacks a required key or a meaningful value, so this tier builds the
-document now and reports what is wrong at the manifest line to fix, before hours of runs.
+images and the fields the manifest declares; each scenario's `measurements.json` comes
+from its benchmark's `measurements:`. The official checker rejects a submission whose
+documents lack a required key or a meaningful value, so this tier builds them now and
+reports what is wrong at the manifest line to fix, before hours of runs. `assemble`
+writes the very same documents.
 
 It runs only on a manifest that passed tiers 1 and 2: the document depends on the
 division, the system type and the round being right. The host facts are injected
@@ -17,9 +19,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mlperf_ops.check.scenario import measurements_issues
 from mlperf_ops.errors import Problem
 from mlperf_ops.images import load_target, pinned_versions
-from mlperf_ops.manifest.model import Manifest, SystemSpec
+from mlperf_ops.manifest.model import BenchmarkSpec, Manifest, SystemSpec
 from mlperf_ops.manifest.source import SourceDoc
 from mlperf_ops.rules import Rules
 from mlperf_ops.sysdesc import SOFTWARE_KEYS, build_system_json, keyed_system_json_findings, software_facts
@@ -29,6 +32,14 @@ HostFacts = Callable[[str], Mapping[str, str]]
 
 # Keys the manifest sets outside `description`: declaring them there too is a conflict.
 _TOP_LEVEL_KEYS = ("division", "submitter", "status", "system_type")
+
+_MEASUREMENT_EXAMPLES = {
+    "input_data_types": "fp32",
+    "weight_data_types": "int8",
+    "retraining": '"no"',
+    "starting_weights_filename": "resnet50_v1.onnx",
+    "weight_transformations": "quantization",
+}
 
 # Keys the manifest's accelerator block fills, and the block field that fills each.
 _ACCELERATOR_BLOCK_KEYS = {
@@ -84,10 +95,46 @@ def system_document(
     )
 
 
-def description_problems(
+def measurements_document(bench: BenchmarkSpec) -> dict[str, Any]:
+    """A scenario's `measurements.json`: the benchmark's declared measurements."""
+    doc: dict[str, Any] = dict(bench.measurements)
+    if bench.model is not None:
+        doc.setdefault("starting_weights_filename", bench.model.name or Path(bench.model.path).name)
+    return doc
+
+
+def document_problems(
     doc: SourceDoc, manifest: Manifest, rules: Rules, images_dir: Path, host_facts: HostFacts
 ) -> list[Problem]:
-    """Every problem of every system's merged description, at the manifest line to change."""
+    """Every problem of every document the manifest produces, at the manifest line to change."""
+    problems = _description_problems(doc, manifest, rules, images_dir, host_facts)
+    problems += _measurements_problems(doc, manifest, rules)
+    return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def _measurements_problems(doc: SourceDoc, manifest: Manifest, rules: Rules) -> list[Problem]:
+    problems: list[Problem] = []
+    for si, system in enumerate(manifest.systems):
+        for bi, bench in enumerate(system.benchmarks):
+            bpath: tuple[str | int, ...] = ("systems", si, "benchmarks", bi)
+            declared = dict(bench.measurements)
+            for key, rule_id, message in measurements_issues(measurements_document(bench), rules):
+                text = f"{system.id}/{bench.name} measurements.json: {message} [{rule_id}]"
+                if key in declared:
+                    problems.append(doc.problem((*bpath, "measurements", key), text,
+                                                'give it a meaningful value (e.g. "no", "none", "fp32")'))
+                else:
+                    example = _MEASUREMENT_EXAMPLES.get(key, '"..."')
+                    problems.append(doc.problem(
+                        (*bpath, "measurements"), text,
+                        f"declare it under systems[{si}].benchmarks[{bi}].measurements, e.g. {key}: {example}",
+                        key=True))
+    return problems
+
+
+def _description_problems(
+    doc: SourceDoc, manifest: Manifest, rules: Rules, images_dir: Path, host_facts: HostFacts
+) -> list[Problem]:
     problems: list[Problem] = []
     sd = rules.system_description
     known = frozenset((sd.required_keys + sd.network_required_keys) if sd else ())
@@ -118,7 +165,7 @@ def description_problems(
             path, hint = _locate(spath, system, declared, subject, found.rule_id, where, known)
             problems.append(doc.problem(path, f"systems/{system.id}.json: {found.message} [{found.rule_id}]",
                                         hint, key=path[-1] == "description"))
-    return sorted(problems, key=lambda p: (p.line, p.col))
+    return problems
 
 
 def _locate(

@@ -1,4 +1,4 @@
-"""Tier 3: the system descriptions a manifest produces are judged before any run starts.
+"""Tier 3: the documents a manifest puts in the tree are judged before any run starts.
 
 The unit tests inject the host facts, so they do not depend on this machine; the CLI
 tests use the real probe (or one recorded in a state directory) the way users do.
@@ -54,6 +54,8 @@ SYSTEM = """\
       host_memory_configuration: "4x 32 GB DDR5"
 {extra}    benchmarks:
       - name: resnet
+        measurements: {{input_data_types: fp32, weight_data_types: fp32, retraining: "no",
+                       starting_weights_filename: resnet50_v1.onnx, weight_transformations: none}}
         scenarios:
           SingleStream: {{}}
 """
@@ -91,12 +93,29 @@ def test_every_problem_of_every_system_at_once_in_line_order(tmp_path: Path) -> 
     rendered = [(p.line, p.path) for p in found]
     assert rendered == [
         (11, "systems[0].description"),                   # a: cooling missing
-        (27, "systems[1].description.cooling"),           # b: declared empty
-        (28, "systems[1].description.number_of_nodes"),   # b: not an integer
+        (29, "systems[1].description.cooling"),           # b: declared empty
+        (30, "systems[1].description.number_of_nodes"),   # b: not an integer
     ], [p.render() for p in found]
     assert "systems/a.json: key 'cooling' needs a meaningful value" in found[0].message
     assert found[0].hint and "e.g. cooling: air" in found[0].hint
     assert "[system.not-integer]" in found[2].message
+
+
+def test_measurements_come_from_the_benchmark_and_its_model(tmp_path: Path) -> None:
+    text = system().replace(
+        '        measurements: {input_data_types: fp32, weight_data_types: fp32, retraining: "no",\n'
+        '                       starting_weights_filename: resnet50_v1.onnx, weight_transformations: none}\n',
+        "        model: {path: /models/resnet50_v1.onnx, sha256: " + "a" * 64 + "}\n"
+        "        measurements: {input_data_types: fp32, retraining: ''}\n")
+    found = problems(manifest(tmp_path, text))
+    messages = sorted(p.message.split(": ", 1)[1] for p in found)
+    # starting_weights_filename comes from the model artifact; the rest must be declared.
+    assert messages == [
+        "key 'retraining' is empty [measurements.empty-key]",
+        "key 'weight_data_types' is missing [measurements.missing-key]",
+        "key 'weight_transformations' is missing [measurements.missing-key]",
+    ], [p.render() for p in found]
+    assert all(p.path.startswith("systems[0].benchmarks[0].measurements") for p in found)
 
 
 def test_what_the_host_probe_cannot_find_must_be_declared(tmp_path: Path) -> None:
@@ -139,7 +158,7 @@ def test_accelerator_fields_point_at_the_accelerator_block(tmp_path: Path) -> No
 
 
 def test_the_image_supplies_the_framework(tmp_path: Path) -> None:
-    from mlperf_ops.manifest.systems import image_software
+    from mlperf_ops.manifest.documents import image_software
 
     path = manifest(tmp_path, system())
     model, _ = check_manifest(path, REPO)
