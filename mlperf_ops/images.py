@@ -23,8 +23,10 @@ use a controller's hash: they use the harness target's (`controller.image_identi
 from __future__ import annotations
 
 import contextlib
+import copy
 import difflib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -168,6 +170,18 @@ def default_cache_dir() -> Path:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    # Every verb lists the targets and loads some of them, often more than once; the
+    # pure-Python YAML parser makes that the bulk of `validate`. A copy keeps callers
+    # from mutating the cached mapping.
+    return copy.deepcopy(_parse_yaml(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_yaml(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
