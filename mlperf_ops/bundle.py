@@ -19,7 +19,8 @@ from typing import Any
 from mlperf_ops import __version__
 from mlperf_ops.controller import Context, make_plan
 from mlperf_ops.errors import UsageError
-from mlperf_ops.state.ledger import RECORD_FILE, Ledger, file_digest
+from mlperf_ops.hashing import file_sha256
+from mlperf_ops.state.ledger import RECORD_FILE, Ledger
 
 BUNDLE_SCHEMA = 1
 INDEX = "bundle.json"
@@ -43,7 +44,7 @@ def export_bundle(ctx: Context, ledger: Ledger, system: str, out: Path) -> dict[
         "bundle_schema": BUNDLE_SCHEMA, "tool_version": __version__, "created_unix": time.time(),
         "submitter": ctx.manifest.submitter, "round": ctx.rules.round, "system": system,
         "profile": ctx.profile.name,
-        "records": {r.key: {"run_id": r.run_id, "record_sha256": file_digest(r.path / RECORD_FILE)} for r in records},
+        "records": {r.key: {"run_id": r.run_id, "record_sha256": file_sha256(r.path / RECORD_FILE)} for r in records},
         "missing": [p.spec.run_id for p in plan.runs if ledger.done(p.spec.key) is None],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ def _verify(root: Path, index: dict[str, Any]) -> list[str]:
         if not record_file.is_file():
             problems.append(f"records/{key}: missing")
             continue
-        if file_digest(record_file) != meta.get("record_sha256"):
+        if file_sha256(record_file) != meta.get("record_sha256"):
             problems.append(f"records/{key}/{RECORD_FILE}: sha256 differs from the index")
             continue
         data = json.loads(record_file.read_text("utf-8"))
@@ -136,6 +137,6 @@ def _verify(root: Path, index: dict[str, Any]) -> list[str]:
             path = rdir / rel
             if not path.is_file():
                 problems.append(f"records/{key}/{rel}: missing")
-            elif file_digest(path) != art.get("sha256"):
+            elif file_sha256(path) != art.get("sha256"):
                 problems.append(f"records/{key}/{rel}: sha256 differs from the record")
     return problems

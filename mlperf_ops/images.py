@@ -85,7 +85,7 @@ class RootfsRecipe:
             "variant": self.variant,
             "include": sorted(self.include),
             "mirror": self.mirror,
-            "script": _sha256_file(script) if script.exists() else None,
+            "script": file_sha256(script) if script.exists() else None,
         }
         return _sha256_text(json.dumps(payload, sort_keys=True))
 
@@ -365,8 +365,6 @@ def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-_sha256_file = file_sha256
-
 
 def harness_files(harness_dir: Path) -> list[Path]:
     """The harness sources that go into images, in a stable order (caches left out)."""
@@ -452,9 +450,9 @@ def spec_hash(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR, *,
     parts: list[tuple[str, str]] = [
         ("scheme", HASH_SCHEME),
         ("target", target.name),
-        ("Dockerfile", _sha256_file(target.dockerfile)),
-        ("image.yaml", _sha256_file(target.context_dir / "image.yaml")),
-        ("requirements", _sha256_file(target.requirements)),
+        ("Dockerfile", file_sha256(target.dockerfile)),
+        ("image.yaml", file_sha256(target.context_dir / "image.yaml")),
+        ("requirements", file_sha256(target.requirements)),
         ("build_args", json.dumps(target.build_args)),
         ("base", base_identity(target, harness_dir)),
     ]
@@ -463,14 +461,14 @@ def spec_hash(target: ImageTarget, harness_dir: Path = DEFAULT_HARNESS_DIR, *,
         rel = path.relative_to(target.context_dir).as_posix()
         if path.is_file() and rel not in ("Dockerfile", "image.yaml", target.requirements.name) \
                 and not rel.startswith(("wheelhouse/", "harness/")):
-            parts.append((f"context/{rel}", _sha256_file(path)))
+            parts.append((f"context/{rel}", file_sha256(path)))
     for path in harness_files(harness_dir):
-        parts.append((f"harness/{path.relative_to(harness_dir).as_posix()}", _sha256_file(path)))
+        parts.append((f"harness/{path.relative_to(harness_dir).as_posix()}", file_sha256(path)))
     if target.kind == CONTROLLER_KIND:
         for path in package_files(package_dir):
-            parts.append((f"package/{path.relative_to(package_dir).as_posix()}", _sha256_file(path)))
+            parts.append((f"package/{path.relative_to(package_dir).as_posix()}", file_sha256(path)))
         for rel, path in project_files(target):
-            parts.append((f"project/{rel}", _sha256_file(path)))
+            parts.append((f"project/{rel}", file_sha256(path)))
     return _sha256_text("\n".join(f"{k}\t{v}" for k, v in parts))
 
 
@@ -501,7 +499,7 @@ def platform_tags(glibc: str, arch: str = "x86_64") -> list[str]:
 
 
 def wheelhouse_key(target: ImageTarget) -> str:
-    payload = {"requirements": _sha256_file(target.requirements), "python": target.python,
+    payload = {"requirements": file_sha256(target.requirements), "python": target.python,
                "platforms": platform_tags(target.glibc)}
     return _sha256_text(json.dumps(payload, sort_keys=True))[:32]
 

@@ -102,8 +102,6 @@ def write_tarball(tree: Path, members: list[tuple[str, Path]], handle: BinaryIO)
     return files, size
 
 
-_sha256 = file_sha256
-
 
 _atomic_write = write_bytes
 
@@ -184,7 +182,7 @@ def pack(
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
-        digest = _sha256(Path(tmp))
+        digest = file_sha256(Path(tmp))
         os.replace(tmp, tarball)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

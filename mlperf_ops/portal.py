@@ -309,8 +309,6 @@ class _HashingReader:
         return chunk
 
 
-sha256_file = file_sha256
-
 
 # ---------------------------------------------------------------------------
 # Classic three-call protocol.
@@ -504,7 +502,7 @@ class ClassicPortal:
     ) -> None:
         step = "put"
         # Right before sending: the file on disk must still be the one announced.
-        if path.stat().st_size != size or sha256_file(path) != sha256:
+        if path.stat().st_size != size or file_sha256(path) != sha256:
             raise TarballChanged(
                 f"{path.name} no longer matches its sha256/size; refusing to upload it",
                 hint="re-run `mlperf-ops pack` and upload the new tarball",

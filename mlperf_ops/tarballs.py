@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlperf_ops.errors import CheckFailed, UsageError
 from mlperf_ops.rules import DIVISIONS
-from mlperf_ops.state.ledger import file_digest
+from mlperf_ops.hashing import file_sha256
 
 
 def is_tarball(path: Path) -> bool:
@@ -24,7 +24,7 @@ def is_tarball(path: Path) -> bool:
 
 def verify_sha256_sidecar(tarball: Path) -> str:
     """The tarball's sha256; a sibling `<name>.sha256` must agree with it when present."""
-    digest = file_digest(tarball)
+    digest = file_sha256(tarball)
     sidecar = tarball.with_name(tarball.name + ".sha256")
     if sidecar.is_file():
         recorded = sidecar.read_text("utf-8", errors="replace").split()[:1]

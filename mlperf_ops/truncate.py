@@ -41,8 +41,6 @@ class TruncateResult:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (dir, why)
 
 
-sha256_of = file_sha256
-
 
 def hash_lines(accuracy_txt: Path) -> list[str]:
     """The values of `hash=` lines in accuracy.txt (empty if none or unreadable)."""
@@ -92,10 +90,10 @@ def truncate_dir(acc_dir: Path, backup_dir: Path) -> str:
         return "done"
     # We write the hash line before cutting, so past this point the log in the tree
     # is always the original (a crash can leave it uncut, never cut without a hash).
-    original_hash = sha256_of(log)
+    original_hash = file_sha256(log)
     backup = backup_dir / ACCURACY_LOG
     if backup.exists():
-        if sha256_of(backup) != original_hash:
+        if file_sha256(backup) != original_hash:
             raise OperationalError(
                 f"backup {backup} exists and differs from {log}",
                 hint="point the backup at an empty directory for this tree",

@@ -29,12 +29,12 @@ from mlperf_ops import __version__
 from mlperf_ops.tarballs import unpacked
 from mlperf_ops.errors import CheckFailed, MlperfOpsError, OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
+from mlperf_ops.hashing import file_sha256
 from mlperf_ops.portal import (
     Portal,
     SignedUrlRejected,
     UploadSlot,
     redact,
-    sha256_file,
 )
 from mlperf_ops.state import receipts as R
 from mlperf_ops.state.receipts import Receipt, ReceiptStore
@@ -237,7 +237,7 @@ def upload_tarball(
     # 3: integrity.
     size = tarball.stat().st_size
     emit("hash", f"hashing {tarball.name} ({size} bytes)", size=size)
-    sha256 = sha256_file(tarball)
+    sha256 = file_sha256(tarball)
     announced = read_sha256_file(tarball)
     if announced is not None and announced != sha256:
         raise CheckFailed(

@@ -11,7 +11,8 @@ import pytest
 
 from mlperf_ops.bundle import INDEX, _verify, merge_bundles
 from mlperf_ops.errors import UsageError
-from mlperf_ops.state.ledger import RECORD_FILE, Ledger, file_digest
+from mlperf_ops.hashing import file_sha256
+from mlperf_ops.state.ledger import RECORD_FILE, Ledger
 
 
 def _record(ledger: Ledger, key: str, run_id: str, payload: str) -> None:
@@ -22,7 +23,7 @@ def _record(ledger: Ledger, key: str, run_id: str, payload: str) -> None:
 
 def _bundle(ledger: Ledger, keys: list[str], out: Path, submitter: str = "Org") -> Path:
     index = {"bundle_schema": 1, "submitter": submitter, "system": "s",
-             "records": {k: {"run_id": f"s/{k[:4]}", "record_sha256": file_digest(ledger.records_dir / k / RECORD_FILE)}
+             "records": {k: {"run_id": f"s/{k[:4]}", "record_sha256": file_sha256(ledger.records_dir / k / RECORD_FILE)}
                          for k in keys}}
     with tarfile.open(out, "w:gz") as tar:
         data = json.dumps(index).encode()

@@ -74,15 +74,13 @@ class Record:
         )
 
 
-file_digest = file_sha256
-
 
 def artifact_manifest(root: Path) -> dict[str, dict[str, Any]]:
     """sha256 and size of every file under `root` except the record itself."""
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.name != RECORD_FILE:
-            out[path.relative_to(root).as_posix()] = {"sha256": file_digest(path), "size": path.stat().st_size}
+            out[path.relative_to(root).as_posix()] = {"sha256": file_sha256(path), "size": path.stat().st_size}
     return out
 
 
@@ -275,7 +273,7 @@ class Ledger:
             path = record.path / rel
             if not path.is_file():
                 problems.append(f"{rel}: missing")
-            elif file_digest(path) != meta.get("sha256"):
+            elif file_sha256(path) != meta.get("sha256"):
                 problems.append(f"{rel}: sha256 differs")
         return problems
 
