@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from mlperf_ops.errors import UsageError
-from mlperf_ops.manifest import HostFacts, Manifest, load_manifest
+from mlperf_ops.errors import Problem, UsageError
+from mlperf_ops.manifest import HostFacts, Manifest, check_manifest, load_manifest
+from mlperf_ops.manifest.documents import system_document
 from mlperf_ops.pipeline import Profile, load_profile
 from mlperf_ops.plan import Plan, plan
 from mlperf_ops.project import find_project_root
@@ -63,6 +65,21 @@ def host_facts(ledger: Ledger) -> HostFacts:
         return local[0]
 
     return facts
+
+
+def describe_systems(
+    ctx: Context, facts: HostFacts, *, system: str | None = None
+) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """`systems/<id>.json` as `assemble` will write it, and the problems validation finds in
+    the tree's documents (limited to `system` when given), at their manifest lines."""
+    docs = {spec.id: system_document(ctx.manifest, spec, ctx.rules, ctx.images_dir, facts(spec.id))
+            for spec in ctx.manifest.systems if system is None or spec.id == system}
+    _, problems = check_manifest(Path(ctx.manifest.path), ctx.project_root, host_facts=facts)
+    if system is not None:
+        index = next(i for i, s in enumerate(ctx.manifest.systems) if s.id == system)
+        prefix = f"systems[{index}]"
+        problems = [p for p in problems if p.path == prefix or p.path.startswith((f"{prefix}.", f"{prefix}["))]
+    return docs, problems
 
 
 def load_context(manifest_path: Path, *, pipeline: str | None = None, system: str | None = None,

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from mlperf_ops import images, k8s
-from mlperf_ops.cli.cmd_render import render_k8s_documents
+from mlperf_ops.k8s_documents import render_k8s_documents
 from mlperf_ops.controller import load_context, make_plan
 from mlperf_ops.engine import ContainerSpec, Engine, Mount
 from mlperf_ops.state.ledger import Ledger

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from mlperf_ops import images, k8s
-from mlperf_ops.cli.cmd_render import dump_documents, job_deadline_s, render_k8s_documents
+from mlperf_ops.k8s_documents import dump_documents, job_deadline_s, render_k8s_documents
 from mlperf_ops.errors import UsageError
 from mlperf_ops.manifest import load_manifest
 

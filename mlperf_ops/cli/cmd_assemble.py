@@ -11,10 +11,8 @@ from mlperf_ops.assemble import assemble
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
 from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import table
-from mlperf_ops.controller import host_facts, load_context
+from mlperf_ops.controller import describe_systems, host_facts, load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
-from mlperf_ops.manifest import check_manifest
-from mlperf_ops.manifest.documents import system_document
 from mlperf_ops.state.ledger import Ledger
 
 
@@ -52,14 +50,8 @@ def describe_cmd(manifest: Path, system: str | None, state_dir: Path) -> int:
     Problems are reported like `validate` does (exit 2), after the JSON.
     """
     ctx = load_context(manifest, system=system)
-    facts = host_facts(Ledger(state_dir))
-    docs = {spec.id: system_document(ctx.manifest, spec, ctx.rules, ctx.images_dir, facts(spec.id))
-            for spec in ctx.manifest.systems if system is None or spec.id == system}
+    docs, problems = describe_systems(ctx, host_facts(Ledger(state_dir)), system=system)
     echo_json(docs if system is None else docs[system])
-    _, problems = check_manifest(manifest, ctx.project_root, host_facts=facts)
-    if system is not None:
-        index = next(i for i, s in enumerate(ctx.manifest.systems) if s.id == system)
-        problems = [p for p in problems if p.path.startswith(f"systems[{index}]")]
     for problem in problems:
         click.echo(problem.render(), err=True)
     return EXIT_USAGE if problems else EXIT_OK
