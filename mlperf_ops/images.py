@@ -36,7 +36,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Mapping, Protocol
+from typing import Any, Callable, Iterator, Literal, Mapping, Protocol, Sequence
 
 import yaml
 
@@ -230,6 +230,22 @@ def load_rootfs(images_dir: Path, name: str) -> RootfsRecipe:
         )
     except KeyError as missing:
         raise UsageError(f"{path}: rootfs.{missing.args[0]} is required") from None
+
+
+def requested_targets(images_dir: Path, names: Sequence[str], for_targets: Sequence[str]) -> list[ImageTarget]:
+    """The targets `images build` was asked for; a controller once per `--for` target (default cpu)."""
+    loaded: list[ImageTarget] = []
+    wants_controller = False
+    for name in names or ("cpu",):
+        if is_controller_context(images_dir / name):
+            wants_controller = True
+            loaded += [load_controller(images_dir, harness, name) for harness in for_targets or ("cpu",)]
+        else:
+            loaded.append(load_target(images_dir, name))
+    if for_targets and not wants_controller:
+        raise UsageError("--for only applies to the controller image",
+                         hint="e.g. mlperf-ops images build controller --for cpu")
+    return loaded
 
 
 def _require_target(images_dir: Path, name: str) -> None:

@@ -14,7 +14,6 @@ import click
 
 from mlperf_ops import images
 from mlperf_ops.cli.common import echo_json, json_option
-from mlperf_ops.errors import UsageError
 
 
 def _images_dir_option(func: Any) -> Any:
@@ -40,23 +39,6 @@ def _progress(verbose: bool) -> Any:
     return on_event
 
 
-def load_build_targets(images_dir: Path, names: tuple[str, ...],
-                       for_targets: tuple[str, ...]) -> list[images.ImageTarget]:
-    """The targets `images build` was asked for; a controller once per `--for` target (default cpu)."""
-    loaded: list[images.ImageTarget] = []
-    wants_controller = False
-    for name in names or ("cpu",):
-        if images.is_controller_context(images_dir / name):
-            wants_controller = True
-            loaded += [images.load_controller(images_dir, harness, name) for harness in for_targets or ("cpu",)]
-        else:
-            loaded.append(images.load_target(images_dir, name))
-    if for_targets and not wants_controller:
-        raise UsageError("--for only applies to the controller image",
-                         hint="e.g. mlperf-ops images build controller --for cpu")
-    return loaded
-
-
 def register(group: click.Group) -> None:
     @group.group("images")
     def images_group() -> None:
@@ -76,7 +58,7 @@ def register(group: click.Group) -> None:
         `controller --for cpu` builds cpu-controller: the cpu image (built first if needed)
         plus mlperf-ops and the project files, the image `render k8s` Jobs run.
         """
-        loaded = load_build_targets(images_dir, targets, for_targets)
+        loaded = images.requested_targets(images_dir, targets, for_targets)
         from mlperf_ops.engine import Engine  # docker: imported only when talking to it
 
         engine = Engine.connect()
