@@ -106,3 +106,23 @@ def run_official_checker(
         command=command,
         output=output,
     )
+
+
+# Its closing lines name every result it loaded: "Results <perf log path> <value>" for an
+# accepted one, "NoResults <perf log path>" for a refused one.
+_PER_RESULT = re.compile(r"\b(Results|NoResults) (\S+?/performance/run_1/mlperf_log_detail\.txt)(?: (\S.*))?$")
+
+
+def per_result_verdicts(output: str, root: Path) -> dict[str, bool]:
+    """`<division>/<submitter>/results/<system>/<benchmark>/<scenario>` -> accepted, from its log."""
+    base = str(Path(root).resolve()).rstrip("/") + "/"
+    verdicts: dict[str, bool] = {}
+    for line in output.splitlines():
+        m = _PER_RESULT.search(line)
+        if not m:
+            continue
+        path = m.group(2)
+        path = path[len(base):] if path.startswith(base) else path
+        key = path[: -len("/performance/run_1/mlperf_log_detail.txt")]
+        verdicts[key] = m.group(1) == "Results"
+    return verdicts
