@@ -27,7 +27,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "tree.empty-dir": ("error", "an empty directory"),
     "tree.large-file": ("error", "a file over 50 MB"),
     "tree.pycache": ("error", "a __pycache__ directory"),
-    "tree.calibration-missing": ("error", "closed/network submitter without calibration.md"),
+    "tree.calibration-missing": ("warning", "closed/network submitter without calibration.md (the round asks for it; the official checker does not enforce it)"),
     "tree.src-missing": ("error", "the submitter has no src/ directory"),
     "tree.no-results": ("error", "the submitter has no results/ directory or it is empty"),
     # systems/<system>.json
@@ -52,6 +52,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "bench.wrong-system-type": ("error", "a closed benchmark not offered for the system type"),
     "scenario.unknown": ("error", "a scenario directory that is no scenario of the benchmark"),
     "scenario.missing": ("error", "a closed/network benchmark lacks a required scenario"),
+    "scenario.case": ("warning", "a scenario folder not spelled as LoadGen spells the scenario (offline for Offline)"),
     # per-scenario files
     "files.missing": ("error", "a required file is absent"),
     "files.empty": ("error", "a required file is empty"),
@@ -85,16 +86,45 @@ RULES: dict[str, tuple[Severity, str]] = {
     "acc.dataset-size": ("error", "the accuracy run did not cover exactly the data set"),
     "acc.untruncated": ("error", "mlperf_log_accuracy.json over the 10 KiB limit"),
     "acc.hash-missing": ("error", "accuracy.txt lacks the hash= line of truncation"),
+    "acc.extra-files": ("error", "the accuracy folder lacks the extra outputs the round requires (e.g. videos/)"),
     # compliance (audit) tests
     "compliance.missing": ("error", "a required compliance test or one of its files is missing"),
     "compliance.test01-fail": ("error", "TEST01 verify_accuracy/verify_performance lacks TEST PASS"),
     "compliance.test04-fail": ("error", "TEST04 verify_performance lacks TEST PASS"),
     "compliance.test-fail": ("error", "another compliance test's verification lacks TEST PASS"),
+    "compliance.run-files": ("error", "a TEST01/TEST04 performance/run_1 holds other files than the LoadGen logs"),
     "compliance.unknown": ("error", "a TESTxx directory that the benchmark has no use for"),
     # the checker itself
     "check.internal": ("error", "the checker failed on this part of the tree (bug: please report)"),
     "check.round-unknown": ("warning", "the tree names a round this tool has no rules for"),
 }
+
+
+# Hygiene: what neither the official checker nor the portal refuses, but a careful
+# submitter fixes. Warnings by default, errors with --strict (`strictly`).
+HYGIENE_RULES: frozenset[str] = frozenset({
+    "tree.calibration-missing",
+    "tree.stray-entry",
+    "tree.stray-dir",
+    "tree.empty-dir",
+    "scenario.case",
+    "system.unused",
+    "mapping.unused",
+    "acc.untruncated",
+    "acc.hash-missing",
+    "compliance.test-fail",
+    "compliance.test01-fail",
+    "compliance.test04-fail",
+    "compliance.missing",
+    "compliance.unknown",
+})
+
+
+def strictly(f: "Finding") -> "Finding":
+    """The finding as --strict sees it: a hygiene warning becomes an error."""
+    if f.severity == "warning" and f.rule_id in HYGIENE_RULES:
+        return Finding(rule_id=f.rule_id, severity="error", path=f.path, message=f.message)
+    return f
 
 
 def rule_table() -> list[tuple[str, str, str]]:
@@ -131,6 +161,11 @@ class ResultRow:
     value: float | None
     validity: str | None  # LoadGen's "Result is" of performance/run_1
     accuracy: str | None  # e.g. "acc=80.000"
+    path: str = ""  # the scenario folder, relative to the checked root
+    # the verdict: no error finding in the result's folder nor in what it depends on
+    # (its benchmark folder, system, submitter); `reasons` are those errors
+    valid: bool | None = None
+    reasons: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +179,7 @@ class CheckReport:
     as_submission: bool
     findings: list[Finding] = field(default_factory=list)
     results: list[ResultRow] = field(default_factory=list)
+    strict: bool = False
 
     @property
     def errors(self) -> list[Finding]:
@@ -162,6 +198,7 @@ class CheckReport:
             "round": self.round,
             "smoke": self.smoke,
             "as_submission": self.as_submission,
+            "strict": self.strict,
             "ok": self.ok,
             "counts": {
                 sev: sum(1 for f in self.findings if f.severity == sev)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops import sysdesc
-from mlperf_ops.check.findings import CheckReport, Finding, ResultRow, Severity, finding
+from mlperf_ops.check.findings import CheckReport, Finding, ResultRow, Severity, finding, strictly
 from mlperf_ops.check.hygiene import hygiene_findings, rel
 from mlperf_ops.check.scenario import ScenarioCtx, check_scenario
+from mlperf_ops.check.verdicts import assign_verdicts
 from mlperf_ops.errors import UsageError
 from mlperf_ops.rules import DIVISIONS, SCENARIOS, Rules, available_rounds, load_rules
 
@@ -19,6 +20,7 @@ SMOKE_MARKER = "SMOKE_TREE.txt"
 PROVENANCE = "mlperf_ops_provenance.json"
 SUBMITTER_ENTRIES = {"systems", "src", "results", "documentation", "calibration.md", "README.md"}
 _ROUND_RE = re.compile(r"\bround\s*[:=]\s*(v\d+\.\d+)\b")
+_SCENARIO_BY_LOWER = {s.lower(): s for s in SCENARIOS}
 
 
 def tree_round(root: Path) -> str | None:
@@ -44,8 +46,9 @@ def is_smoke_tree(root: Path) -> bool:
 
 
 class _Walker:
-    def __init__(self, root: Path, rules: Rules, duration_severity: Severity) -> None:
+    def __init__(self, root: Path, rules: Rules, duration_severity: Severity, strict: bool = False) -> None:
         self.root = root
+        self.strict = strict
         self.rules = rules
         self.duration_severity: Severity = duration_severity
         self.findings: list[Finding] = []
@@ -228,36 +231,40 @@ class _Walker:
         mapping: dict[str, str],
     ) -> None:
         name = bench_dir.name
-        official = name if name in self.rules.benchmarks else mapping.get(name)
+        official = self.rules.benchmark_for_folder(name, mapping)
         if official is None:
             hint = " (map it in model_mapping.json)" if division == "open" else ""
             self.add("bench.unknown", bench_dir, f"{name!r} is not a benchmark of {self.rules.round}{hint}")
             return
         bench = self.rules.benchmarks[official]
-        scenarios: list[Path] = []
+        scenarios: list[tuple[str, Path]] = []
         for entry in sorted(bench_dir.iterdir()):
             if entry.name.startswith(".") or entry.is_symlink():
                 continue
+            # the official loader compares scenario folders case-insensitively (`offline` is Offline)
+            canonical = _SCENARIO_BY_LOWER.get(entry.name.lower())
             if not entry.is_dir():
                 self.add("tree.stray-entry", entry, "a benchmark directory holds scenario directories only")
-            elif entry.name not in SCENARIOS:
+            elif canonical is None:
                 self.add("tree.stray-dir", entry, f"{entry.name!r} is not a scenario ({', '.join(SCENARIOS)})")
-            elif entry.name not in bench.allowed_scenarios:
-                self.add("scenario.unknown", entry, f"{official} has no {entry.name} scenario")
+            elif canonical not in bench.allowed_scenarios:
+                self.add("scenario.unknown", entry, f"{official} has no {canonical} scenario")
             else:
-                scenarios.append(entry)
+                if canonical != entry.name:
+                    self.add("scenario.case", entry, f"{entry.name!r} is read as {canonical}; LoadGen and the results table spell it {canonical!r}")
+                scenarios.append((canonical, entry))
         if division in ("closed", "network") and system_type:
             types = [t for t in system_type.split(",") if t]
             if not any(t in bench.system_types for t in types):
                 self.add("bench.wrong-system-type", bench_dir, f"{official} is not offered for {system_type} systems")
-            present = {p.name for p in scenarios}
+            present = {canonical for canonical, _ in scenarios}
             for required in self.rules.required_scenarios(official, system_type):
                 if required not in present:
                     self.add("scenario.missing", bench_dir / required, f"{required} is required for {official} on {system_type}")
             for group in self.rules.one_of_scenarios(official, system_type):
                 if not present.intersection(group):
                     self.add("scenario.missing", bench_dir, f"one of {' or '.join(group)} is required for {official}")
-        for scenario_dir in scenarios:
+        for scenario, scenario_dir in scenarios:
             ctx = ScenarioCtx(
                 root=self.root,
                 path=scenario_dir,
@@ -268,11 +275,13 @@ class _Walker:
                 system_type=system_type,
                 benchmark_dir=name,
                 bench=bench,
-                scenario=scenario_dir.name,
+                scenario=scenario,
                 system_json=doc,
                 duration_severity=self.duration_severity,
+                strict=self.strict,
             )
-            row = ResultRow(division, submitter, system, name, official, scenario_dir.name, None, None, None, None)
+            row = ResultRow(division, submitter, system, name, official, scenario, None, None, None, None,
+                            path=rel(self.root, scenario_dir))
             try:
                 outcome = check_scenario(ctx)
                 row.metric, row.value = outcome.metric, outcome.value
@@ -283,8 +292,13 @@ class _Walker:
             self.results.append(row)
 
 
-def check_tree(root: Path, *, round: str | None = None, as_submission: bool = False) -> CheckReport:
-    """Check a submission tree against a round's rules (see the rule table)."""
+def check_tree(
+    root: Path, *, round: str | None = None, as_submission: bool = False, strict: bool = False
+) -> CheckReport:
+    """Check a submission tree against a round's rules (see the rule table).
+
+    `strict`: hygiene findings (warnings by default) count as errors.
+    """
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory", hint="give the root of a submission tree")
@@ -298,18 +312,21 @@ def check_tree(root: Path, *, round: str | None = None, as_submission: bool = Fa
         round_name = said or available_rounds()[-1]
     rules = load_rules(round_name)
     smoke = is_smoke_tree(root)
-    walker = _Walker(root, rules, "info" if smoke and not as_submission else "error")
+    walker = _Walker(root, rules, "info" if smoke and not as_submission else "error", strict)
     walker.findings.extend(notes)
     walker.findings.extend(hygiene_findings(root))
     try:
         walker.walk()
     except Exception as error:
         walker.internal(root, error)
+    findings = [strictly(f) for f in walker.findings] if strict else walker.findings
+    assign_verdicts(findings, walker.results)
     return CheckReport(
         root=str(root),
         round=rules.round,
         smoke=smoke,
         as_submission=as_submission,
-        findings=walker.findings,
+        findings=findings,
         results=walker.results,
+        strict=strict,
     )

@@ -74,12 +74,15 @@ def register(group: click.Group) -> None:
     @json_option
     @click.option("--round", "round_name", help="Round to check against (default: what the tree says, else the newest).")
     @click.option("--as-submission", is_flag=True, help="Judge a smoke tree as a real submission (duration rules are errors).")
+    @click.option("--strict", is_flag=True, help="Hygiene warnings (stray files, calibration.md, ...) are errors too.")
     @click.option(
         "--official",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help="Also run the official checker from this mlcommons/inference checkout.",
     )
-    def check(tree: Path, as_json: bool, round_name: str | None, as_submission: bool, official: Path | None) -> None:
+    def check(
+        tree: Path, as_json: bool, round_name: str | None, as_submission: bool, strict: bool, official: Path | None
+    ) -> None:
         """Check a submission tree, or a packed tarball (its .sha256 is verified first).
 
         Every official rule plus what the official checker misses; exit 3 on failure.
@@ -87,15 +90,15 @@ def register(group: click.Group) -> None:
         if is_tarball(tree):
             verify_sha256_sidecar(tree)
             with unpacked(tree) as root:
-                _check(root, tree, as_json, round_name, as_submission, official)
+                _check(root, tree, as_json, round_name, as_submission, official, strict)
             return
         if not tree.is_dir():
             raise UsageError(f"{tree} is neither a submission tree nor a tarball")
-        _check(tree, tree, as_json, round_name, as_submission, official)
+        _check(tree, tree, as_json, round_name, as_submission, official, strict)
 
     def _check(tree: Path, shown: Path, as_json: bool, round_name: str | None, as_submission: bool,
-               official: Path | None) -> None:
-        report = check_tree(tree, round=round_name, as_submission=as_submission)
+               official: Path | None, strict: bool = False) -> None:
+        report = check_tree(tree, round=round_name, as_submission=as_submission, strict=strict)
         verdicts: list[dict[str, Any]] = []
         if official is not None:
             submitters = sorted({r.submitter for r in report.results}) or [""]

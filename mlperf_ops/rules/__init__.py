@@ -53,6 +53,12 @@ class AuditTest:
     source: str = ""
     # files the checker requires in `<scenario>/<name>/`, relative to that directory
     required_files: tuple[str, ...] = ()
+    # whether the official procedure checks this test's performance/run_1 like a result's
+    # (TEST01, TEST04); the other tests are judged by their verify files alone
+    performance_run_checked: bool = False
+    # benchmark -> metric -> allowed |1 - baseline/compliance| in percent: the fallback when
+    # TEST01's verify_accuracy.txt lacks TEST PASS (non-deterministic SUTs)
+    accuracy_delta_percent: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def audit_config_for(self, benchmark: str) -> dict[str, str]:
         merged = dict(self.settings)
@@ -158,6 +164,25 @@ class Rules:
     measurements_keys: tuple[str, ...] = ()  # measurements.json keys, all non-empty
     # LLM benchmarks: their logs must carry token latencies (use_token_latencies)
     llm_benchmarks: frozenset[str] = frozenset()
+    # folder name -> benchmark: names the round's configuration maps (`resnet50` -> `resnet`)
+    benchmark_aliases: dict[str, str] = field(default_factory=dict)
+    # folder scenario -> scenarios whose log may stand for it, on `inferred_system_type` systems
+    inferred_scenarios: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    inferred_system_type: str = ""
+
+    def may_infer(self, folder_scenario: str, log_scenario: str, system_type: str | None) -> bool:
+        """Whether a `log_scenario` run may stand for a `folder_scenario` result."""
+        types = [t.strip() for t in (system_type or "").split(",")]
+        return self.inferred_system_type in types and log_scenario in self.inferred_scenarios.get(folder_scenario, ())
+
+    def benchmark_for_folder(self, name: str, mapping: dict[str, str] | None = None) -> str | None:
+        """The benchmark a results/<system>/<folder> stands for, in the official order:
+        the benchmark's own name, the round's aliases, then the open submitter's mapping."""
+        if name in self.benchmarks:
+            return name
+        if name in self.benchmark_aliases:
+            return self.benchmark_aliases[name]
+        return (mapping or {}).get(name)
 
     def benchmark(self, name: str) -> Benchmark:
         try:
@@ -329,6 +354,11 @@ def load_rules(round_name: str) -> Rules:
                 },
                 source=t.get("source", ""),
                 required_files=_tuple(t.get("required_files")),
+                performance_run_checked=bool(t.get("performance_run_checked", False)),
+                accuracy_delta_percent={
+                    b: {m: float(x) for m, x in d.items()}
+                    for b, d in (t.get("accuracy_delta_percent") or {}).items()
+                },
             )
             for n, t in raw["audit_tests"].items()
         },
@@ -336,4 +366,9 @@ def load_rules(round_name: str) -> Rules:
         system_description=_system_description(raw.get("system_description")),
         measurements_keys=_tuple(raw.get("measurements_keys")),
         llm_benchmarks=frozenset(raw.get("llm_benchmarks") or ()),
+        benchmark_aliases={
+            k: v for k, v in (raw.get("benchmark_aliases") or {}).items() if v in raw["benchmarks"]
+        },
+        inferred_scenarios={k: _tuple(v) for k, v in (raw.get("inferred_scenarios") or {}).items()},
+        inferred_system_type=str(raw.get("inferred_system_type") or ""),
     )

@@ -1,0 +1,117 @@
+"""Our checker against the official one on excerpts of real published submissions.
+
+Each tests/data/real_trees/<name>/ holds a tree, its SOURCE.md and the verdict the official
+checker gave each result (official_verdicts.json, recorded by
+scripts/record_official_verdicts.py). Ours must agree result by result and never crash;
+a real tree mutated into one the official checker refuses is refused by ours too, with the
+rule id that says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from mlperf_ops.check import check_tree  # noqa: E402
+
+CORPUS = Path(__file__).parent / "data" / "real_trees"
+TREES = sorted(p.name for p in CORPUS.iterdir() if (p / "official_verdicts.json").is_file())
+
+
+def _official(name: str) -> dict[str, bool]:
+    doc = json.loads((CORPUS / name / "official_verdicts.json").read_text())
+    return {r["result"]: r["valid"] for r in doc["results"]}
+
+
+def test_the_corpus_has_trees_and_both_kinds_of_verdict() -> None:
+    assert len(TREES) >= 5
+    verdicts = [v for name in TREES for v in _official(name).values()]
+    assert any(verdicts) and not all(verdicts)
+    for name in TREES:
+        assert (CORPUS / name / "SOURCE.md").is_file()
+        assert re.search(r"\b[0-9a-f]{40}\b", (CORPUS / name / "SOURCE.md").read_text())
+
+
+@pytest.mark.parametrize("name", TREES)
+def test_agrees_with_the_official_checker_result_by_result(name: str) -> None:
+    official = _official(name)
+    round_name = json.loads((CORPUS / name / "official_verdicts.json").read_text())["round"]
+    report = check_tree(CORPUS / name / "tree", round=round_name)
+    assert "check.internal" not in report.rule_ids(), [f for f in report.findings if f.rule_id == "check.internal"]
+    ours = {r.path: r.valid for r in report.results}
+    assert set(ours) == set(official)
+    disagreements = {
+        path: {"official": official[path], "ours": ours[path],
+               "our reasons": [f"{f['rule_id']} {f['path']}" for f in row.reasons]}
+        for row in report.results
+        if (path := row.path) in official and ours[path] != official[path]
+    }
+    assert not disagreements, disagreements
+
+
+def _copy(tmp_path: Path, name: str) -> Path:
+    dst = tmp_path / name
+    shutil.copytree(CORPUS / name / "tree", dst)
+    return dst
+
+
+def _verdict(root: Path, result: str) -> tuple[bool | None, set[str]]:
+    report = check_tree(root, round="v6.0")
+    row = next(r for r in report.results if r.path == result)
+    return row.valid, {f["rule_id"] for f in row.reasons}
+
+
+LENOVO_OFFLINE = "closed/Lenovo/results/SE100/resnet50/offline"
+DELL_WHISPER = "closed/Dell/results/XE7740_H200_NVL_141GBx8_TRT/whisper/Offline"
+
+
+def test_missing_test04_is_refused(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "lenovo_v6.0")
+    shutil.rmtree(root / LENOVO_OFFLINE / "TEST04")
+    valid, rules = _verdict(root, LENOVO_OFFLINE)
+    assert valid is False and "compliance.missing" in rules
+
+
+def test_invalid_log_is_refused(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "dell_v6.0")
+    summary = root / DELL_WHISPER / "performance/run_1/mlperf_log_summary.txt"
+    summary.write_text(summary.read_text().replace("Result is : VALID", "Result is : INVALID"))
+    valid, rules = _verdict(root, DELL_WHISPER)
+    assert valid is False and "perf.invalid" in rules
+
+
+def test_seeds_of_another_round_are_refused(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "dell_v6.0")
+    detail = root / DELL_WHISPER / "performance/run_1/mlperf_log_detail.txt"
+    text = detail.read_text()
+    assert '"effective_qsl_rng_seed"' in text
+    detail.write_text(re.sub(r'("key": "effective_qsl_rng_seed", "value": )\d+', r"\g<1>123", text))
+    valid, rules = _verdict(root, DELL_WHISPER)
+    assert valid is False and "perf.seed-mismatch" in rules
+
+
+def test_test01_outside_the_accuracy_delta_is_refused(tmp_path: Path) -> None:
+    # the published whisper TEST01 says TEST FAIL and passes on its accuracy delta
+    root = _copy(tmp_path, "dell_v6.0")
+    assert _verdict(root, DELL_WHISPER)[0] is True
+    comp = root / DELL_WHISPER / "TEST01/accuracy/compliance_accuracy.txt"
+    text = comp.read_text()
+    assert "accuracy=97.8" in text
+    comp.write_text(re.sub(r"accuracy=[0-9.]+", "accuracy=90.0", text))  # a 8 % drop: over the 1 % allowed
+    valid, rules = _verdict(root, DELL_WHISPER)
+    assert valid is False and "compliance.test01-fail" in rules
+
+
+def test_strict_makes_hygiene_an_error(tmp_path: Path) -> None:
+    root = CORPUS / "dell_v6.0" / "tree"
+    lenient = check_tree(root, round="v6.0")
+    strict = check_tree(root, round="v6.0", strict=True)
+    assert lenient.ok and not strict.ok
+    assert {f.rule_id for f in strict.errors} <= {"tree.stray-entry", "tree.stray-dir", "scenario.case"}
