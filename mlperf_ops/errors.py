@@ -55,6 +55,15 @@ class Problem:
     message: str
     hint: str | None = None
 
+    def __post_init__(self) -> None:
+        # The last line of defence against printing a megabyte a user wrote: every message
+        # that quotes a value shortens it, and no message or hint is longer than this.
+        from mlperf_ops.yamlfile.shorten import clip
+
+        object.__setattr__(self, "message", clip(self.message))
+        if self.hint is not None:
+            object.__setattr__(self, "hint", clip(self.hint))
+
     def render(self) -> str:
         text = f"{self.file}:{self.line}:{self.col}: {self.path or '<root>'}: {self.message}"
         if self.hint:
@@ -62,9 +71,16 @@ class Problem:
         return text
 
 
-class ManifestInvalid(UsageError):
+class FileInvalid(UsageError):
+    """Every problem found in a file a person edits (manifest, profile, image spec), reported together."""
+
+    def __init__(self, problems: list[Problem], what: str = "file") -> None:
+        super().__init__(f"{len(problems)} problem(s) in {what}")
+        self.problems = problems
+
+
+class ManifestInvalid(FileInvalid):
     """Every problem found in one or more manifests, reported together."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in manifest")
-        self.problems = problems
+        super().__init__(problems, "manifest")

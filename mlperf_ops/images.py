@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Mapping, Protocol, Sequence
 
-import yaml
-
-from mlperf_ops import __version__
+from mlperf_ops import __version__, secretscan
 from mlperf_ops.hashing import file_sha256
-from mlperf_ops.errors import OperationalError, UsageError
+from mlperf_ops.errors import FileInvalid, OperationalError, Problem, UsageError
+from mlperf_ops.yamlfile import read_yaml
+from mlperf_ops.yamlfile.schema import packaged_schema, schema_problems
 
 TAG_PREFIX = "mlperf-ops"
 HASH_SCHEME = "mlperf-ops-image-spec/1"
@@ -60,6 +60,7 @@ CONTROLLER_SUFFIX = "-controller"
 # In a controller's build context the package goes under mlperf_ops/ and those files under project/.
 CONTEXT_PACKAGE = "mlperf_ops"
 CONTEXT_PROJECT = "project"
+IMAGE_EXAMPLE = "images/cpu/image.yaml"
 
 Accelerator = Literal["cpu", "nvidia", "amd"]
 
@@ -182,15 +183,26 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=256)
 def _parse_yaml(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise UsageError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a mapping at the top level")
+    data, problems = _checked_spec(path)
+    if data is None or problems:
+        raise FileInvalid(problems, "image spec")
     return data
+
+
+def _checked_spec(path: Path, display: str | None = None) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """image.yaml read like a manifest: hardened YAML, the schema, secrets; every problem at once."""
+    doc, problems = read_yaml(path, display, kind="image spec", example=IMAGE_EXAMPLE)
+    if doc is None:
+        return None, problems
+    problems += schema_problems(doc, packaged_schema("mlperf_ops.schemas", "image.json"), example=IMAGE_EXAMPLE)
+    problems += secretscan.document_problems(doc)
+    data: dict[str, Any] = doc.data
+    return data, problems
+
+
+def check_image_spec(path: Path, display: str | None = None) -> list[Problem]:
+    """Every problem in one image.yaml (for `validate`): schema and secrets, no engine."""
+    return _checked_spec(path, display)[1]
 
 
 def _kind(context_dir: Path) -> str | None:

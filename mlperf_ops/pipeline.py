@@ -3,6 +3,9 @@
 `smoke` shortens LoadGen's minimum duration and nothing else, so a smoke tree
 differs from a valid one only in the duration rule; `submission` keeps LoadGen's
 official durations and counts.
+
+Profiles are read like manifests (`mlperf_ops.yamlfile`): a schema, positions, every
+problem at once.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mlperf_ops import secretscan
+from mlperf_ops.errors import FileInvalid, Problem, UsageError
+from mlperf_ops.yamlfile import read_yaml
+from mlperf_ops.yamlfile.schema import packaged_schema, schema_problems
 
-from mlperf_ops.errors import UsageError
+EXAMPLE = "pipelines/submission.yaml"
 
 
 @dataclass(frozen=True)
@@ -38,27 +44,48 @@ def list_profiles(project_root: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+def check_profile(path: Path, display: str | None = None) -> tuple[Profile | None, list[Problem]]:
+    """Read and validate one profile file: the profile, or every problem in it."""
+    doc, problems = read_yaml(path, display, kind="pipeline profile", example=EXAMPLE)
+    if doc is None:
+        return None, problems
+    problems += schema_problems(doc, packaged_schema("mlperf_ops.schemas", "pipeline.json"), example=EXAMPLE)
+    problems += secretscan.document_problems(doc)
+    if problems:
+        return None, problems
+    raw = doc.data
+    loadgen = raw.get("loadgen") or {}
+    calibration = raw.get("calibration") or {}
+    if raw.get("name", path.stem) != path.stem:
+        # The manifest names a profile by its file; a different `name` would be recorded instead.
+        problems.append(doc.problem(("name",), f"name {raw['name']!r} differs from the file name {path.stem!r}",
+                                    f"write 'name: {path.stem}' or rename the file"))
+    if raw["submittable"] and loadgen.get("min_duration_ms") is not None:
+        problems.append(doc.problem(("loadgen", "min_duration_ms"),
+                                    "a submittable profile cannot change LoadGen's minimum duration",
+                                    "set min_duration_ms: null, or submittable: false"))
+    if problems:
+        return None, problems
+    return Profile(
+        name=path.stem,
+        description=str(raw.get("description", "")),
+        submittable=bool(raw["submittable"]),
+        min_duration_ms=loadgen.get("min_duration_ms"),
+        run_timeout_s=int(raw.get("run_timeout_s", 3600)),
+        transient_retries=int(raw.get("transient_retries", 2)),
+        calibrate=bool(calibration.get("enabled", True)),
+        calibration_duration_ms=int(calibration.get("duration_ms", 1500)),
+        require_valid=bool(raw.get("require_valid", True)),
+    ), []
+
+
 def load_profile(project_root: Path, name: str) -> Profile:
     path = project_root / "pipelines" / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(list_profiles(project_root)) or "none found"
         raise UsageError(f"pipeline profile {name!r} not found in {project_root / 'pipelines'}",
                          hint=f"profiles: {known}")
-    try:
-        raw = yaml.safe_load(path.read_text("utf-8")) or {}
-        loadgen = raw.get("loadgen") or {}
-        calibration = raw.get("calibration") or {}
-        return Profile(
-            name=str(raw.get("name", name)),
-            description=str(raw.get("description", "")),
-            submittable=bool(raw["submittable"]),
-            min_duration_ms=loadgen.get("min_duration_ms"),
-            run_timeout_s=int(raw.get("run_timeout_s", 3600)),
-            transient_retries=int(raw.get("transient_retries", 2)),
-            calibrate=bool(calibration.get("enabled", True)),
-            calibration_duration_ms=int(calibration.get("duration_ms", 1500)),
-            require_valid=bool(raw.get("require_valid", True)),
-        )
-    except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:
-        raise UsageError(f"pipeline profile {path} is malformed: {error}",
-                         hint="compare with pipelines/submission.yaml") from None
+    profile, problems = check_profile(path)
+    if profile is None:
+        raise FileInvalid(problems, "pipeline profile")
+    return profile

@@ -15,7 +15,7 @@ import sys
 import click
 
 from mlperf_ops import __version__
-from mlperf_ops.errors import EXIT_OPERATIONAL, EXIT_USAGE, ManifestInvalid, MlperfOpsError
+from mlperf_ops.errors import EXIT_OPERATIONAL, EXIT_USAGE, FileInvalid, MlperfOpsError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -40,7 +40,7 @@ _register_commands()
 
 
 def render_error(error: MlperfOpsError) -> None:
-    if isinstance(error, ManifestInvalid):
+    if isinstance(error, FileInvalid):
         for problem in error.problems:
             click.echo(problem.render(), err=True)
         click.echo(f"ERROR: {error.message}", err=True)

@@ -7,7 +7,6 @@ stops the others. Paths point into the YAML so errors land on the right line.
 from __future__ import annotations
 
 import math
-import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from mlperf_ops import secretscan
 from mlperf_ops.errors import Problem
 from mlperf_ops.images import list_targets
 from mlperf_ops.manifest.model import Manifest
@@ -32,49 +32,11 @@ SCENARIO_SYSTEM_TYPES = {
     "Interactive": ("datacenter",),
 }
 
-# Values that look like credentials: the portal's submitter id is a secret, and so
-# are tokens of the services a CI might touch.
-SECRET_KEY_NAMES = re.compile(
-    r"(pass(word|wd)?$|secret|api[_-]?key|(access|auth|bearer|refresh|api|gh|github)[_-]?token|^token$|"
-    r"submitter[_-]?id|credential)", re.I)
-SECRET_VALUES = (
-    (re.compile(r"^gh[pousr]_[A-Za-z0-9]{20,}$"), "a GitHub token"),
-    (re.compile(r"^mlc_[A-Za-z0-9_-]{16,}$"), "an MLCommons API key"),
-    (re.compile(r"^AKIA[0-9A-Z]{16}$"), "an AWS access key"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
-    (re.compile(r"^xox[baprs]-[A-Za-z0-9-]{10,}$"), "a Slack token"),
-    (re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I), "a UUID-shaped id (the portal's submitter id is one)"),
-)
-
-
 @cache
 def loadgen_keys() -> tuple[frozenset[str], dict[str, str]]:
     text = resources.files("mlperf_ops.rules").joinpath("loadgen_keys.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)
     return frozenset(raw["tunable"]), dict(raw["reserved"])
-
-
-def _secret_problems(doc: SourceDoc, value: Any, path: tuple[str | int, ...]) -> list[Problem]:
-    problems: list[Problem] = []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            child_path = (*path, str(key))
-            if SECRET_KEY_NAMES.search(str(key)) and child not in (None, "", False):
-                problems.append(doc.problem(child_path, f"key {key!r} looks like it holds a secret",
-                                            "secrets come from the environment (e.g. MLPERF_SUBMITTER_ID), never a manifest",
-                                            key=True))
-                continue
-            problems.extend(_secret_problems(doc, child, child_path))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            problems.extend(_secret_problems(doc, child, (*path, i)))
-    elif isinstance(value, str):
-        for pattern, what in SECRET_VALUES:
-            if pattern.search(value.strip()):
-                problems.append(doc.problem(path, f"value looks like {what}",
-                                            "remove it; pass secrets through environment variables or CI secrets"))
-                break
-    return problems
 
 
 def _scenario_allowed(rules: Rules, official: str, scenario: str, system_type: str, division: str) -> bool:
@@ -92,7 +54,7 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
     add = problems.append
     raw: dict[str, Any] = doc.data
 
-    problems.extend(_secret_problems(doc, raw, ()))
+    problems.extend(secretscan.document_problems(doc))
 
     rounds = available_rounds()
     if manifest.round not in rounds:

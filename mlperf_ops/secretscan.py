@@ -1,0 +1,163 @@
+"""The one secret detector: manifests, pipeline profiles, image specs, logs, records, trees.
+
+Two signals: a value holding a known token format *anywhere* in it (a token pasted into
+a sentence of `sw_notes` is as public as one on its own), and a key named like a
+credential (`hf_token`, `db_password`, `client_secret`, …) holding anything at all.
+A finding carries where it is and what kind of secret it looks like — never the value,
+so reporting a leak cannot leak it again.
+
+The patterns are the documented prefixes and shapes of each issuer's tokens. Each one
+starts only where a token can start (not inside a longer word), so a megabyte of
+look-alike text is scanned in linear time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from mlperf_ops.errors import Problem
+from mlperf_ops.yamlfile.shorten import shorten
+from mlperf_ops.yamlfile.source import PathKey, SourceDoc, render_path
+from mlperf_ops.yamlfile.text import position
+
+_B = r"(?<![A-Za-z0-9_])"  # a token starts at a word boundary, never mid-word
+_E = r"(?![A-Za-z0-9_])"
+
+TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), what) for pattern, what in (
+        (_B + r"gh[pousr]_[A-Za-z0-9]{30,255}" + _E, "a GitHub token"),
+        (_B + r"github_pat_[A-Za-z0-9_]{40,255}", "a GitHub fine-grained token"),
+        (_B + r"glpat-[A-Za-z0-9_-]{20,255}", "a GitLab token"),
+        (r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Z0-9])", "an AWS access key id"),
+        (r"(?i:aws_?secret_?access_?key)[\"']?\s{0,16}[:=]\s{0,16}[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+         "an AWS secret access key"),
+        (_B + r"AIza[0-9A-Za-z_-]{35}" + _E, "a Google API key"),
+        (_B + r"hf_[A-Za-z0-9]{30,255}" + _E, "a Hugging Face token"),
+        (_B + r"xox[abeoprs]-[A-Za-z0-9-]{10,255}", "a Slack token"),
+        (r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,255}", "a Slack webhook URL"),
+        (_B + r"npm_[A-Za-z0-9]{36}" + _E, "an npm token"),
+        (_B + r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,1000}", "a PyPI token"),
+        (_B + r"mlc_[A-Za-z0-9_-]{16,255}", "an MLCommons API key"),
+        (r"-----BEGIN (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----", "a private key"),
+        (r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{8,4096}", "a JWT"),
+        (r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s/:@\"']{1,256}:[^\s/@\"']{1,256}@",
+         "a URL with a password"),
+    )
+)
+
+# A whole value shaped like a UUID: the portal's submitter id is one. Not searched inside
+# longer text — GPU UUIDs (GPU-xxxxxxxx-…) and run ids would be false alarms.
+UUID_VALUE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+# Key names: the last word decides (`hf_token`, `client_secret`, `db_password`), so
+# `eos_token_id`, `token_dtype` and `use_token_latencies` — token *ids*, not secrets — pass.
+_CREDENTIAL_KEY = re.compile(
+    r"(?:^|[_.-])(?:token|secret|password|passwd|pwd|passphrase|credentials?|api[_-]?key|apikey|"
+    r"private[_-]?key|access[_-]?key|secret[_-]?key|auth|bearer|cookie|session[_-]?key)$"
+    r"|secret|password|submitter[_-]?id",
+    re.I,
+)
+
+HINT = "remove it; pass secrets through environment variables or CI secrets (e.g. MLPERF_SUBMITTER_ID)"
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A secret-looking span of some text: where it is and what it looks like (no value)."""
+
+    what: str
+    line: int
+    col: int
+    start: int  # character offset in the text
+    end: int
+
+
+def credential_key(name: object) -> bool:
+    """Whether a key's name says its value is a credential."""
+    return isinstance(name, str) and bool(_CREDENTIAL_KEY.search(name))
+
+
+def scan_text(text: str) -> list[Leak]:
+    """Every known token format in `text`, in order, with 1-based line and column."""
+    leaks: list[Leak] = []
+    for pattern, what in TOKEN_PATTERNS:
+        for match in pattern.finditer(text):
+            line, col = position(text, match.start())
+            leaks.append(Leak(what, line, col, match.start(), match.end()))
+    return sorted(leaks, key=lambda leak: leak.start)
+
+
+def scan_value(value: str) -> list[Leak]:
+    """`scan_text`, plus the whole-value shapes (a UUID standing alone)."""
+    leaks = scan_text(value)
+    if UUID_VALUE.fullmatch(value.strip()):
+        leaks.append(Leak("a UUID-shaped id (the portal's submitter id is one)", 1, 1, 0, len(value)))
+    return leaks
+
+
+def scan_file(path: Path, limit: int = 64 * 1024 * 1024) -> list[Leak]:
+    """Leaks in a text file (a log, a record); binary bytes are read as replacement characters."""
+    with path.open("rb") as handle:
+        text = handle.read(limit).decode("utf-8", errors="replace")
+    return scan_text(text)
+
+
+def scan_tree(root: Path) -> Iterator[tuple[Path, Leak]]:
+    """Leaks in every file under `root` (a submission tree before it is packed)."""
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        for leak in scan_file(path):
+            yield path.relative_to(root), leak
+
+
+class _Locator:
+    """Finds a token's own line and column in the file, starting from its value's line."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def find(self, fragment: str, line: int, fallback: tuple[int, int]) -> tuple[int, int]:
+        if not self.text or not fragment or line > len(self.line_starts):
+            return fallback
+        index = self.text.find(fragment, self.line_starts[line - 1])
+        return position(self.text, index) if index >= 0 else fallback
+
+
+def document_problems(doc: SourceDoc) -> list[Problem]:
+    """Secrets anywhere in a parsed YAML file: credential-named keys and token-shaped values."""
+    problems: list[Problem] = []
+    seen: set[tuple[int, int, str]] = set()
+    locator = _Locator(doc.text)
+
+    def add(where: tuple[int, int], path: PathKey, message: str, hint: str) -> None:
+        if (where[0], where[1], message) not in seen:  # an aliased value is reported once
+            seen.add((where[0], where[1], message))
+            problems.append(Problem(doc.file, where[0], where[1], render_path(path), message, hint))
+
+    def scan(text: str, path: PathKey, where: tuple[int, int]) -> None:
+        for leak in scan_value(text):
+            fragment = text[leak.start:leak.end][:40]
+            add(locator.find(fragment, where[0], where), path, f"value looks like {leak.what}", HINT)
+
+    # Iterative: the composer bounds depth, but a walk should not depend on that.
+    stack: list[tuple[PathKey, Any]] = [((), doc.data)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                child_path = (*path, str(key))
+                if credential_key(key) and child not in (None, "", False):
+                    add(doc.where(child_path, key=True), child_path,
+                        f"key {shorten(str(key))} looks like it holds a secret",
+                        "secrets come from the environment (e.g. MLPERF_SUBMITTER_ID), never a file in the repository")
+                    continue  # one finding per secret: its value is not scanned again
+                scan(str(key), child_path, doc.where(child_path, key=True))
+                stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend(((*path, i), child) for i, child in reversed(list(enumerate(item))))
+        elif isinstance(item, str):
+            scan(item, path, doc.where(path))
+    return problems
