@@ -23,7 +23,6 @@ from pathlib import Path
 
 from mlperf_ops.state.atomic import write_bytes
 from mlperf_ops.hashing import file_sha256
-from mlperf_ops.errors import OperationalError
 
 MAX_ACCURACY_LOG_SIZE = 10 * 1024
 VIEWABLE_SIZE = 4096
@@ -91,15 +90,13 @@ def truncate_dir(acc_dir: Path, backup_dir: Path) -> str:
     # We write the hash line before cutting, so past this point the log in the tree
     # is always the original (a crash can leave it uncut, never cut without a hash).
     original_hash = file_sha256(log)
-    backup = backup_dir / ACCURACY_LOG
-    if backup.exists():
-        if file_sha256(backup) != original_hash:
-            raise OperationalError(
-                f"backup {backup} exists and differs from {log}",
-                hint="point the backup at an empty directory for this tree",
-            )
-    else:
-        backup_dir.mkdir(parents=True, exist_ok=True)
+    # Backups are keyed by the bytes they keep, not only by where the log sits in the
+    # tree: assembling another tree (smoke, then submission) into a folder of the same
+    # name puts a different original at the same path, and both must be kept.
+    backup = backup_dir / original_hash / ACCURACY_LOG
+    if not (backup.is_file() and file_sha256(backup) == original_hash):
+        # Absent, or left half-written by a crash: (re)write it through a temp file.
+        backup.parent.mkdir(parents=True, exist_ok=True)
         tmp = backup.with_name(backup.name + ".tmp")
         shutil.copyfile(log, tmp)
         tmp.replace(backup)
@@ -114,7 +111,8 @@ def truncate_dir(acc_dir: Path, backup_dir: Path) -> str:
 
 def truncate_tree(root: Path, backup_root: Path) -> TruncateResult:
     """Truncate every accuracy log of a tree; originals go under `backup_root`,
-    mirroring their path relative to `root`."""
+    at their path relative to `root` plus the sha256 of the original
+    (`<rel>/<sha256>/mlperf_log_accuracy.json`), the hash that accuracy.txt names."""
     result = TruncateResult()
     for acc_dir in accuracy_dirs(root):
         rel = acc_dir.relative_to(root)

@@ -37,7 +37,7 @@ def test_truncates_hashes_and_keeps_original(tmp_path: Path) -> None:
         assert len(log) <= MAX_ACCURACY_LOG_SIZE
         assert hash_lines(acc / "accuracy.txt") == [digest]
         assert (acc / "accuracy.txt").read_text().startswith("accuracy=80.000%")
-        kept = backup / acc.relative_to(root) / "mlperf_log_accuracy.json"
+        kept = backup / acc.relative_to(root) / digest / "mlperf_log_accuracy.json"
         assert kept.read_bytes() == data
     assert (scen / "accuracy" / "mlperf_log_accuracy.json").stat().st_mode & 0o777 == 0o644
     assert not [p for p in root.rglob(".*")]  # no temp files left behind
@@ -81,3 +81,30 @@ def test_missing_accuracy_txt_is_skipped_with_reason(tmp_path: Path) -> None:
     result = truncate_tree(root, tmp_path / "b")
     assert [why for _, why in result.skipped] and "accuracy.txt" in result.skipped[0][1]
     assert len(result.truncated) == 1
+
+
+def test_another_tree_at_the_same_path_keeps_both_originals(tmp_path: Path) -> None:
+    """Smoke then submission assembled into folders of one name: both originals are kept."""
+    backup = tmp_path / "state" / "originals"
+    first_root, second_root = tmp_path / "a" / "submission", tmp_path / "b" / "submission"
+    scen, first = make_tree(first_root, entries=2000)
+    truncate_tree(first_root, backup)
+    _, second = make_tree(second_root, entries=2500)
+    assert first != second
+    result = truncate_tree(second_root, backup)
+    assert len(result.truncated) == 2
+    rel = scen.relative_to(first_root) / "accuracy"
+    for data in (first, second):
+        digest = hashlib.sha256(data).hexdigest()
+        assert (backup / rel / digest / "mlperf_log_accuracy.json").read_bytes() == data
+
+
+def test_a_half_written_backup_is_rewritten(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    scen, data = make_tree(root)
+    digest = hashlib.sha256(data).hexdigest()
+    kept = tmp_path / "b" / "open" / "Org" / "results" / "sys" / "resnet" / "Offline" / "accuracy" / digest
+    kept.mkdir(parents=True)
+    (kept / "mlperf_log_accuracy.json").write_bytes(data[:100])  # a crash mid-copy
+    truncate_tree(root, tmp_path / "b")
+    assert (kept / "mlperf_log_accuracy.json").read_bytes() == data
