@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
+
 from mlperf_ops.check import rule_table
 from mlperf_ops.cli import cli
 
@@ -19,7 +21,8 @@ def test_every_checker_rule_id_is_listed() -> None:
 def test_every_verb_in_the_readme_exists() -> None:
     verbs = set(re.findall(r"`mlperf-ops ([a-z-]+)", README))
     assert verbs, "the README names no verbs"
-    assert verbs <= set(cli.commands), verbs - set(cli.commands)
+    known = set(cli.list_commands(click.Context(cli)))
+    assert verbs <= known, verbs - known
 
 
 def test_the_two_commands_come_first() -> None:

@@ -314,7 +314,7 @@ def _command(path: list[str]) -> click.Command:
     command: click.Command = cli
     for word in path:
         assert isinstance(command, click.Group), f"{' '.join(path)}: {command.name} has no subcommands"
-        sub = command.commands.get(word)
+        sub = command.get_command(click.Context(command), word)  # the CLI loads verbs lazily
         assert sub is not None, f"mlperf-ops has no verb {' '.join(path)!r}"
         command = sub
     return command

@@ -1,0 +1,45 @@
+"""The CLI imports a verb's module only when that verb runs (start-up cost, issue 16)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import click
+
+import mlperf_ops.cli as cli_package
+from mlperf_ops.cli import VERBS
+
+# Modules that cost tens of milliseconds each to import; none is needed for `--version`.
+HEAVY = ("jsonschema", "requests", "rich", "docker", "yaml", "mlperf_ops.manifest", "mlperf_ops.check")
+
+
+def test_verbs_table_matches_what_the_modules_register() -> None:
+    registered: dict[str, str] = {}
+    for info in pkgutil.iter_modules(cli_package.__path__):
+        if info.name.startswith("cmd_"):
+            group = click.Group()
+            importlib.import_module(f"mlperf_ops.cli.{info.name}").register(group)
+            registered.update({verb: info.name for verb in group.commands})
+    assert registered == VERBS
+
+
+def test_importing_the_cli_loads_no_heavy_module() -> None:
+    code = (
+        "import sys, mlperf_ops.cli; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_a_verb_loads_only_its_own_module() -> None:
+    code = (
+        "import sys, click, mlperf_ops.cli as c; "
+        "c.cli.get_command(click.Context(c.cli), 'pack'); "
+        "print(sorted(m for m in sys.modules if m.startswith('mlperf_ops.cli.cmd_')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['mlperf_ops.cli.cmd_pack']"
