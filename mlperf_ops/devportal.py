@@ -1,7 +1,7 @@
 """A local stand-in for the MLCommons submission portal, with injectable faults.
 
 The real portal cannot be reached from development machines, so tests and rehearsals
-talk to this server instead. It speaks the classic protocol (PORTAL.md) the way the
+talk to this server instead. It speaks the classic protocol (see `mlperf_ops.portal`) the way the
 real one behaves: `POST /index/url` hands out an HMAC-signed, expiring upload URL on
 the same server; `PUT` to it streams the body to disk (constant memory) and answers 403
 when the signature is wrong or expired, like object storage; `POST /index` (form)

@@ -1,7 +1,7 @@
 """Exception types shared by the library; the CLI maps each to an exit code.
 
 The library never prints: it raises one of these (or yields events) and the CLI
-renders them. Exit codes follow OVERVIEW.md section 6.
+renders them. The exit codes are listed in the README ("The verbs").
 """
 
 from __future__ import annotations

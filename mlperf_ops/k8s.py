@@ -1,6 +1,6 @@
 """Kubernetes Jobs for cluster users: one `batch/v1` Job per system under test.
 
-On a cluster the orchestration engine is Kubernetes itself (OVERVIEW.md section 7): we
+On a cluster the orchestration engine is Kubernetes itself (README, "Kubernetes"): we
 do not schedule anything, we only describe one Job per system that runs the same
 `mlperf-ops apply MANIFEST --system ID` a self-hosted CI runner would run. Everything
 here is a pure function from plain data to plain dicts, so the rendering is testable
@@ -50,7 +50,7 @@ BACKOFF_LIMIT = 2
 # Keep finished Jobs (and their pod logs) a week for inspection, then let the cluster
 # clean them up.
 TTL_AFTER_FINISHED_S = 7 * 24 * 3600
-# Exit codes that retrying cannot fix (OVERVIEW.md section 6): 2 = invalid manifest or
+# Exit codes that retrying cannot fix (README, "The verbs"): 2 = invalid manifest or
 # usage, 3 = submission check failed. Exit 1 (operational) is retried.
 PERMANENT_EXIT_CODES = (2, 3)
 

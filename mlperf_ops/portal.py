@@ -2,7 +2,7 @@
 
 `Portal` is the narrow interface the uploader needs: ask for an upload slot, PUT the
 tarball to it, start the server-side check. `ClassicPortal` speaks the classic
-three-call protocol described in docs/design PORTAL.md; a second protocol (the
+three-call protocol (README, `mlperf-ops upload`; `mlperf_ops.devportal` serves it locally); a second protocol (the
 Endpoints/PRISM API) can implement the same interface later.
 
 Retry policy (why each step is or is not repeated):

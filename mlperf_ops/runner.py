@@ -1,6 +1,6 @@
 """Run one planned LoadGen run in a container and record it in the ledger.
 
-The container contract (OVERVIEW.md §4): LoadGen inputs read-only at
+The container contract (docs/harness.md): LoadGen inputs read-only at
 /mlperf/config (also the working directory, because LoadGen reads audit.config from
 there), logs written to /mlperf/output, models and data read-only, the benchmark,
 scenario, mode and audit test in MLPERF_* variables. Nothing else of the host's

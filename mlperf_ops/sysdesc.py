@@ -2,7 +2,7 @@
 
 `probe_host()` reads what the machine can tell about itself without root;
 `build_system_json()` merges it with what a human declared in the manifest and
-avoids the type traps of the official checker (SUBMISSION.md section 3);
+avoids the type traps of the official checker (README, "Troubleshooting");
 `system_json_findings()` is the one validation used both by the checker and by
 manifest validation before any run starts.
 """

@@ -1,4 +1,4 @@
-"""Truncate accuracy logs the way the official procedure does (SUBMISSION.md section 6).
+"""Truncate accuracy logs the way the official procedure does (README, "Checker rules").
 
 For every `accuracy/` and `<TEST>/accuracy/` under `<division>/<submitter>/results/`:
 when `mlperf_log_accuracy.json` is not yet truncated, copy the original into a backup

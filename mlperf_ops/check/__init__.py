@@ -1,5 +1,5 @@
 """A submission checker users can trust: every rule of the official v6.x checker,
-plus what it forgets (SUBMISSION.md section 9), each finding with a stable rule id,
+plus what it forgets (README, "Checker rules"), each finding with a stable rule id,
 and no crash on a malformed tree."""
 
 from mlperf_ops.check.findings import (

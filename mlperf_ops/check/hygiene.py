@@ -1,6 +1,6 @@
 """File-system hygiene of a tree: what the portal and git refuse, whatever the layout.
 
-The official v6.x checker dropped these checks (SUBMISSION.md section 9); its older
+The official v6.x checker dropped these checks (README, "Checker rules"); its older
 version (tools/submission/submission_checker_old.py at b66003e1) had them: files over
 50 MB, names starting with '.', names with spaces, symbolic links, __pycache__,
 empty directories.

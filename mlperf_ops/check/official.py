@@ -1,7 +1,7 @@
 """Run the official submission checker from a user's mlcommons/inference checkout.
 
-Its exit code alone cannot be trusted (SUBMISSION.md section 9: it returns success on
-an empty tree), so the verdict is read from its log: at least one `Results` line, no
+Its exit code alone cannot be trusted (it returns success on an empty tree; README,
+"Checker rules"), so the verdict is read from its log: at least one `Results` line, no
 `ERROR` line, no Python traceback.
 """
 

@@ -1,7 +1,7 @@
 """Checks of one `results/<system>/<benchmark>/<scenario>/` directory.
 
-Performance (SUBMISSION.md section 5), accuracy (6), compliance (7) and the files
-around them (2, 4). Each function returns findings and never raises on bad input:
+Performance, accuracy, compliance and the files around them (README, "Checker
+rules", lists every rule id). Each function returns findings and never raises on bad input:
 the runner still wraps every scenario so that a bug here reports `check.internal`.
 """
 
