@@ -19,9 +19,6 @@ TARGETS  ?= cpu
 PYTEST_ARGS ?=
 
 PIPELINE_FLAG := $(if $(PIPELINE),--pipeline $(PIPELINE),)
-# Smoke records make a tree marked as a smoke tree; asking for PIPELINE=submission
-# makes assemble refuse them instead.
-SMOKE_FLAG    := $(if $(filter submission,$(PIPELINE)),,--smoke)
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MLPERF_OPS_STATE := $(STATE)
@@ -67,10 +64,10 @@ status: venv
 	$(MLPERF) status $(MANIFEST) $(PIPELINE_FLAG)
 
 assemble: venv
-	$(MLPERF) assemble $(MANIFEST) $(PIPELINE_FLAG) $(SMOKE_FLAG) --out $(DIST)/submission
+	$(MLPERF) assemble $(MANIFEST) $(PIPELINE_FLAG) --out $(DIST)/submission
 
 check: venv
-	$(MLPERF) check $(DIST)/submission
+	$(MLPERF) check --strict $(DIST)/submission
 
 pack: venv
 	$(MLPERF) pack $(DIST)/submission --out $(DIST)
@@ -80,8 +77,8 @@ report: venv
 
 submission: setup ## apply → assemble → check → pack, then a summary
 	$(MLPERF) apply $(MANIFEST) $(PIPELINE_FLAG)
-	$(MLPERF) assemble $(MANIFEST) $(PIPELINE_FLAG) $(SMOKE_FLAG) --out $(DIST)/submission
-	$(MLPERF) check $(DIST)/submission
+	$(MLPERF) assemble $(MANIFEST) $(PIPELINE_FLAG) --out $(DIST)/submission
+	$(MLPERF) check --strict $(DIST)/submission
 	$(MLPERF) pack $(DIST)/submission --out $(DIST)
 	$(MLPERF) report $(DIST)/submission --out $(DIST)/report.html
 	$(MLPERF) summary $(MANIFEST) $(PIPELINE_FLAG) --dist $(DIST)

@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlperf_ops.audit_retry import after_timing_failure
 from mlperf_ops.controller import Context, make_plan
 from mlperf_ops.engine import Engine
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
 from mlperf_ops.local_engine import LocalEngine
-from mlperf_ops.plan import Plan, PlannedRun
+from mlperf_ops.plan import AUDIT, Plan, PlannedRun
 from mlperf_ops.runner import STATE_LABEL, execute, state_label
 from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.sysdesc import probe_host
@@ -92,7 +93,7 @@ def apply(
 
             attempts: dict[str, int] = {}
             given_up: set[str] = set()
-            retired: set[str] = set()
+            timing_failures: dict[str, int] = {}
             while True:
                 current = make_plan(ctx, ledger, system=system, only=only)
                 result.remaining = current.pending
@@ -117,21 +118,24 @@ def apply(
                                 "log": str(record.path / "container.log")}))
                 if record.status == "done":
                     continue
-                if record.data.get("retryable") and attempts[spec.run_id] <= ctx.profile.transient_retries:
+                if spec.mode == AUDIT and record.data.get("retryable"):
+                    # Only the audit's timing comparison failed: the compliance procedure's re-run.
+                    timing_failures[spec.run_id] = timing_failures.get(spec.run_id, 0) + 1
+                    decision = after_timing_failure(timing_failures[spec.run_id], ctx.profile.audit_retries)
                     reference = (spec.inputs.get("references") or {}).get("performance")
-                    if attempts[spec.run_id] >= 2 and reference and reference not in retired:
-                        # The audit keeps disagreeing with its reference: as the official
-                        # procedure does, measure the reference again too, and re-verify
-                        # every audit that was compared with the old measurement.
-                        retired.add(reference)
-                        why = f"re-measured: {spec.run_id} disagreed with it twice"
+                    if decision.action == "remeasure" and reference:
+                        # Retire (never delete) the reference and every audit compared with it:
+                        # the next plan runs the reference again, then those audits right after.
+                        why = f"re-measured: {spec.run_id} disagreed with it"
                         ledger.retire(reference, why)
                         for other in current.runs:
                             if (other.spec.inputs.get("references") or {}).get("performance") == reference:
                                 ledger.retire(other.spec.key, why)
-                        on_event(Event("warning", f"{spec.run_id}: re-running its reference performance run"))
-                    else:
-                        on_event(Event("warning", f"{spec.run_id}: retrying ({record.data.get('reason')})"))
+                    if decision.action != "give-up":
+                        on_event(Event("warning", f"{spec.run_id}: {decision.why}"))
+                        continue
+                elif record.data.get("retryable") and attempts[spec.run_id] <= ctx.profile.transient_retries:
+                    on_event(Event("warning", f"{spec.run_id}: retrying ({record.data.get('reason')})"))
                     continue
                 given_up.add(spec.run_id)
                 if not keep_going:

@@ -22,6 +22,7 @@ from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.manifest.model import BenchmarkSpec, SystemSpec
 from mlperf_ops.manifest.documents import measurements_document, system_document
+from mlperf_ops.paperwork import SourceCopy, write_paperwork
 from mlperf_ops.plan import ACCURACY, AUDIT, CALIBRATION, PERFORMANCE, Plan, PlannedRun
 from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.status import record_result
@@ -105,7 +106,7 @@ def _scenario_readme(ctx: Context, system: SystemSpec, bench: BenchmarkSpec, sce
     return "\n".join(lines) + "\n"
 
 
-def _src_readme(ctx: Context, records: dict[str, Record]) -> str:
+def _src_readme(ctx: Context, records: dict[str, Record], copies: list[SourceCopy]) -> str:
     lines = [f"# {ctx.manifest.submitter}: implementation", "",
              f"Produced by mlperf-ops {__version__} from `{ctx.manifest.path}` (profile {ctx.profile.name}).", ""]
     for system in ctx.manifest.systems:
@@ -118,6 +119,7 @@ def _src_readme(ctx: Context, records: dict[str, Record]) -> str:
                 f"- image build context: `images/{image.get('target')}` (content hash `{image.get('identity')}`)",
                 "- harness: " + (f"external, `{' '.join(bench.command)}`" if bench.command
                                  else "the mlperf-ops built-in LoadGen harness, source in `harness/`"),
+                *(f"- harness source: `{c.dest}/`" for c in copies if c.system == system.id and c.benchmark == bench.name),
                 "",
             ]
     return "\n".join(lines)
@@ -152,11 +154,16 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
         listing = "\n".join(f"  - {p.spec.run_id} ({p.action}: {p.reason})" for p in missing)
         raise OperationalError(f"{len(missing)} required run(s) have no finished record:\n{listing}",
                                hint=f"run `mlperf-ops apply {ctx.manifest.path}` first")
-    smoke = not ctx.profile.submittable or any(not r.data.get("submittable", False) for r in records.values())
-    if smoke and not allow_smoke:
-        raise UsageError(f"the records come from the {ctx.profile.name!r} profile, which is never submittable",
-                         hint="pass --smoke to build a tree marked as a smoke tree, "
-                              "or use --pipeline submission for a real one")
+    stray = sorted(r.run_id for r in records.values() if not r.data.get("submittable", False))
+    if ctx.profile.submittable and stray and not allow_smoke:
+        # Asked for a submission, the ledger holds short runs: never mix them in silently.
+        raise UsageError(f"the {ctx.profile.name!r} profile is submittable, but {len(stray)} record(s) are not "
+                         f"(first: {stray[0]})",
+                         hint="re-run them with `mlperf-ops apply`, or pass --smoke to build a tree marked "
+                              "as a smoke tree")
+    # A profile that is not submittable (smoke) always makes a tree marked as such: the
+    # manifest or --pipeline already said so, and the marker keeps `upload` from sending it.
+    smoke = not ctx.profile.submittable or bool(stray)
 
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +216,8 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
 
         src = top / "src"
         src.mkdir(parents=True, exist_ok=True)
-        (src / "README.md").write_text(_src_readme(ctx, records), "utf-8")
+        copies = write_paperwork(manifest, top, submittable=not smoke, on_event=on_event)
+        (src / "README.md").write_text(_src_readme(ctx, records, copies), "utf-8")
         if any(not b.command for s in manifest.systems for b in s.benchmarks):
             _copy_harness(src / "harness")
         (src / PROVENANCE).write_text(json.dumps(_provenance(ctx, records), indent=2, sort_keys=True) + "\n", "utf-8")

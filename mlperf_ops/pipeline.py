@@ -33,6 +33,7 @@ class Profile:
     calibrate: bool
     calibration_duration_ms: int
     require_valid: bool
+    audit_retries: int = 4  # see mlperf_ops/audit_retry.py
 
     def identity(self) -> dict[str, Any]:
         """What of the profile determines a run's result (part of the run key)."""
@@ -73,6 +74,7 @@ def check_profile(path: Path, display: str | None = None) -> tuple[Profile | Non
         min_duration_ms=loadgen.get("min_duration_ms"),
         run_timeout_s=int(raw.get("run_timeout_s", 3600)),
         transient_retries=int(raw.get("transient_retries", 2)),
+        audit_retries=int(raw.get("audit_retries", 4)),
         calibrate=bool(calibration.get("enabled", True)),
         calibration_duration_ms=int(calibration.get("duration_ms", 1500)),
         require_valid=bool(raw.get("require_valid", True)),

@@ -2,9 +2,11 @@
 
 No HTTP here (that is `mlperf_ops.portal`) and no printing (progress goes to `on_event`).
 Guards, in order, each before anything is sent:
-1. a smoke tarball (top-level `SMOKE_TREE.txt`, or the checker says so) is refused, even
-   with `force`: smoke runs are never submittable and, because the portal keeps only the
-   latest upload per submitter, uploading one would silently replace the real submission;
+1. a smoke tarball (top-level `SMOKE_TREE.txt`, or the checker says so) is refused by a
+   real portal, even with `force`: smoke runs are never submittable and, because the portal
+   keeps only the latest upload per submitter, uploading one would silently replace the real
+   submission. A dry run, or a portal on loopback (`mlperf-ops dev-portal`), may take one,
+   to rehearse the flow with what `make submission` made;
 2. the tarball must name exactly one submitter (`closed|open|network/<submitter>/`) and
    match `expected_submitter` when given;
 3. its sha256 must match the sibling `.sha256` file when there is one;
@@ -18,12 +20,14 @@ tarball's submitter — never overridable: it would upload to another organisati
 
 from __future__ import annotations
 
+import ipaddress
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mlperf_ops import __version__
 from mlperf_ops.tarballs import unpacked
@@ -43,6 +47,17 @@ DIVISIONS = ("closed", "open", "network")
 SMOKE_MARKER = "SMOKE_TREE.txt"
 MAX_URL_REFRESHES = 3
 PROGRESS_EVERY = 16 * 1024 * 1024
+
+
+def is_local_portal(base_url: str) -> bool:
+    """True for a portal on this machine (loopback): the dev portal, never MLCommons'."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -204,6 +219,7 @@ def upload_tarball(
     expected_submitter: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    trial: bool = False,
     check: Callable[[Path], CheckOutcome] | None = None,
     on_event: EventSink | None = None,
     benchmark: str = "Inference",
@@ -222,12 +238,25 @@ def upload_tarball(
 
     # 1-2: what the tarball is.
     info = inspect_tarball(tarball)
-    if info.smoke:
+
+    def refuse_smoke(why: str) -> None:
+        # A dry run only shows the requests, and a portal on this machine (`mlperf-ops
+        # dev-portal`) is a rehearsal: both may take a smoke tarball. A real portal never:
+        # it keeps one upload per submitter, so a smoke one would replace the real one.
+        if dry_run or trial:
+            emit("guard", f"{tarball.name} is a smoke tree ({why}): "
+                          f"{'a dry run' if dry_run else 'a trial upload to a local portal'}; "
+                          "a real portal would refuse it")
+            return
         raise CheckFailed(
-            f"{tarball.name} is a smoke tree ({SMOKE_MARKER}); smoke runs are never uploadable, "
+            f"{tarball.name} is a smoke tree ({why}); smoke runs are never uploaded to a real portal, "
             "not even with --force",
-            hint="run the `submission` profile and pack that tree",
+            hint="run the `submission` profile and pack that tree; to rehearse the upload, start "
+                 "`mlperf-ops dev-portal` and pass the --portal-url it prints (or use --dry-run)",
         )
+
+    if info.smoke:
+        refuse_smoke(SMOKE_MARKER)
     if expected_submitter is not None and expected_submitter != info.submitter:
         raise UsageError(
             f"{tarball.name} is for submitter {info.submitter!r}, expected {expected_submitter!r}",
@@ -273,11 +302,8 @@ def upload_tarball(
         emit("check", f"checking {tarball.name}")
         outcome = check(tarball)
         check_info = {"ran": True, "ok": outcome.ok, "checker": outcome.checker}
-        if outcome.smoke:
-            raise CheckFailed(
-                f"{tarball.name} is a smoke tree (the checker says so); never uploadable",
-                hint="run the `submission` profile and pack that tree",
-            )
+        if outcome.smoke and not info.smoke:
+            refuse_smoke("the checker says so")
         if not outcome.ok:
             message = f"{tarball.name} does not pass the submission check: {outcome.summary}"
             if not force:

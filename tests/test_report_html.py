@@ -202,9 +202,11 @@ def test_failed_audit_and_provenance_show_up(tmp_path: Path) -> None:
             "runs": [{"run_id": "r1", "key": "k" * 64, "status": "done", "loadgen_version": "6.0.17"}]}
     (treegen.submitter_dir(tree) / "src" / "mlperf_ops_provenance.json").write_text(json.dumps(prov))
     data = collect_report(tree)
-    assert not data.check_ok and [f.rule_id for f in data.errors] == ["compliance.test04-fail"]
+    # The tree is open-division, where the official checker does not hold audits against a
+    # result: the failed TEST04 is a warning, and the page still shows it as FAIL.
+    assert data.check_ok and [f.rule_id for f in data.warnings] == ["compliance.test04-fail"]
     page = render_html(data)
-    assert re.search(r'id="verdict-badge">1 error<', page)
+    assert re.search(r'id="verdict-badge">OK<', page)
     assert 'data-test="TEST04" data-verdict="FAIL"' in page
     assert "mlperf-ops/cpu:abc" in page and "mlperf-ops 9.9.9" in page and "sha256:" + "ab" * 32 in page
 

@@ -114,11 +114,16 @@ def test_cli_refusals_have_documented_exit_codes(tmp_path: Path, kind: str, code
     try:
         tarball = make_tarball(tmp_path / "dist", smoke=kind == "smoke",
                                submitter="globex" if kind == "mismatch" else SUBMITTER)
-        result = _run(["upload", str(tarball), "--portal-url", server.url, "--no-check", "--force",
+        # A smoke tarball is refused by a real portal only; the refusal comes before any
+        # request, so a name that resolves nowhere stands for it (nothing is sent).
+        url = "https://portal.invalid" if kind == "smoke" else server.url
+        result = _run(["upload", str(tarball), "--portal-url", url, "--no-check", "--force",
                        "--state-dir", str(tmp_path / "state")], tmp_path,
                       env_id=None if kind == "no-id" else SUBMITTER_ID)
         assert result.returncode == code, result.stderr
         assert text in result.stderr and "Traceback" not in result.stderr
+        if kind == "smoke":
+            assert "mlperf-ops dev-portal" in result.stderr  # says how to rehearse it
         assert server.calls.get("put", 0) == 0
         _assert_no_secrets(result, tmp_path / "state", server)
     finally:
@@ -168,3 +173,30 @@ def test_cli_runs_the_real_checker_on_an_unpacked_copy(tmp_path: Path) -> None:
         assert check["checker"].startswith("mlperf_ops.check")
     finally:
         server.stop()
+
+
+def test_smoke_tarball_rehearses_on_the_dev_portal_and_dry_runs_for_the_real_one(tmp_path: Path) -> None:
+    """What `make submission` packs can be tried end to end: the dev portal's default
+    submitter is the demo's, and a dry run against the real portal shows the requests."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLPERF_SUBMITTER_ID")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlperf_ops", "dev-portal", "--storage", str(tmp_path / "st")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("listening on ")[1].split()[0]
+        tarball = make_tarball(tmp_path / "dist", smoke=True, submitter="MLPerfOpsDemo")
+        id_file = tmp_path / "st" / "submitter_id"
+        trial = _run(["upload", str(tarball), "--portal-url", url, "--no-check",
+                      "--state-dir", str(tmp_path / "state")], tmp_path, env_id=None, id_file=id_file)
+        assert trial.returncode == 0, trial.stderr
+        assert "smoke tree" in trial.stderr and "trial upload" in trial.stderr
+        assert (tmp_path / "st" / "MLPerfOpsDemo" / tarball.name).read_bytes() == tarball.read_bytes()
+        dry = _run(["upload", str(tarball), "--portal-url", "https://portal.invalid", "--no-check", "--dry-run",
+                    "--state-dir", str(tmp_path / "state2")], tmp_path, env_id=None)
+        assert dry.returncode == 0, dry.stderr
+        assert "a real portal would refuse it" in dry.stderr and "portal.invalid" in dry.stdout
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

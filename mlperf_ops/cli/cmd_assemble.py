@@ -23,7 +23,8 @@ from mlperf_ops.state.ledger import Ledger
 @state_dir_option
 @click.option("--pipeline", help="Pipeline profile whose records to use (default: the manifest's).")
 @click.option("--smoke", "allow_smoke", is_flag=True,
-              help="Accept records from a non-submittable profile; the tree is then marked as a smoke tree.")
+              help="Accept non-submittable records under a submittable profile; the tree is then marked as a smoke tree "
+                   "(a smoke profile always makes one).")
 @json_option
 def assemble_cmd(manifest: Path, out: Path, state_dir: Path, pipeline: str | None, allow_smoke: bool,
                  as_json: bool) -> int:

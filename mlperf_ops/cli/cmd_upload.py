@@ -35,7 +35,7 @@ from mlperf_ops.portal import (
     resolve_portal_url,
 )
 from mlperf_ops.state.receipts import ALREADY_UPLOADED, DRY_RUN, Receipt, ReceiptStore
-from mlperf_ops.upload import tree_check, upload_tarball
+from mlperf_ops.upload import is_local_portal, tree_check, upload_tarball
 
 
 def _print_event(event: Event) -> None:
@@ -68,7 +68,7 @@ def _render_plan(receipt: Receipt) -> None:
 @click.option("--no-check", is_flag=True, help="Skip the local submission check (recorded in the receipt).")
 @click.option("--force", is_flag=True,
               help="Upload even if older than the last upload, already uploaded, or failing the check "
-                   "(never a smoke tarball, never to another submitter).")
+                   "(never a smoke tarball to a real portal, never to another submitter).")
 @click.option("--dry-run", is_flag=True, help="Show the three requests (secrets masked); send nothing.")
 @click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
 @click.option("--read-timeout", type=click.FloatRange(min=0.1), default=120.0, show_default=True)
@@ -126,6 +126,8 @@ def upload_cmd(
         expected_submitter=expect_submitter,
         force=force,
         dry_run=dry_run,
+        # A portal on loopback is `mlperf-ops dev-portal`: a rehearsal that may take a smoke tarball.
+        trial=is_local_portal(base_url),
         check=check,
         on_event=_print_event,
         benchmark=benchmark,
@@ -151,7 +153,7 @@ def upload_cmd(
               help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--storage", type=click.Path(file_okay=False, path_type=Path),
               help="Where uploads land (default: a temporary directory, removed on exit).")
-@click.option("--submitter-name", default="demo", show_default=True,
+@click.option("--submitter-name", default="MLPerfOpsDemo", show_default=True,
               help=f"Name the portal maps the submitter id (${SUBMITTER_ID_ENV}) to.")
 @click.option("--fail-url", type=click.IntRange(min=0), default=0, help="First N step-1 calls answer 503.")
 @click.option("--fail-put", type=click.IntRange(min=0), default=0, help="First N PUTs answer 503.")
