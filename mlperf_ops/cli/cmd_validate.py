@@ -1,4 +1,7 @@
-"""`mlperf-ops validate MANIFEST…`: every tier of validation, no Docker, no runs."""
+"""`mlperf-ops validate FILE…`: every tier of validation, no Docker, no runs.
+
+Manifests, pipeline profiles (pipelines/*.yaml) and image specs (images/*/image.yaml).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import click
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
 from mlperf_ops.controller import host_facts
 from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
-from mlperf_ops.manifest import check_manifest
 from mlperf_ops.state.ledger import Ledger
+from mlperf_ops.validate_files import MAX_SHOWN, file_problems, shown
 
 
 @click.command("validate")
@@ -19,6 +22,9 @@ from mlperf_ops.state.ledger import Ledger
 @json_option
 def validate(manifests: tuple[Path, ...], state_dir: Path, as_json: bool) -> int:
     """Validate manifests against the schema, the round's rules and the system descriptions.
+
+    Pipeline profiles (pipelines/NAME.yaml) and image specs (images/TARGET/image.yaml)
+    given as FILE are checked against their own schemas.
 
     The system descriptions (systems/<id>.json) are built as `describe` prints them:
     the host facts recorded where a system's runs happened, else this host's.
@@ -34,15 +40,17 @@ def validate(manifests: tuple[Path, ...], state_dir: Path, as_json: bool) -> int
     total = 0
     facts = host_facts(Ledger(state_dir))
     for path in paths:
-        _, problems = check_manifest(path, host_facts=facts)
+        problems = file_problems(path, facts)
         report.append({"manifest": str(path), "valid": not problems,
-                       "problems": [p.__dict__ for p in problems]})
+                       "problems": [p.__dict__ for p in shown(problems)]})
         if problems:
             failed += 1
             total += len(problems)
             if not as_json:
-                for problem in problems:
+                for problem in shown(problems):
                     click.echo(problem.render(), err=True)
+                if len(problems) > MAX_SHOWN:
+                    click.echo(f"{path}: … and {len(problems) - MAX_SHOWN} more problem(s) not shown", err=True)
         elif not as_json:
             click.echo(f"{path}: valid")
     if as_json:

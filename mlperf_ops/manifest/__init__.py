@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlperf_ops import secretscan
 from mlperf_ops.errors import ManifestInvalid, Problem
 from mlperf_ops.manifest.crosscheck import crosscheck
 from mlperf_ops.manifest.model import Manifest, build_manifest
@@ -33,12 +34,14 @@ def check_manifest(
     doc, problems = read_source(path, display)
     if doc is None:
         return None, problems
+    # Secrets are looked for whatever else is wrong: a token must not survive a typo elsewhere.
+    leaks = secretscan.document_problems(doc)
     problems = problems + schema_problems(doc)
     if problems:
-        return None, problems
+        return None, sorted(problems + leaks, key=lambda p: (p.line, p.col))
     manifest = build_manifest(doc.data, display)
     root = project_root or find_project_root(path)
-    problems.extend(crosscheck(doc, manifest, root))
+    problems = leaks + crosscheck(doc, manifest, root)
     if host_facts is not None and not problems:
         problems.extend(document_problems(doc, manifest, load_rules(manifest.round), root / "images", host_facts))
     return manifest, problems

@@ -6,7 +6,6 @@ stops the others. Paths point into the YAML so errors land on the right line.
 
 from __future__ import annotations
 
-import math
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -14,10 +13,11 @@ from typing import Any
 
 import yaml
 
-from mlperf_ops import secretscan
 from mlperf_ops.errors import Problem
 from mlperf_ops.images import list_targets
+from mlperf_ops.manifest.loadgen_values import value_problem
 from mlperf_ops.manifest.model import Manifest
+from mlperf_ops.manifest.names import case_key, path_name_problem
 from mlperf_ops.manifest.schema import did_you_mean
 from mlperf_ops.manifest.source import SourceDoc
 from mlperf_ops.pipeline import list_profiles
@@ -54,8 +54,6 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
     add = problems.append
     raw: dict[str, Any] = doc.data
 
-    problems.extend(secretscan.document_problems(doc))
-
     rounds = available_rounds()
     if manifest.round not in rounds:
         add(doc.problem(("round",), f"no rules for round {manifest.round!r}",
@@ -74,13 +72,24 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
     strict = manifest.division in ("closed", "network")
     seen_ids: dict[str, int] = {}
 
+    unsafe = path_name_problem(manifest.submitter)
+    if unsafe:
+        add(doc.problem(("submitter",), f"submitter {unsafe}", "the submitter names a folder in the tree"))
+
     for si, system in enumerate(manifest.systems):
         spath: tuple[str | int, ...] = ("systems", si)
-        if system.id in seen_ids:
-            add(doc.problem((*spath, "id"), f"duplicate system id {system.id!r} (also systems[{seen_ids[system.id]}])",
-                            "each system needs its own id: it names systems/<id>.json in the tree"))
+        unsafe = path_name_problem(system.id)
+        if unsafe:
+            add(doc.problem((*spath, "id"), f"system id {unsafe}", "the id names folders and files in the tree"))
+        elif case_key(system.id) in seen_ids:
+            other = seen_ids[case_key(system.id)]
+            same = manifest.systems[other].id == system.id
+            add(doc.problem((*spath, "id"), f"duplicate system id {system.id!r} (also systems[{other}]"
+                            + ("" if same else f" as {manifest.systems[other].id!r}, differing only in case") + ")",
+                            "each system needs its own id: it names systems/<id>.json in the tree"
+                            + ("" if same else ", and case-insensitive file systems see one folder")))
         else:
-            seen_ids[system.id] = si
+            seen_ids[case_key(system.id)] = si
 
         image_uses: list[tuple[str, tuple[str | int, ...]]] = [(system.image, (*spath, "image"))]
         image_uses += [(b.image, (*spath, "benchmarks", i, "image")) for i, b in enumerate(system.benchmarks) if b.image]
@@ -106,11 +115,17 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
         seen_bench: dict[str, int] = {}
         for bi, bench in enumerate(system.benchmarks):
             bpath = (*spath, "benchmarks", bi)
-            if bench.name in seen_bench:
-                add(doc.problem((*bpath, "name"), f"benchmark {bench.name!r} listed twice in this system",
+            unsafe = path_name_problem(bench.name)
+            if unsafe:
+                add(doc.problem((*bpath, "name"), f"benchmark name {unsafe}", "the name is a folder in results/"))
+                continue
+            if case_key(bench.name) in seen_bench:
+                add(doc.problem((*bpath, "name"), f"benchmark {bench.name!r} listed twice in this system"
+                                + (" (names differing only in case are one folder)"
+                                   if bench.name not in {b.name for b in system.benchmarks[:bi]} else ""),
                                 "merge the two entries"))
                 continue
-            seen_bench[bench.name] = bi
+            seen_bench[case_key(bench.name)] = bi
             official_names = sorted(rules.benchmarks)
             if bench.custom:
                 if strict:
@@ -202,9 +217,9 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
 def _setting_problem(doc: SourceDoc, path: tuple[str | int, ...], key: str, value: object,
                      tunable: frozenset[str], reserved: dict[str, str]) -> list[Problem]:
     if key in tunable:
-        if isinstance(value, float) and not math.isfinite(value):
-            return [doc.problem(path, f"LoadGen setting {key!r} must be a finite number, got {value}",
-                                "write a plain number, e.g. 1000")]
+        problem = value_problem(key, value) if isinstance(value, (int, float)) else None
+        if problem:
+            return [doc.problem(path, f"LoadGen setting {key!r} {problem}", "write a plain number, e.g. 1000")]
         return []
     if key in reserved:
         return [doc.problem(path, f"LoadGen setting {key!r} cannot be set in a manifest: {reserved[key]}", None, key=True)]

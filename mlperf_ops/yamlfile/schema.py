@@ -43,6 +43,11 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
         best = max(error.context, key=lambda e: len(e.absolute_path))
         if any(len(e.absolute_path) > len(error.absolute_path) for e in error.context):
             return _leaf_errors(best)
+        # Same depth: the branch whose type matched says what is wrong ("at least 1, got 0")
+        # better than "is not any of the allowed forms".
+        typed = [e for e in error.context if e.validator != "type"]
+        if len(typed) == 1:
+            return _leaf_errors(typed[0])
     return [error]
 
 
@@ -91,6 +96,8 @@ def _describe(error: ValidationError, doc: SourceDoc, example: str | None) -> Pr
     if validator == "maximum":
         return doc.problem(path, f"must be at most {error.validator_value}, got {shorten(value)}",
                            schema.get("description"))
+    if validator == "maxProperties":
+        return doc.problem(path, f"has more than {error.validator_value} key(s)", schema.get("description"))
     if validator == "uniqueItems":
         return doc.problem(path, "has duplicate entries")
     if validator in ("oneOf", "anyOf"):

@@ -169,7 +169,7 @@ def read_yaml(path: Path, display: str | None = None, *, kind: str = "YAML file"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         if isinstance(error, yaml.constructor.ConstructorError):
             return fail(f"cannot read this value: {error.problem or error.context}",
-                        "write plain text, numbers, lists and mappings (no !!tags)", line, col)
+                        "these files hold plain text, numbers, lists and mappings (no !!tags; merge only mappings)", line, col)
         message, hint = _syntax_message(str(error.problem or error.context), text, line, col)
         return fail(f"YAML syntax error: {message}", hint, line, col)
     except yaml.YAMLError as error:  # unmarked: only reader errors, which text.py pre-empts
