@@ -135,6 +135,7 @@ def _explain(previous: RecordSummary | None, inputs: Mapping[str, Any], key: str
         "artifacts": "model or dataset changed",
         "profile": "pipeline profile changed",
         "command": "harness command changed",
+        "accuracy_command": "accuracy command changed",
         "references": "reference run changed",
         "rules": "round rules changed",
     }
@@ -165,6 +166,10 @@ def _scenario_runs(
         "command": list(bench.command) if bench.command else None,
         "profile": profile.identity(),
     }
+    if bench.accuracy_command:
+        # Only when declared, so the keys of manifests without it (every record made
+        # before it existed) stay what they were.
+        common["accuracy_command"] = list(bench.accuracy_command)
     out: list[PlannedRun] = []
 
     def make(mode: str, audit: str | None, user_conf: str, audit_config: str | None,

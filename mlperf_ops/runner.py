@@ -34,6 +34,11 @@ STATE_LABEL = "org.mlperf-ops.state"
 OUTPUT_DIR = "/mlperf/output"
 MODEL_DIR = "/mlperf/model"
 DATASET_DIR = "/mlperf/dataset"
+ATTEMPT_DIR = "/mlperf/attempt"  # the attempt's folder, mounted read-write for the accuracy command only
+# The built-in harness's accuracy script; an image of your own names its own (accuracy_command).
+BUILTIN_ACCURACY_COMMAND = ("python3", "-m", "harness", "accuracy",
+                            "--log", "${MLPERF_ACCURACY_LOG}", "--out", "${MLPERF_ACCURACY_OUT}")
+ACCURACY_SCRIPT_TIMEOUT_S = 1800.0
 
 
 def state_label(state_root: Path) -> str:
@@ -66,7 +71,8 @@ def container_env(spec: RunSpec, target: ImageTarget, bench: BenchmarkSpec) -> d
 
 
 def container_spec(spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: BenchmarkSpec,
-                   target: ImageTarget, image: ImageRef, command: list[str] | None = None) -> ContainerSpec:
+                   target: ImageTarget, image: ImageRef, command: list[str] | None = None,
+                   extra_env: Mapping[str, str] | None = None) -> ContainerSpec:
     mounts = [Mount(attempt.config_dir, CONFIG_DIR, True), Mount(attempt.output_dir, OUTPUT_DIR, False)]
     if bench.model:
         mounts.append(Mount(Path(bench.model.path).absolute(), MODEL_DIR, True))
@@ -81,7 +87,7 @@ def container_spec(spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: B
     return ContainerSpec(
         image=image.tag,
         command=command if command is not None else (list(spec.command) if spec.command else None),
-        env=container_env(spec, target, bench),
+        env={**container_env(spec, target, bench), **(extra_env or {})},
         mounts=tuple(mounts),
         workdir=CONFIG_DIR,
         network=limits.network,  # type: ignore[arg-type]
@@ -160,17 +166,44 @@ def execute(
     return ledger.commit(attempt, _record(spec, outcome, image, profile, started, exit_, extra))
 
 
+class AccuracyCommandMissing(RuntimeError):
+    """A vendor harness (`command:`) whose manifest names no `accuracy_command:`."""
+
+
+def accuracy_command(bench: BenchmarkSpec, log: str, out: str) -> list[str]:
+    """The benchmark's accuracy script with `${MLPERF_ACCURACY_LOG}`/`${MLPERF_ACCURACY_OUT}` filled in.
+
+    Our accuracy script only knows our own harness's model and labels, so running it in
+    somebody else's image would score their log against the wrong answers (or crash):
+    an image of your own names its script in the manifest.
+    """
+    if bench.accuracy_command:
+        template: tuple[str, ...] = bench.accuracy_command
+    elif bench.command:
+        raise AccuracyCommandMissing(
+            f"benchmark {bench.name} runs its own harness (command:) but names no accuracy_command: "
+            "nothing can score its accuracy logs (TEST01); add accuracy_command: to the benchmark "
+            "(docs/harness.md, 'The accuracy script')")
+    else:
+        template = BUILTIN_ACCURACY_COMMAND
+    return [arg.replace("${MLPERF_ACCURACY_LOG}", log).replace("${MLPERF_ACCURACY_OUT}", out) for arg in template]
+
+
 def _score_accuracy_log(log: Path, spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: BenchmarkSpec,
                         target: ImageTarget, image: ImageRef, engine: Engine | LocalEngine, on_event: EventSink) -> Path:
-    """Run the image's accuracy script on a log inside the attempt (TEST01's fallback check)."""
+    """Run the benchmark's accuracy script on a log inside the attempt, in the run's image (TEST01)."""
     rel = log.relative_to(attempt.dir)
     out_rel = rel.parent / (rel.stem + ".accuracy.txt")
-    command = ["python3", "-m", "harness", "accuracy", "--log", f"/mlperf/attempt/{rel.as_posix()}",
-               "--out", f"/mlperf/attempt/{out_rel.as_posix()}"]
-    base = container_spec(spec, attempt, system, bench, target, image, command)
-    spec_ = ContainerSpec(**{**base.__dict__, "mounts": (*base.mounts, Mount(attempt.dir, "/mlperf/attempt", False))})
+    log_in, out_in = f"{ATTEMPT_DIR}/{rel.as_posix()}", f"{ATTEMPT_DIR}/{out_rel.as_posix()}"
+    command = accuracy_command(bench, log_in, out_in)
+    base = container_spec(spec, attempt, system, bench, target, image, command,
+                          {"MLPERF_ACCURACY_LOG": log_in, "MLPERF_ACCURACY_OUT": out_in})
+    spec_ = ContainerSpec(**{**base.__dict__, "mounts": (*base.mounts, Mount(attempt.dir, ATTEMPT_DIR, False))})
     result = engine.run(spec_, attempt.dir / "accuracy-script.log",
-                        lambda text: on_event(Event("run-line", text, spec.run_id)), 1800)
+                        lambda text: on_event(Event("run-line", text, spec.run_id)), ACCURACY_SCRIPT_TIMEOUT_S)
     if result.exit_code != 0:
-        raise RuntimeError(f"accuracy script exited with {result.exit_code}")
+        raise RuntimeError(f"accuracy script {' '.join(command)} exited with {result.exit_code} "
+                           f"(log: {attempt.dir / 'accuracy-script.log'})")
+    if not (attempt.dir / out_rel).is_file():
+        raise RuntimeError(f"accuracy script {' '.join(command)} wrote no {out_in}")
     return attempt.dir / out_rel

@@ -53,6 +53,8 @@ class BenchmarkSpec:
     scenarios: tuple[ScenarioSpec, ...]
     loadgen: tuple[tuple[str, LoadGenValue], ...] = ()
     command: tuple[str, ...] | None = None
+    accuracy_command: tuple[str, ...] | None = None  # the image's accuracy script (docs/harness.md)
+    source: str | None = None  # harness source directory for src/, as written in the manifest
     image: str | None = None
     model: Artifact | None = None
     dataset: Artifact | None = None
@@ -99,6 +101,7 @@ class Manifest:
     system_type: str
     pipeline: str
     systems: tuple[SystemSpec, ...]
+    calibration_md: str | None = None  # as written in the manifest (relative to it)
 
     def system(self, system_id: str) -> SystemSpec:
         for system in self.systems:
@@ -120,6 +123,7 @@ def _artifact(raw: dict[str, Any] | None) -> Artifact | None:
 def _benchmark(raw: dict[str, Any]) -> BenchmarkSpec:
     compliance = raw.get("compliance")
     command = raw.get("command")
+    accuracy_command = raw.get("accuracy_command")
     return BenchmarkSpec(
         name=raw["name"],
         official=raw.get("maps_to") or raw["name"],
@@ -129,6 +133,8 @@ def _benchmark(raw: dict[str, Any]) -> BenchmarkSpec:
         ),
         loadgen=_settings(raw.get("loadgen")),
         command=tuple(command) if command else None,
+        accuracy_command=tuple(accuracy_command) if accuracy_command else None,
+        source=raw.get("source"),
         image=raw.get("image"),
         model=_artifact(raw.get("model")),
         dataset=_artifact(raw.get("dataset")),
@@ -175,4 +181,5 @@ def build_manifest(data: dict[str, Any], path: str) -> Manifest:
         system_type=data["system_type"],
         pipeline=data.get("pipeline", "submission"),
         systems=tuple(_system(s) for s in data["systems"]),
+        calibration_md=data.get("calibration_md"),
     )
