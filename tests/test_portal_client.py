@@ -238,10 +238,15 @@ def test_put_refuses_a_file_that_no_longer_matches(tmp_path: Path, portal: DevPo
     digest, size = sha256_of(tarball), tarball.stat().st_size
     classic = client(portal.url)
     slot = classic.request_upload_url(tarball.name)
-    tarball.write_bytes(b"y" * size)  # same size, other bytes
+    tarball.write_bytes(b"y" * size)  # same size, other bytes: caught while sending
     with pytest.raises(TarballChanged):
         classic.put(slot, tarball, digest, size)
-    assert portal.calls["put"] == 0
+    assert not portal.uploads  # the last chunk was held back: no complete object
+    tarball.write_bytes(b"y" * (size + 1))  # other size: caught before sending anything
+    puts = portal.calls["put"]
+    with pytest.raises(TarballChanged):
+        classic.put(slot, tarball, digest, size)
+    assert portal.calls["put"] == puts
 
 
 def test_streaming_rehash_holds_back_the_last_chunk_when_bytes_differ() -> None:
@@ -249,11 +254,11 @@ def test_streaming_rehash_holds_back_the_last_chunk_when_bytes_differ() -> None:
     reader = _HashingReader(io.BytesIO(data), len(data), hashlib.sha256(b"other").hexdigest(), None)
     sent = b""
     with pytest.raises(TarballChanged):
-        while chunk := reader.read(1024 * 1024):
+        for chunk in reader:
             sent += chunk
     assert 0 < len(sent) < len(data)
     good = _HashingReader(io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest(), None)
-    assert b"".join(iter(lambda: good.read(65536), b"")) == data
+    assert b"".join(good) == data
 
 
 def test_redact_masks_secrets_queries_and_credentials() -> None:
