@@ -1,0 +1,86 @@
+"""The one secret detector (mlperf_ops.secretscan): formats, key names, positions, no value printed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mlperf_ops import secretscan
+from mlperf_ops.yamlfile import read_yaml
+
+# Shaped like each issuer's tokens; none is a real credential.
+TOKENS = {
+    "a GitHub token": "ghp_" + "A1b2C3d4E5" * 3 + "f6G7h8",
+    "a GitHub fine-grained token": "github_pat_11ABCDEFG0123456789abcd_" + "Z" * 59,
+    "a GitLab token": "glpat-" + "x" * 20,
+    "an AWS access key id": "AKIAIOSFODNN7EXAMPLE",
+    "an AWS secret access key": "aws_secret_access_key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "a Google API key": "AIza" + "B" * 35,
+    "a Hugging Face token": "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
+    "a Slack token": "xoxb-1234567890-abcdefghij",
+    "a Slack webhook URL": "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "an npm token": "npm_" + "a" * 36,
+    "an MLCommons API key": "mlc_" + "k" * 20,
+    "a private key": "-----BEGIN RSA PRIVATE KEY-----",
+    "a JWT": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
+    "a URL with a password": "https://user:hunter2@pypi.example.com/simple",
+}
+
+
+@pytest.mark.parametrize("what", sorted(TOKENS))
+def test_each_format_is_found_inside_a_sentence(what: str) -> None:
+    text = f"first line\nbuilt by the CI with {TOKENS[what]} as its credential\n"
+    leaks = secretscan.scan_text(text)
+    assert [leak.what for leak in leaks] == [what]
+    assert (leaks[0].line, leaks[0].col) == (2, len("built by the CI with ") + 1)
+
+
+@pytest.mark.parametrize("text", [
+    "ghp_short", "the github_pat_ prefix alone", "xghp_" + "a" * 36, "AKIAIOSFODNN7EXAMPL",
+    "GPU-6b8a3f6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", "https://example.com/a:b@c", "eyJhbGciOi is a prefix",
+    "sha256 " + "a" * 64,
+])
+def test_look_alikes_pass(text: str) -> None:
+    assert secretscan.scan_value(text) == []
+
+
+@pytest.mark.parametrize(("key", "flagged"), [
+    ("hf_token", True), ("HF_TOKEN", True), ("github_token", True), ("token", True), ("client_secret", True),
+    ("db_password", True), ("passwd", True), ("api_key", True), ("apikey", True), ("private_key", True),
+    ("credentials", True), ("submitter_id", True), ("aws_secret_access_key", True),
+    ("eos_token_id", False), ("token_dtype", False), ("use_token_latencies", False), ("max_tokens", False),
+    ("ttft_latency", False), ("tokenizer", False), ("sw_notes", False), ("keyboard", False),
+])
+def test_credential_key_names(key: str, flagged: bool) -> None:
+    assert secretscan.credential_key(key) is flagged
+
+
+def test_a_uuid_standing_alone_is_a_submitter_id_but_not_inside_text() -> None:
+    uuid = "123e4567-e89b-12d3-a456-426614174000"
+    assert secretscan.scan_value(uuid)
+    assert secretscan.scan_value(f"GPU-{uuid}") == []
+
+
+def test_document_problems_point_at_the_token_and_never_print_it(tmp_path: Path) -> None:
+    token = TOKENS["a Hugging Face token"]
+    path = tmp_path / "m.yaml"
+    path.write_text(f"a: 1\nnotes: |\n  line one\n  pulled with {token} today\nhf_token: x\nnested: [{{db_password: y}}]\n",
+                    encoding="utf-8")
+    doc, problems = read_yaml(path)
+    assert doc is not None and not problems
+    found = secretscan.document_problems(doc)
+    assert {(p.line, p.col) for p in found} == {(4, 15), (5, 1), (6, 11)}
+    rendered = "\n".join(p.render() for p in found)
+    assert token not in rendered and "hf_" + "AbCd" not in rendered
+
+
+@pytest.mark.parametrize("text", [
+    "eyJ" * 400_000, "ghp_" * 300_000, "a" * 1_200_000, "https://" * 150_000, "-----BEGIN " * 100_000,
+    "eyJa." * 240_000, "xoxb-" * 240_000,
+])
+def test_a_megabyte_of_look_alikes_is_scanned_in_linear_time(text: str) -> None:
+    start = time.process_time()
+    secretscan.scan_text(text)
+    assert time.process_time() - start < 5, "quadratic backtracking in a token pattern"
