@@ -18,7 +18,7 @@ from mlperf_ops.engine import Engine
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
 from mlperf_ops.local_engine import LocalEngine
-from mlperf_ops.plan import AUDIT, Plan, PlannedRun
+from mlperf_ops.plan import AUDIT, CALIBRATION, Plan, PlannedRun
 from mlperf_ops.runner import STATE_LABEL, execute, state_label
 from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.sysdesc import probe_host
@@ -43,6 +43,13 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.remaining
+
+
+def _outran_calibration(record: Record) -> bool:
+    """An INVALID timed run that ended before LoadGen's minimum duration."""
+    summary = record.data.get("summary") or {}
+    return (record.status == "invalid" and summary.get("result_validity") == "INVALID"
+            and summary.get("min_duration_met") is False and not summary.get("errors"))
 
 
 def apply(
@@ -137,6 +144,18 @@ def apply(
                 elif record.data.get("retryable") and attempts[spec.run_id] <= ctx.profile.transient_retries:
                     on_event(Event("warning", f"{spec.run_id}: retrying ({record.data.get('reason')})"))
                     continue
+                elif _outran_calibration(record) and attempts[spec.run_id] <= ctx.profile.transient_retries:
+                    # The SUT ran faster than the calibration measured (the machine was busier
+                    # then), so LoadGen ran out of queries before the minimum duration. Measure
+                    # again: retiring the calibration gives the run new settings and a new key.
+                    calibrations = [r.spec.key for r in current.runs if r.spec.mode == CALIBRATION
+                                    and (r.spec.system, r.spec.benchmark, r.spec.scenario)
+                                    == (spec.system, spec.benchmark, spec.scenario)]
+                    if calibrations:
+                        ledger.retire(calibrations[0], f"re-calibrated: {spec.run_id} outran it")
+                        on_event(Event("warning", f"{spec.run_id}: ran out of queries before the minimum "
+                                                  "duration; calibrating again"))
+                        continue
                 given_up.add(spec.run_id)
                 if not keep_going:
                     break

@@ -87,6 +87,11 @@ class SummaryLog:
         return None if value is None else value.strip().lower() == "yes"
 
     @property
+    def min_duration_met(self) -> bool | None:
+        value = self.fields.get("Min duration satisfied")
+        return None if value is None else value.strip().lower() == "yes"
+
+    @property
     def scenario(self) -> str | None:
         return self.fields.get("Scenario")
 

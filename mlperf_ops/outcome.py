@@ -76,6 +76,7 @@ def summarise(output: Path) -> dict[str, Any]:
         "metric": metric,
         "value": value,
         "early_stopping_met": summary.early_stopping_met,
+        "min_duration_met": summary.min_duration_met,
         "errors": detail.errors,
         "warnings": detail.warnings[:20],
         "seeds": detail.seeds,
