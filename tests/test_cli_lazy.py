@@ -43,3 +43,14 @@ def test_a_verb_loads_only_its_own_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['mlperf_ops.cli.cmd_pack']"
+
+
+def test_the_engine_module_loads_docker_only_when_used() -> None:
+    code = (
+        "import sys, mlperf_ops.engine as e; "
+        "before = 'docker.api' in sys.modules or 'requests.sessions' in sys.modules; "
+        "e.docker.errors.NotFound; "
+        "print(before, 'docker.api' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -326,6 +326,10 @@ def _benchmark(name: str, raw: dict[str, Any]) -> Benchmark:
     )
 
 
+# Our own rules data, so the C parser's speed without its positions is what fits: 8x
+# faster than the pure-Python one on v6.1.yaml (~60 ms of every command that plans).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 @cache
 def load_rules(round_name: str) -> Rules:
     rounds = available_rounds()
@@ -334,7 +338,7 @@ def load_rules(round_name: str) -> Rules:
             f"no rules for round {round_name!r}", hint=f"rounds known: {', '.join(rounds)}"
         )
     text = resources.files(__package__).joinpath(f"{round_name}.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw = yaml.load(text, Loader=_SAFE_LOADER)
     return Rules(
         round=raw["round"],
         source_repo=raw["source"]["repo"],
