@@ -1,0 +1,216 @@
+"""Bench figures you can trust: alternating pairs, a median with its spread, the machine's
+noise while measuring, and dist/bench.json.
+
+Every figure is the median of at least five pairs (baseline, subject) measured in
+alternating order (AB, BA, AB, ...) so a drift of the machine during the run falls on
+both sides alike. Its spread is [min, max] of the pair values. When the spread is wider
+than the figure's tolerance the bench says it cannot judge, and why it thinks so: steal
+time (a hypervisor taking the vCPUs) and other load from /proc, CPU frequency changes
+from /sys or /proc/cpuinfo — or, when none of those moved, that the measured thing
+itself varies.
+
+`make bench` (bench/run.py) starts dist/bench.json afresh; each bench script merges
+its figures into it as {"name": {"ratio": r, "spread": [lo, hi], "bar": b, ...}}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH_JSON_ENV = "MLPERF_OPS_BENCH_JSON"
+MIN_PAIRS = 5
+STEAL_LIMIT = 0.02  # share of CPU time stolen above which timings are suspect
+LOAD_LIMIT = 0.5  # other runnable tasks per core (load average beyond our own work)
+FREQ_LIMIT = 0.05  # relative change of the mean CPU frequency between samples
+
+
+def bench_json_path() -> Path:
+    return Path(os.environ.get(BENCH_JSON_ENV) or REPO / "dist" / "bench.json")
+
+
+def pair_count(default: int = MIN_PAIRS) -> int:
+    """Pairs per figure: MLPERF_OPS_BENCH_PAIRS, never below five."""
+    return max(MIN_PAIRS, int(os.environ.get("MLPERF_OPS_BENCH_PAIRS") or default))
+
+
+# ---------------------------------------------------------------------------
+# The machine's noise.
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(steal jiffies, total jiffies) of all CPUs from /proc/stat; (0, 0) where absent."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0, 0
+    values = [int(v) for v in fields]
+    steal = values[7] if len(values) > 7 else 0
+    return steal, sum(values[:8])
+
+
+def _cpu_mhz() -> float | None:
+    """Mean current frequency of the CPUs (cpufreq, else /proc/cpuinfo); None if unknown."""
+    found = []
+    for path in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/scaling_cur_freq"):
+        try:
+            found.append(int(path.read_text()) / 1000)
+        except (OSError, ValueError):
+            pass
+    if not found:
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("cpu MHz"):
+                    found.append(float(line.split(":")[1]))
+        except (OSError, ValueError):
+            pass
+    return statistics.fmean(found) if found else None
+
+
+def _load1() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+@dataclass
+class Noise:
+    """What the machine did while a figure was measured (sampled by `sample()`)."""
+
+    steal_start: tuple[int, int] = field(default_factory=_cpu_times)
+    mhz: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    steal_share: float = 0.0
+
+    def sample(self) -> None:
+        mhz = _cpu_mhz()
+        if mhz is not None:
+            self.mhz.append(mhz)
+        self.loads.append(_load1())
+        steal, total = _cpu_times()
+        d_total = total - self.steal_start[1]
+        self.steal_share = (steal - self.steal_start[0]) / d_total if d_total > 0 else 0.0
+
+    def causes(self, own_load: float = 1.0) -> list[str]:
+        """Why timings may be off; empty when nothing outside was seen."""
+        out = []
+        if self.steal_share > STEAL_LIMIT:
+            out.append(f"steal time {self.steal_share:.1%} of CPU time (/proc/stat): the hypervisor took the vCPUs")
+        cores = os.cpu_count() or 1
+        if self.loads:
+            other = max(self.loads) - own_load
+            if other > LOAD_LIMIT * cores:
+                out.append(f"other load: load average up to {max(self.loads):.1f} on {cores} cores "
+                           f"(~{other:.1f} runnable tasks besides the bench)")
+        if len(self.mhz) >= 2:
+            low, high = min(self.mhz), max(self.mhz)
+            if high > 0 and (high - low) / high > FREQ_LIMIT:
+                out.append(f"CPU frequency moved {low:.0f}-{high:.0f} MHz")
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"steal_share": round(self.steal_share, 4),
+                "load_max": max(self.loads) if self.loads else None,
+                "mhz": [round(min(self.mhz)), round(max(self.mhz))] if self.mhz else None}
+
+
+# ---------------------------------------------------------------------------
+# Pairs and figures.
+
+
+@dataclass
+class Figure:
+    """One bench figure: per-pair values, their median against a bar."""
+
+    name: str
+    values: list[float]
+    bar: float
+    higher_is_better: bool
+    what: str  # one line: what the number is
+    tolerance: float = 0.10  # spread allowed around the median (relative, each side)
+    noise: Noise | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    judge_spread: bool = True  # False when the figure is itself a spread
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return min(self.values), max(self.values)
+
+    def spread_too_wide(self) -> bool:
+        if not self.judge_spread or self.ratio == 0:
+            return False
+        lo, hi = self.spread
+        return lo < self.ratio * (1 - self.tolerance) or hi > self.ratio * (1 + self.tolerance)
+
+    def meets_bar(self) -> bool:
+        return self.ratio >= self.bar if self.higher_is_better else self.ratio <= self.bar
+
+    def verdict(self) -> str:
+        if self.spread_too_wide():
+            causes = self.noise.causes() if self.noise else []
+            why = "; ".join(causes) if causes else (
+                "no steal time, extra load or frequency change seen: the measured thing itself varies")
+            return f"spread too wide to judge (beyond ±{self.tolerance:.0%}): {why}"
+        return "meets the bar" if self.meets_bar() else "MISSES the bar"
+
+    def as_dict(self) -> dict[str, Any]:
+        lo, hi = self.spread
+        return {"ratio": round(self.ratio, 4), "spread": [round(lo, 4), round(hi, 4)], "bar": self.bar,
+                "higher_is_better": self.higher_is_better, "pairs": len(self.values),
+                "values": [round(v, 4) for v in self.values], "verdict": self.verdict(), "what": self.what,
+                **({"noise": self.noise.as_dict()} if self.noise else {}), **self.extra}
+
+
+def alternating_pairs(
+    baseline: Callable[[], float], subject: Callable[[], float], pairs: int, noise: Noise | None = None
+) -> list[tuple[float, float]]:
+    """(baseline, subject) measurements, the order swapped every other pair."""
+    out = []
+    for i in range(pairs):
+        if i % 2 == 0:
+            b = baseline()
+            s = subject()
+        else:
+            s = subject()
+            b = baseline()
+        out.append((b, s))
+        if noise is not None:
+            noise.sample()
+    return out
+
+
+def timed(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def report(figure: Figure) -> None:
+    """Print the figure with its spread and verdict, and merge it into bench.json."""
+    lo, hi = figure.spread
+    bar = (">=" if figure.higher_is_better else "<=") + f" {figure.bar:g}"
+    print(f"FIGURE {figure.name}: {figure.ratio:.3f} (spread {lo:.3f}..{hi:.3f}, {len(figure.values)} pairs; "
+          f"bar {bar}) -> {figure.verdict()}", flush=True)
+    print(f"       {figure.what}", flush=True)
+    path = bench_json_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        data = {}
+    data[figure.name] = figure.as_dict()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
