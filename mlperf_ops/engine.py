@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, TypeVar
@@ -54,9 +55,42 @@ Network = Literal["none", "host", "bridge"]
 PruneKind = Literal["containers", "images", "all"]
 
 
+# nobody:nogroup. A root caller (CI runners and Kubernetes often are) never gets a root
+# container: dropped capabilities still leave uid 0 owning every root-owned file it can reach.
+UNPRIVILEGED_USER = "65534:65534"
+
+
 def caller_user() -> str:
-    """The uid:gid of this process: containers write files the caller can read and delete."""
+    """The uid:gid containers run as: the caller's own, so the files they write are the
+    caller's to read and delete; for a root caller, nobody:nogroup (see `handed_over`)."""
+    if os.getuid() == 0:
+        return UNPRIVILEGED_USER
     return f"{os.getuid()}:{os.getgid()}"
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    os.chown(root, uid, gid, follow_symlinks=False)
+    for folder, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+
+@contextmanager
+def handed_over(spec: ContainerSpec) -> Iterator[None]:
+    """For a root caller running as the unprivileged user: the writable mounts belong to
+    that user during the run and to the caller again afterwards, whatever the run did."""
+    if os.getuid() != 0 or spec.user != UNPRIVILEGED_USER:
+        yield
+        return
+    uid, gid = (int(part) for part in UNPRIVILEGED_USER.split(":"))
+    writable = [m.source for m in spec.mounts if not m.read_only and m.source.is_dir()]
+    for source in writable:
+        _chown_tree(source, uid, gid)
+    try:
+        yield
+    finally:
+        for source in writable:
+            _chown_tree(source, os.getuid(), os.getgid())
 
 
 @dataclass(frozen=True)
@@ -407,6 +441,11 @@ class Engine:
         timeout_s: float = 3600.0,
     ) -> ContainerResult:
         """Run `spec` to completion, streaming its output; the container is removed after."""
+        with handed_over(spec):
+            return self._run(spec, log_path, on_line, timeout_s)
+
+    def _run(self, spec: ContainerSpec, log_path: Path, on_line: Callable[[str], None] | None,
+             timeout_s: float) -> ContainerResult:
         self.require_image(spec.image)
         kwargs = container_kwargs(
             spec, host_group_ids=_host_group_ids() if spec.gpus and spec.gpus.vendor == "amd" else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -189,3 +190,30 @@ def test_prune_removes_only_objects_with_our_labels(engine, base_image, docker_l
         assert engine.list_containers({"org.mlperf-ops.test": other_id}) == [other_test]
     finally:
         subprocess.run(["docker", "rm", "-f", other_test], capture_output=True, timeout=60)
+
+
+def test_a_root_caller_runs_containers_as_an_unprivileged_uid(engine, probe_image, docker_labels, tmp_path):
+    """CI runners and pods often call as root: the container still gets a non-zero uid,
+    writes its output through the handed-over mount, and the caller gets the files back."""
+    out = tmp_path / "out-default"
+    out.mkdir()
+    spec = ContainerSpec(image=probe_image, command=["sh", "-c", "id -u > /out/uid; sleep 2"],
+                         mounts=(Mount(out, "/out", read_only=False),), labels=docker_labels)
+    seen: dict[str, object] = {}
+
+    def inspect_while_running() -> None:
+        for _ in range(100):
+            found = engine.list_containers(docker_labels)
+            if found:
+                seen["user"] = engine._client.containers.get(found[0]).attrs["Config"]["User"]
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=inspect_while_running)
+    watcher.start()
+    result = engine.run(spec, tmp_path / "uid.log", None, timeout_s=60)
+    watcher.join()
+    assert result.exit_code == 0
+    uid = int((out / "uid").read_text())
+    assert uid != 0 and str(seen.get("user", "")).split(":")[0] == str(uid)
+    assert (out / "uid").stat().st_uid == os.getuid() and out.stat().st_uid == os.getuid()

@@ -34,7 +34,9 @@ def test_secure_defaults():
     assert kwargs["network_mode"] == "none"
     assert kwargs["read_only"] is True
     assert "/tmp" in kwargs["tmpfs"]
-    assert kwargs["user"] == caller_user() == f"{os.getuid()}:{os.getgid()}"
+    assert kwargs["user"] == caller_user()
+    assert kwargs["user"] == ("65534:65534" if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}")
+    assert not kwargs["user"].startswith("0:")
     assert kwargs["environment"] == {}
     assert kwargs["labels"] == {"org.mlperf-ops.managed": "true"}
     assert "device_requests" not in kwargs and "devices" not in kwargs
