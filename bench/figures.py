@@ -157,11 +157,20 @@ class Figure:
     def meets_bar(self) -> bool:
         return self.ratio >= self.bar if self.higher_is_better else self.ratio <= self.bar
 
+    def _passes(self, value: float) -> bool:
+        return value >= self.bar if self.higher_is_better else value <= self.bar
+
     def verdict(self) -> str:
         if self.spread_too_wide():
             causes = self.noise.causes() if self.noise else []
             why = "; ".join(causes) if causes else (
                 "no steal time, extra load or frequency change seen: the measured thing itself varies")
+            lo, hi = self.spread
+            # A wide spread still judges when every pair falls on the same side of the bar.
+            if self._passes(lo) and self._passes(hi):
+                return f"meets the bar in every pair, though the spread is wide (beyond ±{self.tolerance:.0%}): {why}"
+            if not self._passes(lo) and not self._passes(hi):
+                return f"MISSES the bar in every pair; the spread is wide (beyond ±{self.tolerance:.0%}): {why}"
             return f"spread too wide to judge (beyond ±{self.tolerance:.0%}): {why}"
         return "meets the bar" if self.meets_bar() else "MISSES the bar"
 
