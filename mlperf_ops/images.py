@@ -224,6 +224,23 @@ def list_targets(images_dir: Path) -> list[str]:
     return sorted(d.name for d in images_dir.iterdir() if d.is_dir() and _kind(d) == "harness")
 
 
+def image_serves(images_dir: Path, name: str, _seen: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    """The benchmarks target `name`'s own CMD runs as the real benchmark → the artifacts each needs.
+
+    A target built FROM another target inherits its CMD, so it inherits what that one serves
+    unless its image.yaml says otherwise. Absent means nothing: a claim must be written down.
+    """
+    data = _read_yaml(images_dir / name / "image.yaml")
+    serves = data.get("serves")
+    if serves is None:
+        base = data.get("base")
+        parent = base.get("target") if isinstance(base, dict) else None
+        if isinstance(parent, str) and parent not in (*_seen, name) and (images_dir / parent / "image.yaml").is_file():
+            return image_serves(images_dir, parent, (*_seen, name))
+        return {}
+    return {str(bench): tuple(str(a) for a in needs or ()) for bench, needs in dict(serves).items()}
+
+
 def load_rootfs(images_dir: Path, name: str) -> RootfsRecipe:
     context = images_dir / name
     path = context / "image.yaml"

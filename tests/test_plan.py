@@ -159,14 +159,17 @@ systems:
     image: nvidia-cuda
     benchmarks:
       - name: gpt-oss-120b
+        command: [python3, -m, my_harness]
         scenarios:
           Offline: {target_qps: 10}
           Server: {target_qps: 5}
       - name: dlrm-v3
+        command: [python3, -m, my_harness]
         scenarios:
           Offline: {target_qps: 10}
           Server: {target_qps: 5}
       - name: llama3.1-8b
+        command: [python3, -m, my_harness]
         eos_token_id: 128009
         scenarios:
           Offline: {target_qps: 10}
@@ -198,6 +201,7 @@ systems:
     image: nvidia-cuda
     benchmarks:
       - name: llama2-70b-99.9
+        command: [python3, -m, my_harness]
         eos_token_id: 2
         scenarios:
           Offline: {target_qps: 28}
