@@ -20,20 +20,20 @@ tarball's submitter — never overridable: it would upload to another organisati
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from mlperf_ops import __version__
 from mlperf_ops.tarballs import unpacked
 from mlperf_ops.errors import CheckFailed, MlperfOpsError, OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
-from mlperf_ops.hashing import file_sha256
 from mlperf_ops.portal import (
     Portal,
     SignedUrlRejected,
@@ -83,22 +83,58 @@ def _parts(name: str) -> list[str]:
     return [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
-def inspect_tarball(path: Path) -> TarballInfo:
-    """Submitter and smoke marker from the member names (streamed, constant memory)."""
+READ_CHUNK = 1 << 20
+
+
+class _HashingFile:
+    """A read-only file wrapper that hashes every byte read through it: reading the
+    member names and hashing the tarball then cost one pass over the file, not two."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _member_names(path: Path, fileobj: BinaryIO | _HashingFile) -> list[list[str]]:
+    """The first three parts of every member name (streamed, constant memory)."""
     names: list[list[str]] = []
     try:
-        with tarfile.open(path, "r|*") as archive:
+        # 1 MiB reads: stream mode skips member data by reading it, 10 KiB at a time by default.
+        with tarfile.open(fileobj=fileobj, mode="r|*", bufsize=READ_CHUNK) as archive:  # type: ignore[call-overload]
             for member in archive:
                 parts = _parts(member.name)
-                if parts and len(parts) <= 3:  # deeper paths add nothing we need
-                    names.append(parts)
-                elif len(parts) > 3:
+                if parts:  # deeper paths add nothing we need
                     names.append(parts[:3])
     except (tarfile.TarError, OSError, EOFError) as error:
         raise UsageError(
             f"{path.name} is not a readable tar archive: {error}",
             hint="upload the .tar.gz written by `mlperf-ops pack`",
         ) from None
+    return names
+
+
+def inspect_tarball(path: Path) -> TarballInfo:
+    """Submitter and smoke marker from the member names (streamed, constant memory)."""
+    with open(path, "rb") as handle:
+        return _tarball_info(path, _member_names(path, handle))
+
+
+def inspect_and_hash(path: Path) -> tuple[TarballInfo, str]:
+    """`inspect_tarball` and the file's sha256 in one read of the file."""
+    with open(path, "rb") as handle:
+        reader = _HashingFile(handle)
+        names = _member_names(path, reader)
+        while reader.read(READ_CHUNK):  # what tarfile left unread: end-of-archive blocks, gzip trailer
+            pass
+    return _tarball_info(path, names), reader.digest.hexdigest()
+
+
+def _tarball_info(path: Path, names: list[list[str]]) -> TarballInfo:
     tops = {p[0] for p in names}
     # The official layout has the divisions at the top; tolerate one wrapping directory.
     prefix: list[str] = []
@@ -236,8 +272,10 @@ def upload_tarball(
     if not tarball.is_file():
         raise UsageError(f"no such tarball: {tarball}", hint="run `mlperf-ops pack` first")
 
-    # 1-2: what the tarball is.
-    info = inspect_tarball(tarball)
+    # 1-2: what the tarball is, and (for 3) its sha256, from one read of the file.
+    size = tarball.stat().st_size
+    emit("hash", f"reading and hashing {tarball.name} ({size} bytes)", size=size)
+    info, sha256 = inspect_and_hash(tarball)
 
     def refuse_smoke(why: str) -> None:
         # A dry run only shows the requests, and a portal on this machine (`mlperf-ops
@@ -264,9 +302,6 @@ def upload_tarball(
         )
 
     # 3: integrity.
-    size = tarball.stat().st_size
-    emit("hash", f"hashing {tarball.name} ({size} bytes)", size=size)
-    sha256 = file_sha256(tarball)
     announced = read_sha256_file(tarball)
     if announced is not None and announced != sha256:
         raise CheckFailed(
