@@ -19,6 +19,7 @@ from mlperf_ops.events import Event, EventSink
 from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
 from mlperf_ops.local_engine import LocalEngine
 from mlperf_ops.plan import AUDIT, CALIBRATION, Plan, PlannedRun
+from mlperf_ops.rerun import RERUN_REASON, rerun_preview, retire_matching
 from mlperf_ops.runner import STATE_LABEL, execute, state_label
 from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.sysdesc import probe_host
@@ -61,12 +62,21 @@ def apply(
     only: str | None = None,
     keep_going: bool = False,
     dry_run: bool = False,
+    rerun: str | None = None,
     on_event: EventSink,
 ) -> ApplyResult:
     with ledger.lock():
         for stale in ledger.sweep_staging():
             on_event(Event("warning", f"removed an interrupted run's staging directory {stale.name}"))
+        if rerun:
+            # `--rerun GLOB` re-runs exactly what it matches, unless --only says otherwise.
+            only = only or rerun
+            if not dry_run:
+                for old in retire_matching(make_plan(ctx, ledger, system=system, only=only), ledger, rerun):
+                    on_event(Event("info", f"{old.run_id}: {RERUN_REASON}; the old record is kept at {old.path}"))
         first = make_plan(ctx, ledger, system=system, only=only)
+        if rerun and dry_run:
+            first = rerun_preview(first, rerun)
         result = ApplyResult(plan_before=first, remaining=first.pending)
         if dry_run or not first.pending:
             return result

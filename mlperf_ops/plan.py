@@ -126,6 +126,9 @@ def _explain(previous: RecordSummary | None, inputs: Mapping[str, Any], key: str
     if previous.key == key:
         if previous.status == "done":
             return "skip", "up to date"
+        if previous.status == "retired":
+            # Retired on purpose (`apply --rerun`, an audit's re-measurement): say why.
+            return "run", previous.reason or "retired"
         return "run", f"previous attempt {previous.status}: {previous.reason or 'see status'}; retrying"
     old = previous.inputs
     names = {

@@ -31,10 +31,12 @@ from mlperf_ops.state.ledger import Ledger
 @click.option("--only", help="Only runs whose id matches this glob or substring, e.g. '*/Offline/*'.")
 @click.option("--keep-going", is_flag=True, help="Carry on with other runs after a failure.")
 @click.option("--dry-run", is_flag=True, help="Show what would run; start nothing.")
+@click.option("--rerun", metavar="GLOB",
+              help="Retire the finished records of matching runs (kept, listed by `status --all`) and run them again.")
 @click.option("-v", "--verbose", is_flag=True, help="Show container output as it streams.")
 @json_option
 def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, only: str | None,
-              keep_going: bool, dry_run: bool, verbose: bool, as_json: bool) -> int:
+              keep_going: bool, dry_run: bool, rerun: str | None, verbose: bool, as_json: bool) -> int:
     """Build images as needed and run every pending run in containers, recording results."""
     from mlperf_ops.apply import apply as run_apply  # imports docker: only when applying
 
@@ -43,7 +45,7 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
     ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
     with Progress(verbose=verbose) as progress:
         result = run_apply(ctx, ledger, system=system, only=only, keep_going=keep_going, dry_run=dry_run,
-                           on_event=progress)
+                           rerun=rerun, on_event=progress)
     if dry_run:
         if as_json:
             from mlperf_ops.plan import plan_to_json
@@ -79,13 +81,21 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
 @state_dir_option
 @click.option("--pipeline", help="Pipeline profile (default: the manifest's).")
 @click.option("--system", help="Only this system's runs.")
+@click.option("--all", "show_all", is_flag=True, help="Also list retired records (re-runs, re-measurements).")
 @json_option
 @step_summary_option
-def status_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, as_json: bool,
-               step_summary: bool) -> int:
+def status_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, show_all: bool,
+               as_json: bool, step_summary: bool) -> int:
     """Desired vs observed for every run: up to date, pending, failed or invalid, with the reason."""
     ctx = load_context(manifest, pipeline=pipeline, system=system)
     rows = status_rows(ctx, Ledger(state_dir), system=system)
+    if show_all:
+        from mlperf_ops.rerun import retired_records
+        from mlperf_ops.status import StatusRow
+
+        for old in retired_records(Ledger(state_dir), {r.run_id for r in rows}):
+            rows.append(StatusRow(old.run_id, "retired", f"{old.data.get('reason', '')} ({old.path})",
+                                  record_result(old.data), old.key))
     if step_summary:
         append_step_summary(markdown_table(f"Status: {manifest}", ["run", "state", "reason", "result"],
                                            [[r.run_id, r.state, r.reason, r.result] for r in rows]))

@@ -30,15 +30,20 @@ from mlperf_ops.state.ledger import Ledger
 @click.option("--pipeline", help="Pipeline profile to plan with (default: the manifest's).")
 @click.option("--system", help="Only this system's runs.")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when runs are pending.")
+@click.option("--rerun", metavar="GLOB", help="Preview `apply --rerun GLOB`: matching finished runs run again.")
 @click.option("--github-output", is_flag=True,
               help="Append matrix=… and pending=… to $GITHUB_OUTPUT (for runs.yml).")
 @step_summary_option
 def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | None, system: str | None,
-             exit_code: bool, github_output: bool, step_summary: bool) -> int:
+             exit_code: bool, rerun: str | None, github_output: bool, step_summary: bool) -> int:
     """Show every run the submission needs, its content key and why it will or will not run."""
     ledger = Ledger(state_dir)
     ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
     result = make_plan(ctx, ledger, system=system)
+    if rerun:
+        from mlperf_ops.rerun import rerun_preview
+
+        result = rerun_preview(result, rerun)
     data = plan_to_json(result, ctx.manifest)
     if github_output:
         target = os.environ.get("GITHUB_OUTPUT")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import accuracy
+from .make_data import predict
 
 SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server")
 MODES = ("PerformanceOnly", "AccuracyOnly")
@@ -48,11 +49,12 @@ def _env(name: str, allowed: tuple[str, ...] | None = None, default: str | None 
 
 
 class Sut:
-    """Answers each sample with argmax(x @ W) as one int32: the toy model, vectorised per chunk."""
+    """Answers each sample with the toy model's class as one int32, vectorised per chunk."""
 
-    def __init__(self, lg: object, inputs: np.ndarray, weights: np.ndarray) -> None:
+    def __init__(self, lg: object, inputs: np.ndarray, hidden: np.ndarray, weights: np.ndarray) -> None:
         self.lg = lg
         self.inputs = inputs
+        self.hidden = hidden
         self.weights = weights
         self.completed = 0
 
@@ -61,7 +63,7 @@ class Sut:
         for start in range(0, len(samples), CHUNK):
             chunk = samples[start:start + CHUNK]
             index = np.fromiter((s.index for s in chunk), dtype=np.int64, count=len(chunk))
-            predicted = np.ascontiguousarray(np.argmax(self.inputs[index] @ self.weights, axis=1), dtype=np.int32)
+            predicted = np.ascontiguousarray(predict(self.inputs[index], self.hidden, self.weights), dtype=np.int32)
             base, size = predicted.ctypes.data, predicted.itemsize
             responses = [lg.QuerySampleResponse(s.id, base + i * size, size) for i, s in enumerate(chunk)]  # type: ignore[attr-defined]
             lg.QuerySamplesComplete(responses)  # type: ignore[attr-defined]
@@ -90,10 +92,10 @@ def run() -> int:
     settings.scenario = getattr(lg.TestScenario, scenario)
     settings.mode = getattr(lg.TestMode, mode)
 
-    inputs, weights = np.load(data / "inputs.npy"), np.load(data / "model.npy")
+    inputs, hidden, weights = (np.load(data / name) for name in ("inputs.npy", "hidden.npy", "model.npy"))
     labels = np.load(data / "labels.npy")
     total = len(inputs)
-    sut = Sut(lg, inputs, weights)
+    sut = Sut(lg, inputs, hidden, weights)
     say(f"{model} {scenario} {mode} audit={audit or '-'}: {total} samples")
 
     log_settings = lg.LogSettings()
