@@ -139,14 +139,17 @@ class Figure:
     noise: Noise | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     judge_spread: bool = True  # False when the figure is itself a spread
+    # For a figure that is not the median of its values (a run-to-run spread, say).
+    fixed_ratio: float | None = None
+    fixed_spread: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float:
-        return statistics.median(self.values)
+        return self.fixed_ratio if self.fixed_ratio is not None else statistics.median(self.values)
 
     @property
     def spread(self) -> tuple[float, float]:
-        return min(self.values), max(self.values)
+        return self.fixed_spread if self.fixed_spread is not None else (min(self.values), max(self.values))
 
     def spread_too_wide(self) -> bool:
         if not self.judge_spread or self.ratio == 0:
@@ -210,7 +213,8 @@ def report(figure: Figure) -> None:
     """Print the figure with its spread and verdict, and merge it into bench.json."""
     lo, hi = figure.spread
     bar = (">=" if figure.higher_is_better else "<=") + f" {figure.bar:g}"
-    print(f"FIGURE {figure.name}: {figure.ratio:.3f} (spread {lo:.3f}..{hi:.3f}, {len(figure.values)} pairs; "
+    count = f"{len(figure.values)} {'pairs' if figure.judge_spread else 'values'}"
+    print(f"FIGURE {figure.name}: {figure.ratio:.3f} (spread {lo:.3f}..{hi:.3f}, {count}; "
           f"bar {bar}) -> {figure.verdict()}", flush=True)
     print(f"       {figure.what}", flush=True)
     path = bench_json_path()
