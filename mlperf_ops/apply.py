@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlperf_ops.artifacts import verify_artifacts
 from mlperf_ops.audit_retry import after_timing_failure
 from mlperf_ops.controller import Context, make_plan
 from mlperf_ops.engine import Engine
@@ -80,6 +81,9 @@ def apply(
         result = ApplyResult(plan_before=first, remaining=first.pending)
         if dry_run or not first.pending:
             return result
+        # On the machine that runs them, before any container or record: a missing or
+        # changed model or data set stops everything here (issue 11).
+        verify_artifacts(ctx.manifest, {(r.spec.system, r.spec.benchmark) for r in first.pending}, ledger.root)
 
         local = os.environ.get("MLPERF_OPS_EXECUTOR", "docker") == "local"
         engine: Engine | LocalEngine = (connect or (LocalEngine.connect if local else Engine.connect))()

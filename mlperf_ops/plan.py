@@ -143,6 +143,12 @@ def _explain(previous: RecordSummary | None, inputs: Mapping[str, Any], key: str
         "rules": "round rules changed",
     }
     changed = [text for name, text in names.items() if old.get(name) != inputs.get(name)]
+    if "model or dataset changed" in changed:
+        # Say which: re-running because the data set changed is not the same news as the model.
+        before, after = old.get("artifacts") or {}, inputs.get("artifacts") or {}
+        which = [f"{kind} changed" for kind in ("model", "dataset") if before.get(kind) != after.get(kind)]
+        at = changed.index("model or dataset changed")
+        changed[at:at + 1] = which or ["model or dataset changed"]
     return "run", ", ".join(changed) if changed else "inputs changed"
 
 

@@ -27,6 +27,7 @@ VERBS: dict[str, str] = {
     "check": "cmd_check",
     "describe": "cmd_assemble",
     "dev-portal": "cmd_upload",
+    "digest": "cmd_digest",
     "export": "cmd_bundle",
     "images": "cmd_images",
     "merge": "cmd_bundle",
