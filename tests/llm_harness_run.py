@@ -40,8 +40,11 @@ def write_dataset(path: Path, prompts: list[str]) -> Path:
 
 
 def run_harness(scenario_dir: Path, *, url: str, dataset: Path, scenario: str, conf: dict[str, float],
-                loadgen_model: str = "llama3_1-8b", mode: str = "PerformanceOnly",
-                extra_env: dict[str, str] | None = None, timeout: float = 300) -> HarnessRun:
+                loadgen_model: str = "llama3_1-8b", benchmark: str = "llama3.1-8b", mode: str = "PerformanceOnly",
+                extra_env: dict[str, str] | None = None, timeout: float = 300,
+                audit: tuple[str, list[str]] | None = None) -> HarnessRun:
+    """`audit`: (test name, audit.config lines) for an audit run; LoadGen reads the file from
+    the working directory, which is the config directory as in the container contract."""
     out = scenario_dir / ("accuracy" if mode == "AccuracyOnly" else "performance/run_1")
     out.mkdir(parents=True, exist_ok=True)
     config = scenario_dir / "config"
@@ -49,14 +52,17 @@ def run_harness(scenario_dir: Path, *, url: str, dataset: Path, scenario: str, c
     lg_scenario = "Server" if scenario == "Interactive" else scenario
     (config / "user.conf").write_text(
         "".join(f"{loadgen_model}.{lg_scenario}.{key} = {value}\n" for key, value in conf.items()))
+    if audit is not None:
+        (config / "audit.config").write_text("".join(line + "\n" for line in audit[1]))
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
         "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-        "MLPERF_BENCHMARK": "llama3.1-8b", "MLPERF_LOADGEN_MODEL": loadgen_model,
+        "MLPERF_BENCHMARK": benchmark, "MLPERF_LOADGEN_MODEL": loadgen_model,
         "MLPERF_SCENARIO": lg_scenario, "MLPERF_MODE": mode,
         "MLPERF_CONFIG_DIR": str(config), "MLPERF_OUTPUT_DIR": str(out),
         "MLPERF_LLM_URL": url, "MLPERF_LLM_DATASET": str(dataset), "MLPERF_LLM_PROMPT": "text",
         "MLPERF_LLM_HEALTH_TIMEOUT_S": "30",
+        "MLPERF_AUDIT_TEST": audit[0] if audit else "",
         **(extra_env or {}),
     }
     proc = subprocess.run([sys.executable, "-m", "mlperf_ops.harness.llm", "run"], cwd=config, env=env,

@@ -32,7 +32,7 @@ from .client import TOKEN_ID_MODES, TokenDecoder, load_vocab
 from .settings import GENERATION, generation_for
 from .sut import Endpoint, EndpointSut
 
-SCENARIOS = ("Offline", "Server")
+SCENARIOS = ("SingleStream", "Offline", "Server")  # SingleStream: llama3.1-8b-edge
 MODES = ("PerformanceOnly", "AccuracyOnly")
 AUDIT_CONFIG = "audit.config"
 USER_CONF = "user.conf"
@@ -66,7 +66,7 @@ class LlmContract:
         scenario = get("MLPERF_SCENARIO")
         if scenario not in SCENARIOS:
             raise HarnessError(f"MLPERF_SCENARIO={scenario!r} is not a scenario the LLM harness runs",
-                               hint="Offline or Server (Interactive runs as Server with the interactive model key)")
+                               hint="SingleStream, Offline or Server (Interactive runs as Server with the interactive model key)")
         mode = get("MLPERF_MODE", "PerformanceOnly")
         if mode not in MODES:
             raise HarnessError(f"MLPERF_MODE={mode!r} is not a mode", hint=f"one of {', '.join(MODES)}")
