@@ -1,12 +1,19 @@
-"""Harness throughput and overhead (Offline), as ratios against baselines measured in the same run.
+"""Harness throughput and overhead, as ratios against baselines measured in the same run.
 
     python bench/bench_harness.py [--model-dir DIR] [--min-duration-ms 2000]
 
 Prints samples/s of:
-  demo      the harness serving the demo model with onnxruntime (host)
+  demo      the harness serving the demo model with onnxruntime (host), once
   noop      the harness with the noop backend (class 0, instantly): harness + LoadGen cost
   minimal   an inline LoadGen loop whose SUT completes every sample at once (floor)
-and the ratio noop/minimal (1.0 = the harness adds nothing to LoadGen's own cost).
+Figures (alternating pairs, dist/bench.json):
+  harness_null_offline  Offline samples/s noop/minimal (bar >= 1.0: the harness adds
+                        nothing to LoadGen's own cost)
+  harness_null_server   Server at a fixed target QPS (same arrival schedule): p99 latency
+                        of the minimal loop / p99 of the harness (bar >= 0.9: the harness
+                        adds at most ~10 % to LoadGen's own p99); every run must be VALID.
+                        (Completed samples/s is not the figure: at a fixed target QPS it is
+                        set by LoadGen's schedule and came out identical in every pair.)
 
 For container vs host, call `measure_offline(runner, ...)` with a runner that starts
 the harness in the image (config dir, output dir and environment given) and divide by
@@ -18,11 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from figures import Figure, Noise, alternating_pairs, pair_count, report
 
 Runner = Callable[[Path, Path, Mapping[str, str]], None]
 """Runs `harness run` with MLPERF_CONFIG_DIR/MLPERF_OUTPUT_DIR pointing at the two paths."""
@@ -46,13 +56,44 @@ def host_runner(config_dir: Path, output_dir: Path, env: Mapping[str, str]) -> N
         raise RuntimeError(f"harness run failed ({proc.returncode}): {proc.stderr.strip()}")
 
 
-def _samples_per_second(output_dir: Path) -> tuple[float, str]:
+def _log_values(output_dir: Path) -> dict[str, object]:
     values: dict[str, object] = {}
     for line in (output_dir / "mlperf_log_detail.txt").read_text().splitlines():
         if line.startswith(":::MLLOG"):
             event = json.loads(line[len(":::MLLOG"):])
             values[str(event.get("key"))] = event.get("value")
+    return values
+
+
+def _samples_per_second(output_dir: Path) -> tuple[float, str]:
+    values = _log_values(output_dir)
     return float(values["result_samples_per_second"]), str(values.get("result_validity"))  # type: ignore[arg-type]
+
+
+SERVER_QPS = 1000
+SERVER_CONF = ("*.Server.target_qps = {qps}\n*.Server.min_duration = {ms}\n*.Server.min_query_count = 100\n")
+
+
+def _server_result(output_dir: Path) -> tuple[float, float, str]:
+    """(completed samples/s, p99 latency ms, validity) of a Server run."""
+    values = _log_values(output_dir)
+    return (float(values["result_completed_samples_per_sec"]),  # type: ignore[arg-type]
+            float(values["result_99.00_percentile_latency_ns"]) / 1e6,  # type: ignore[arg-type]
+            str(values.get("result_validity")))
+
+
+def measure_server(runner: Runner, env: Mapping[str, str], *, qps: int = SERVER_QPS,
+                   min_duration_ms: int = 2000) -> tuple[float, float, str]:
+    """The harness in the Server scenario at a fixed target QPS."""
+    base = {"MLPERF_SCENARIO": "Server", "MLPERF_MODE": "PerformanceOnly", "MLPERF_HARNESS_PROGRESS_SECONDS": "0"}
+    base.update(env)
+    with tempfile.TemporaryDirectory(prefix="bench-harness-server-") as tmp:
+        config, output = Path(tmp) / "config", Path(tmp) / "output"
+        config.mkdir()
+        output.mkdir()
+        (config / "user.conf").write_text(SERVER_CONF.format(qps=qps, ms=min_duration_ms))
+        runner(config, output, base)
+        return _server_result(output)
 
 
 def _offline_conf(qps: float, min_duration_ms: int) -> str:
@@ -107,6 +148,38 @@ lg.DestroyQSL(qsl); lg.DestroySUT(sut)
 """
 
 
+_MINIMAL_SERVER = r"""
+import sys, mlperf_loadgen as lg
+qps, duration, outdir = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def issue(samples):
+    lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
+settings = lg.TestSettings()
+settings.scenario = lg.TestScenario.Server
+settings.mode = lg.TestMode.PerformanceOnly
+settings.server_target_qps = qps
+settings.server_target_latency_ns = 15_000_000
+settings.min_duration_ms = duration
+settings.min_query_count = 100
+log = lg.LogSettings()
+log.log_output.outdir = outdir
+log.enable_trace = False
+sut = lg.ConstructSUT(issue, lambda: None)
+qsl = lg.ConstructQSL(50000, 1024, lambda i: None, lambda i: None)
+lg.StartTestWithLogSettings(sut, qsl, settings, log, "")
+lg.DestroyQSL(qsl); lg.DestroySUT(sut)
+"""
+
+
+def measure_minimal_server(*, qps: int = SERVER_QPS, min_duration_ms: int = 2000) -> tuple[float, float, str]:
+    """A bare LoadGen Server loop at the same target QPS (and resnet50's 15 ms bound)."""
+    with tempfile.TemporaryDirectory(prefix="bench-minimal-server-") as tmp:
+        proc = subprocess.run([sys.executable, "-c", _MINIMAL_SERVER, str(qps), str(min_duration_ms), tmp],
+                              env=_env({}), cwd=tmp, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr)
+        return _server_result(Path(tmp))
+
+
 def measure_minimal(*, guess_qps: float = 300000, min_duration_ms: int = 2000) -> float:
     """Offline samples/s of a bare LoadGen loop whose SUT answers everything at once."""
     qps = guess_qps
@@ -137,14 +210,46 @@ def main() -> int:
         common = {"MLPERF_MODEL_DIR": str(model_dir)}
         demo = measure_offline(host_runner, {**common, "MLPERF_ORT_INTRA_OP_THREADS": args.ort_threads},
                                min_duration_ms=args.min_duration_ms)
-        noop = measure_offline(host_runner, {**common, "MLPERF_HARNESS_BACKEND": "noop"}, guess_qps=300000,
-                               min_duration_ms=args.min_duration_ms)
-        minimal = measure_minimal(min_duration_ms=args.min_duration_ms)
+        noop_env = {**common, "MLPERF_HARNESS_BACKEND": "noop"}
+        noise = Noise()
+        offline = alternating_pairs(
+            lambda: measure_minimal(min_duration_ms=args.min_duration_ms),
+            lambda: measure_offline(host_runner, noop_env, guess_qps=300000, min_duration_ms=args.min_duration_ms),
+            pair_count(), noise)
+        server_noise = Noise()
+        minimal_server: list[tuple[float, float, str]] = []
+        harness_server: list[tuple[float, float, str]] = []
+
+        def minimal_side() -> float:
+            minimal_server.append(measure_minimal_server(min_duration_ms=args.min_duration_ms))
+            return minimal_server[-1][1]
+
+        def harness_side() -> float:
+            harness_server.append(measure_server(host_runner, noop_env, min_duration_ms=args.min_duration_ms))
+            return harness_server[-1][1]
+
+        server = alternating_pairs(minimal_side, harness_side, pair_count(), server_noise)
+    noop = statistics.median(s for _, s in offline)
+    minimal = statistics.median(b for b, _ in offline)
     print(f"demo (onnxruntime, host) Offline : {demo:12.0f} samples/s")
-    print(f"harness, noop backend     Offline : {noop:12.0f} samples/s")
-    print(f"minimal LoadGen loop      Offline : {minimal:12.0f} samples/s")
-    print(f"ratio noop/minimal                : {noop / minimal:12.3f}  (1.0 = harness adds no cost)")
+    print(f"harness, noop backend     Offline : {noop:12.0f} samples/s (median)")
+    print(f"minimal LoadGen loop      Offline : {minimal:12.0f} samples/s (median)")
     print(f"ratio demo/noop                   : {demo / noop:12.4f}  (share of time left to the model)")
+    report(Figure("harness_null_offline", [s / b for b, s in offline], bar=1.0, higher_is_better=True, noise=noise,
+                  what="Offline samples/s: harness with the noop backend / a minimal LoadGen loop",
+                  extra={"noop_sps": round(noop), "minimal_sps": round(minimal), "demo_sps": round(demo)}))
+    invalid = [v for _, _, v in minimal_server + harness_server if v != "VALID"]
+    p99_h = statistics.median(p for _, p, _ in harness_server)
+    p99_m = statistics.median(p for _, p, _ in minimal_server)
+    print(f"Server at {SERVER_QPS} QPS: harness p99 {p99_h:.3f} ms, minimal p99 {p99_m:.3f} ms (medians); "
+          f"{'all VALID' if not invalid else f'{len(invalid)} run(s) not VALID'}")
+    report(Figure("harness_null_server", [b / s for b, s in server], bar=0.9, higher_is_better=True,
+                  noise=server_noise,
+                  what=f"Server at {SERVER_QPS} QPS: p99 latency of a minimal LoadGen loop / p99 of the harness "
+                       "(noop backend); every run VALID",
+                  extra={"p99_ms_harness": round(p99_h, 4), "p99_ms_minimal": round(p99_m, 4),
+                         "all_valid": not invalid},
+                  blocker=f"{len(invalid)} Server run(s) not VALID ({', '.join(sorted(set(invalid)))})" if invalid else None))
     return 0
 
 

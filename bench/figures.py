@@ -142,6 +142,7 @@ class Figure:
     # For a figure that is not the median of its values (a run-to-run spread, say).
     fixed_ratio: float | None = None
     fixed_spread: tuple[float, float] | None = None
+    blocker: str | None = None  # why the figure cannot be judged at all (an INVALID run, say)
 
     @property
     def ratio(self) -> float:
@@ -164,6 +165,8 @@ class Figure:
         return value >= self.bar if self.higher_is_better else value <= self.bar
 
     def verdict(self) -> str:
+        if self.blocker:
+            return f"cannot be judged: {self.blocker}"
         if self.spread_too_wide():
             causes = self.noise.causes() if self.noise else []
             why = "; ".join(causes) if causes else (
