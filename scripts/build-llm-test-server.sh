@@ -22,4 +22,4 @@ if ! ls "$HOUSE"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
     CMAKE_ARGS="-DGGML_NATIVE=OFF" nice -n 19 "$PY" -m pip wheel --quiet --no-deps \
         --wheel-dir "$HOUSE" "llama-cpp-python==$VERSION"
 fi
-"$PY" -m pip install --quiet --find-links "$HOUSE" "llama-cpp-python[server]==$VERSION" gguf
+"$PY" -m pip install --quiet --prefer-binary --find-links "$HOUSE" "llama-cpp-python[server]==$VERSION" "gguf==0.19.0"

@@ -1,0 +1,78 @@
+"""The LLM endpoint harness's small parts: token ids, vocabularies, data set files, settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlperf_ops.harness.errors import HarnessError
+from mlperf_ops.harness.llm import dataset
+from mlperf_ops.harness.llm.client import ServerFault, TokenDecoder, load_vocab
+from mlperf_ops.harness.llm.runner import LlmContract
+from mlperf_ops.harness.llm.settings import generation_for
+
+
+def test_server_token_ids_are_parsed_and_a_server_without_them_is_named() -> None:
+    decoder = TokenDecoder("server")
+    assert decoder.request_fields() == {"logprobs": 1, "return_tokens_as_token_ids": True}
+    assert decoder.decode("token_id:128009") == 128009
+    with pytest.raises(ServerFault, match="ignored return_tokens_as_token_ids"):
+        decoder.decode("Hello")
+
+
+def test_vocab_ids_from_a_tokenizer_json_or_a_flat_map() -> None:
+    assert load_vocab(json.dumps({"model": {"type": "BPE", "vocab": {"a": 1, "▁b": 2}}})) == {"a": 1, "▁b": 2}
+    assert load_vocab(json.dumps({"a": 1})) == {"a": 1}
+    with pytest.raises(ValueError):
+        load_vocab(json.dumps(["a"]))
+    decoder = TokenDecoder("vocab", {"a": 1})
+    assert "return_tokens_as_token_ids" not in decoder.request_fields()
+    assert decoder.decode("a") == 1
+    with pytest.raises(ServerFault, match="not in the vocabulary"):
+        decoder.decode("zz")
+
+
+def test_dataset_as_records_or_pandas_columns(tmp_path: Path) -> None:
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps([{"input": "a", "tok_input": [1, 2]}, {"input": "b", "tok_input": [3]}]))
+    columns = tmp_path / "columns.json"
+    # pandas writes row labels as strings; "10" must sort after "2"
+    labels = [str(i) for i in range(11)]
+    columns.write_text(json.dumps({"input": {k: f"p{k}" for k in reversed(labels)},
+                                   "tok_input": {k: [int(k) + 1] for k in labels}}))
+    assert dataset.load(records, "tokens").items == [[1, 2], [3]]
+    assert dataset.load(records, "text").prompt(1) == "b"
+    loaded = dataset.load(columns, "text")
+    assert loaded.items[2] == "p2" and loaded.items[10] == "p10"
+    assert dataset.load(columns, "tokens").prompt(10) == [11]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"input": "a"}]))
+    with pytest.raises(HarnessError, match="tok_input"):
+        dataset.load(bad, "tokens")
+
+
+def test_official_generation_settings() -> None:
+    llama3 = generation_for("llama3.1-8b")
+    assert llama3 is not None and llama3.body() == {"max_tokens": 128, "temperature": 0.0, "top_p": 1.0,
+                                                    "min_tokens": 1, "top_k": 1, "seed": 42}
+    assert generation_for("llama3.1-8b-edge") == llama3
+    llama2 = generation_for("llama2-70b-99.9")
+    assert llama2 is not None and llama2.max_tokens == 1024 and llama2.temperature == 0.0
+    assert generation_for("resnet") is None
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"MLPERF_SCENARIO": "MultiStream"}, "not a scenario the LLM harness runs"),
+    ({"MLPERF_BENCHMARK": "resnet"}, "not served by the LLM endpoint harness"),
+    ({"MLPERF_LLM_URL": "127.0.0.1:8000"}, "is not an http(s) URL"),
+    ({"MLPERF_LLM_TOKEN_IDS": "vocab"}, "needs MLPERF_LLM_VOCAB"),
+    ({"MLPERF_LLM_CONCURRENCY": "0"}, "must be at least 1"),
+])
+def test_bad_contract_values_are_refused(env: dict[str, str], message: str) -> None:
+    good = {"MLPERF_SCENARIO": "Server", "MLPERF_BENCHMARK": "llama3.1-8b", "MLPERF_LLM_URL": "http://127.0.0.1:1"}
+    assert LlmContract.from_env(good).concurrency == 8
+    with pytest.raises(HarnessError) as raised:
+        LlmContract.from_env({**good, **env})
+    assert message in raised.value.message
