@@ -1,16 +1,20 @@
 """What running in a container costs, and what a no-op `apply` costs.
 
-    python bench/bench_runs.py [--repeat 3] [--noop-repeat 5]
+    python bench/bench_runs.py [--repeat 5] [--noop-repeat 5]
 
-1. The demo SUT's Offline samples/s inside its container, measured by
-   `mlperf-ops apply` on tests/project/manifests/bench-offline.yaml (calibration, then
+1. The demo SUT's Offline samples/s and SingleStream p90 inside its container, measured
+   by `mlperf-ops apply` on tests/project/manifests/bench-offline.yaml (calibration, then
    a 3 s performance run with tests/project/pipelines/bench.yaml; a fresh state
-   directory each repeat), against the same harness on the host (`python -m mlperf_ops.harness run`) given the SAME user.conf,
-   the same MLPERF_* environment the runner gave the container, and the model files
-   copied out of the same image. Printed as container/host (1.0 = no overhead).
-2. A second `apply` with nothing to do (reads the manifest, hashes the image inputs,
-   reads the ledger, starts no container) against `mlperf-ops --version` (interpreter
-   and CLI start-up), as a ratio.
+   directory each repeat), against the same harness on the host (`python -m
+   mlperf_ops.harness run`) given the SAME user.conf, the same MLPERF_* environment the
+   runner gave the container, and the model files copied out of the same image.
+   Alternating pairs (the host side goes first in every other pair, with the previous
+   pair's user.conf). Figures `container_host_offline` (container/host samples/s) and
+   `container_host_singlestream_p90` (host p90 / container p90): 1.0 = no overhead; bar
+   median >= 0.98 with the spread within ±5 %.
+2. Figure `noop_apply_s`: seconds of a second `apply` with nothing to do (reads the
+   manifest, the ledger and the image inputs, starts no container), in alternating
+   pairs with `mlperf-ops --version` (printed as the baseline); bar <= 0.3 s.
 
 Needs the Docker engine and the cpu image (`mlperf-ops images build cpu`). Numbers
 only, no assertion: the machine is shared and noisy; the medians and ratios are what
@@ -33,14 +37,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from figures import Figure, Noise, alternating_pairs, pair_count, report
+
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "tests" / "project"
 MANIFEST = PROJECT / "manifests" / "bench-offline.yaml"
-ONLY = "*/Offline/[cp]*"  # calibration + performance; no 50,000-sample accuracy run
-PERF_RUN = "bench-cpu/digits-mlp/Offline/performance"
+ONLY = "*/*/[cp]*"  # calibration + performance; no 50,000-sample accuracy run
+PERF_RUNS = {"Offline": "bench-cpu/digits-mlp/Offline/performance",
+             "SingleStream": "bench-cpu/digits-mlp/SingleStream/performance"}
 IMAGE_MODELS = "/opt/mlperf-ops/models"
 
 
@@ -60,12 +67,16 @@ def mlperf_ops(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
     return elapsed, done
 
 
-def container_run(state: Path) -> dict[str, Any]:
-    """apply the bench manifest into a fresh state dir; the performance run's record."""
+def container_run(state: Path) -> dict[str, dict[str, Any]]:
+    """apply the bench manifest into a fresh state dir; the performance runs' records by scenario."""
     _, done = mlperf_ops("apply", str(MANIFEST), "--state-dir", str(state), "--only", ONLY, "--json")
     records = {r["run_id"]: r for r in json.loads(done.stdout)["records"]}
-    record: dict[str, Any] = json.loads((Path(records[PERF_RUN]["path"]) / "record.json").read_text())
-    return record
+    out = {}
+    for scenario, run_id in PERF_RUNS.items():
+        record: dict[str, Any] = json.loads((Path(records[run_id]["path"]) / "record.json").read_text())
+        record["_path"] = records[run_id]["path"]  # where its config/ is, for the host run
+        out[scenario] = record
+    return out
 
 
 def copy_models_out(image_tag: str, dest: Path) -> Path:
@@ -101,8 +112,8 @@ def host_run(record_dir: Path, container_env: dict[str, str], model_dir: Path, w
     return summarise(output)
 
 
-def runner_env() -> dict[str, str]:
-    """The MLPERF_* environment the runner gives the performance run's container (from the plan)."""
+def runner_env(run_id: str) -> dict[str, str]:
+    """The MLPERF_* environment the runner gives a performance run's container (from the plan)."""
     from mlperf_ops.controller import load_context, make_plan
     from mlperf_ops.images import load_target
     from mlperf_ops.runner import container_env
@@ -112,7 +123,7 @@ def runner_env() -> dict[str, str]:
     ctx = load_context(MANIFEST)
     with tempfile.TemporaryDirectory(prefix="bench-runs-empty-") as empty:
         plan = make_plan(ctx, Ledger(Path(empty)))
-    spec = next(r.spec for r in plan.runs if r.spec.run_id == PERF_RUN)
+    spec = next(r.spec for r in plan.runs if r.spec.run_id == run_id)
     bench = next(b for b in ctx.manifest.system(spec.system).benchmarks if b.name == spec.benchmark)
     env = container_env(spec, load_target(ctx.images_dir, spec.image_target), bench)
     env.pop("MLPERF_RUN_KEY", None)
@@ -122,48 +133,76 @@ def runner_env() -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3, help="container/host pairs (default 3)")
-    parser.add_argument("--noop-repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=pair_count(), help="container/host pairs (default 5)")
+    parser.add_argument("--noop-repeat", type=int, default=pair_count())
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-runs-"))
     try:
-        ratios, in_container, on_host = [], [], []
-        env: dict[str, str] | None = None
+        envs: dict[str, dict[str, str]] = {}
         model_dir: Path | None = None
+        # per scenario: (container value, host value) of each pair
+        values: dict[str, list[tuple[float, float]]] = {s: [] for s in PERF_RUNS}
+        previous: dict[str, dict[str, Any]] = {}
+        noise = Noise()
         state = work / "state-0"
-        for i in range(args.repeat):
+        for i in range(max(args.repeat, 1)):
             state = work / f"state-{i}"
-            record = container_run(state)
-            if env is None:
-                env = runner_env()
-                model_dir = copy_models_out(record["image"]["tag"], work / "image-models")
-            assert model_dir is not None
-            host = host_run(state / "records" / record["key"], env, model_dir, work / f"host-{i}")
-            c, h = float(record["summary"]["value"]), float(host["value"])
-            in_container.append(c)
-            on_host.append(h)
-            ratios.append(c / h)
-            print(f"  pair {i + 1}: container {c:9.0f} samples/s ({record['summary']['result_validity']}), "
-                  f"host {h:9.0f} samples/s ({host['result_validity']}), ratio {c / h:.3f}", flush=True)
+            host_first = i % 2 == 1 and bool(previous)
+            early: dict[str, float] = {}
+            if host_first:  # alternate the order; the previous pair's user.conf serves the host run
+                for scenario, record in previous.items():
+                    early[scenario] = host_value(scenario, record, envs, model_dir, work / f"host-{i}-{scenario}")
+            records = container_run(state)
+            if not envs:
+                envs = {scenario: runner_env(run_id) for scenario, run_id in PERF_RUNS.items()}
+                model_dir = copy_models_out(records["Offline"]["image"]["tag"], work / "image-models")
+            for scenario, record in records.items():
+                c = float(record["summary"]["value"])
+                h = early[scenario] if host_first else host_value(scenario, record, envs, model_dir,
+                                                                   work / f"host-{i}-{scenario}")
+                values[scenario].append((c, h))
+                print(f"  pair {i + 1} {scenario:12s}: container {c:12.0f} ({record['summary']['result_validity']}), "
+                      f"host {h:12.0f}{' (host first)' if host_first else ''}", flush=True)
+            previous = records
+            noise.sample()
 
-        noop, version = [], []
-        for _ in range(args.noop_repeat):
-            seconds, done = mlperf_ops("apply", str(MANIFEST), "--state-dir", str(state), "--only", ONLY)
-            if "no container started" not in done.stdout:
-                raise SystemExit(f"the second apply was not a no-op:\n{done.stdout}\n{done.stderr}")
-            noop.append(seconds)
-            seconds, _ = mlperf_ops("--version")
-            version.append(seconds)
-
-        print(f"demo SUT Offline in container (apply)  : {statistics.median(in_container):10.0f} samples/s (median)")
-        print(f"demo SUT Offline on host (same inputs) : {statistics.median(on_host):10.0f} samples/s (median)")
-        print(f"ratio container/host                   : {statistics.median(ratios):10.3f}  (1.0 = no overhead)")
-        print(f"no-op apply                            : {statistics.median(noop):10.3f} s (median of {len(noop)})")
-        print(f"mlperf-ops --version                   : {statistics.median(version):10.3f} s (median)")
-        print(f"ratio no-op apply/--version            : {statistics.median(noop) / statistics.median(version):10.2f}")
+        noop_noise = Noise()
+        pairs = alternating_pairs(lambda: mlperf_ops("--version")[0], lambda: noop_apply(state), args.noop_repeat,
+                                  noop_noise)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+    offline = values["Offline"]
+    print(f"demo SUT Offline in container (apply)  : {statistics.median(c for c, _ in offline):10.0f} samples/s (median)")
+    print(f"demo SUT Offline on host (same inputs) : {statistics.median(h for _, h in offline):10.0f} samples/s (median)")
+    report(Figure("container_host_offline", [c / h for c, h in offline], bar=0.98, higher_is_better=True,
+                  tolerance=0.05, noise=noise,
+                  what="demo Offline samples/s in its container / on the host, same user.conf and environment"))
+    single = values["SingleStream"]
+    print(f"demo SUT SingleStream p90 in container : {statistics.median(c for c, _ in single) / 1e6:10.4f} ms (median)")
+    print(f"demo SUT SingleStream p90 on host      : {statistics.median(h for _, h in single) / 1e6:10.4f} ms (median)")
+    report(Figure("container_host_singlestream_p90", [h / c for c, h in single], bar=0.98, higher_is_better=True,
+                  tolerance=0.05, noise=noise,
+                  what="demo SingleStream p90 latency on the host / in its container (1.0 = no overhead)"))
+    version = statistics.median(b for b, _ in pairs)
+    report(Figure("noop_apply_s", [s for _, s in pairs], bar=0.3, higher_is_better=False, tolerance=0.25,
+                  noise=noop_noise, extra={"baseline_version_s": round(version, 4)},
+                  what=f"seconds of `mlperf-ops apply` with nothing to do (`mlperf-ops --version`: {version:.3f} s)"))
     return 0
+
+
+def host_value(scenario: str, record: dict[str, Any], envs: dict[str, dict[str, str]], model_dir: Path | None,
+               work: Path) -> float:
+    """The host run's headline value (samples/s or p90 ns) with the record's user.conf."""
+    assert model_dir is not None
+    return float(host_run(Path(record["_path"]), envs[scenario], model_dir, work)["value"])
+
+
+def noop_apply(state: Path) -> float:
+    seconds, done = mlperf_ops("apply", str(MANIFEST), "--state-dir", str(state), "--only", ONLY)
+    if "no container started" not in done.stdout:
+        raise SystemExit(f"the second apply was not a no-op:\n{done.stdout}\n{done.stderr}")
+    return seconds
 
 
 if __name__ == "__main__":
