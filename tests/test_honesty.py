@@ -52,8 +52,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(REPO / "images" / name, root / "images" / name)
     served = root / "images" / "served"
     shutil.copytree(REPO / "images" / "cpu", served)
-    with open(served / "image.yaml", "a", encoding="utf-8") as spec:
-        spec.write("serves:\n  resnet: [model, dataset]\n")
+    text = (served / "image.yaml").read_text("utf-8")
+    assert text.endswith("serves:\n  resnet: [model, dataset]\n")  # the built-in harness's claim
+    plain = root / "images" / "plain"  # an image that claims nothing
+    shutil.copytree(REPO / "images" / "cpu", plain)
+    (plain / "image.yaml").write_text(text.replace("serves:\n  resnet: [model, dataset]\n", ""), "utf-8")
     child = root / "images" / "child"
     shutil.copytree(REPO / "images" / "cpu", child)
     text = (child / "image.yaml").read_text("utf-8").replace("base:\n  rootfs: base", "base:\n  target: served")
@@ -97,11 +100,20 @@ def test_the_shipped_edge_example_shows_the_right_way() -> None:
     assert all(b.command for s in manifest.systems for b in s.benchmarks)
 
 
-def test_builtin_images_serve_nothing_for_real_by_default(project: Path) -> None:
-    assert image_serves(project / "images", "cpu") == {}
-    [problem] = _check(project, extra=MODEL + DATASET)
-    assert "image 'cpu', which does not serve resnet" in problem.message
+def test_an_image_that_declares_nothing_serves_nothing(project: Path) -> None:
+    assert image_serves(project / "images", "plain") == {}
+    [problem] = _check(project, image="plain", extra=MODEL + DATASET)
+    assert "image 'plain', which does not serve resnet" in problem.message
     assert "serves: nothing" in problem.message
+
+
+def test_the_digits_demo_cannot_be_filed_as_closed_resnet(project: Path) -> None:
+    """The cpu image serves resnet only from the user's model and data set, never its digits model."""
+    assert image_serves(REPO / "images", "cpu") == {"resnet": ("model", "dataset")}
+    [problem] = _check(project)
+    assert "image 'cpu' serves resnet only with the reference files: 'resnet' declares no `model:` and " \
+           "`dataset:`" in problem.message
+    assert _check(project, extra=MODEL + DATASET) == []
 
 
 @pytest.mark.parametrize("division", ["closed", "network"])

@@ -39,11 +39,20 @@ def _accuracy(args: argparse.Namespace) -> int:
 
     from . import accuracy, dataset
 
-    labels_path = Path(args.labels) if args.labels else Path(
-        os.environ.get("MLPERF_MODEL_DIR", "/opt/mlperf-ops/models")) / dataset.LABELS_FILE
-    if not labels_path.is_file():
-        raise HarnessError(f"labels file not found: {labels_path}", hint="pass --labels or set MLPERF_MODEL_DIR")
-    result = accuracy.score(Path(args.log), np.load(labels_path), args.dtype)
+    imagenet_dir = args.val_map_dir or os.environ.get("MLPERF_DATASET_PATH", "").strip()
+    if imagenet_dir and not args.labels:
+        # ResNet50 on the ImageNet layout: the reference accuracy script's labels and dtype.
+        from . import imagenet
+
+        labels = imagenet.ValMap.read(Path(imagenet_dir)).labels
+        dtype = args.dtype or "float32"
+    else:
+        labels_path = Path(args.labels) if args.labels else Path(
+            os.environ.get("MLPERF_MODEL_DIR", "/opt/mlperf-ops/models")) / dataset.LABELS_FILE
+        if not labels_path.is_file():
+            raise HarnessError(f"labels file not found: {labels_path}", hint="pass --labels or set MLPERF_MODEL_DIR")
+        labels, dtype = np.load(labels_path), args.dtype or "int64"
+    result = accuracy.score(Path(args.log), labels, dtype)
     if args.out:
         accuracy.write(result, Path(args.out))
     print(result.line(), flush=True)
@@ -62,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
     acc.add_argument("--labels", help="eval_labels.npy (default: $MLPERF_MODEL_DIR/eval_labels.npy)")
     acc.add_argument("--out", help="write the accuracy line here (accuracy.txt)")
-    acc.add_argument("--dtype", default="int64", choices=["int64", "int32", "float32", "uint8"])
+    acc.add_argument("--val-map-dir", help="an ImageNet-layout data set: score against its val_map.txt "
+                     "(default: $MLPERF_DATASET_PATH when set)")
+    acc.add_argument("--dtype", choices=["int64", "int32", "float32", "uint8"],
+                     help="the logged data's type (default: float32 for ImageNet, as the reference; else int64)")
     acc.set_defaults(func=_accuracy)
     return parser
 

@@ -1,10 +1,13 @@
-"""Inference backends: onnxruntime serving the demo model, and `noop` for overhead measurements."""
+"""Inference backends: onnxruntime serving the demo model, and `noop` for overhead measurements.
+
+`open_session` is shared with the ResNet50 backend (resnet.py).
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,6 +20,7 @@ CPU_PROVIDER = "CPUExecutionProvider"
 class Backend(Protocol):
     name: str
     needs_inputs: bool  # False: the QSL need not render samples at all
+    response_dtype: np.dtype  # what one sample's answer is logged as (the accuracy script's --dtype)
 
     def predict(self, batch: np.ndarray | None, count: int) -> np.ndarray:
         """Class indices (int64, length count) for a (count,3,224,224) batch."""
@@ -28,6 +32,7 @@ class NoopBackend:
 
     name = "noop"
     needs_inputs = False
+    response_dtype = np.dtype(np.int64)
 
     def __init__(self) -> None:
         self._zeros = np.zeros(0, dtype=np.int64)
@@ -38,45 +43,50 @@ class NoopBackend:
         return self._zeros[:count]
 
 
+def open_session(model_path: Path, provider: str, intra_op_threads: int = 0) -> tuple[Any, str]:
+    """An onnxruntime session on `provider` (loudly on the CPU when it is missing) and the provider it got."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - the image always has it
+        raise HarnessError(f"onnxruntime is not installed: {exc}", exit_code=1) from exc
+    if not model_path.is_file():
+        raise HarnessError(
+            f"model not found: {model_path}",
+            hint="train it with `python3 -m harness train --out DIR` or set MLPERF_MODEL_DIR",
+        )
+    available = ort.get_available_providers()
+    providers = [provider]
+    if provider not in available:
+        # Never silently: a GPU run on the CPU would be a wrong result with the right name.
+        print(
+            f"harness: WARNING: {provider} is not available in this onnxruntime "
+            f"(available: {', '.join(available)}); FALLING BACK to {CPU_PROVIDER}",
+            file=sys.stderr,
+            flush=True,
+        )
+        providers = [CPU_PROVIDER]
+    elif provider != CPU_PROVIDER:
+        providers.append(CPU_PROVIDER)
+    options = ort.SessionOptions()
+    if intra_op_threads > 0:
+        options.intra_op_num_threads = intra_op_threads
+    try:
+        session = ort.InferenceSession(str(model_path), options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own types for a file that is not a model
+        raise HarnessError(f"onnxruntime cannot load {model_path}: {exc}") from exc
+    got = str(session.get_providers()[0])
+    if got != provider:
+        print(f"harness: WARNING: requested {provider}, session runs on {got}", file=sys.stderr, flush=True)
+    return session, got
+
+
 class OrtBackend:
     name = "onnxruntime"
     needs_inputs = True
+    response_dtype = np.dtype(np.int64)
 
     def __init__(self, model_dir: Path, provider: str, intra_op_threads: int = 0) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - the image always has it
-            raise HarnessError(f"onnxruntime is not installed: {exc}", exit_code=1) from exc
-        model_path = model_dir / MODEL_FILE
-        if not model_path.is_file():
-            raise HarnessError(
-                f"model not found: {model_path}",
-                hint="train it with `python3 -m harness train --out DIR` or set MLPERF_MODEL_DIR",
-            )
-        available = ort.get_available_providers()
-        providers = [provider]
-        if provider not in available:
-            # Never silently: a GPU run on the CPU would be a wrong result with the right name.
-            print(
-                f"harness: WARNING: {provider} is not available in this onnxruntime "
-                f"(available: {', '.join(available)}); FALLING BACK to {CPU_PROVIDER}",
-                file=sys.stderr,
-                flush=True,
-            )
-            providers = [CPU_PROVIDER]
-        elif provider != CPU_PROVIDER:
-            providers.append(CPU_PROVIDER)
-        options = ort.SessionOptions()
-        if intra_op_threads > 0:
-            options.intra_op_num_threads = intra_op_threads
-        self.session = ort.InferenceSession(str(model_path), options, providers=providers)
-        self.provider = self.session.get_providers()[0]
-        if self.provider != provider:
-            print(
-                f"harness: WARNING: requested {provider}, session runs on {self.provider}",
-                file=sys.stderr,
-                flush=True,
-            )
+        self.session, self.provider = open_session(model_dir / MODEL_FILE, provider, intra_op_threads)
         self._outputs = [LABEL_OUTPUT]
 
     def predict(self, batch: np.ndarray | None, count: int) -> np.ndarray:

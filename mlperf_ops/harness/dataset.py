@@ -90,6 +90,12 @@ class EvalSet:
     def from_model_dir(cls, model_dir: Path) -> "EvalSet":
         return cls(np.load(model_dir / HELD_OUT_FILE), np.load(model_dir / HELD_OUT_LABELS_FILE))
 
+    def load(self, indices: list[int]) -> None:
+        """Nothing to do: samples are rendered from the 8x8 digits when issued."""
+
+    def unload(self, indices: list[int]) -> None:
+        """Nothing was loaded."""
+
     def digits(self, indices: np.ndarray) -> np.ndarray:
         """The augmented 8x8 digits (before the shift) for sample indices, in [0, 1]."""
         aug = self.augmentation

@@ -9,6 +9,8 @@ Contract (environment):
   MLPERF_CONFIG_DIR       user.conf and optional mlperf.conf (default /mlperf/config)
   MLPERF_OUTPUT_DIR       LoadGen's mlperf_log_* and accuracy.txt (default /mlperf/output)
   MLPERF_MODEL_DIR        digits.onnx, eval_labels.npy, ... (default /opt/mlperf-ops/models)
+  MLPERF_MODEL_PATH       with MLPERF_DATASET_PATH: ResNet50 (resnet.py) on the ImageNet layout
+  MLPERF_DATASET_PATH     (imagenet.py) instead of the digits demo; only for MLPERF_BENCHMARK=resnet
   MLPERF_HARNESS_BACKEND  onnxruntime (default) | noop
   MLPERF_ORT_PROVIDER     onnxruntime execution provider (default CPUExecutionProvider)
 Optional tuning: MLPERF_HARNESS_MAX_BATCH, MLPERF_ORT_INTRA_OP_THREADS,
@@ -27,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from . import accuracy, dataset
-from .backends import make_backend
+from .backends import Backend, NoopBackend, make_backend
 from .errors import HarnessError
-from .sut import SampleStore, Sut
+from .sut import SampleSource, SampleStore, Sut
 
+RESNET = "resnet"  # the one benchmark the built-in harness serves from the user's model and data set
 SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server")
 MODES = ("PerformanceOnly", "AccuracyOnly")
 AUDIT_CONFIG = "audit.config"
@@ -57,11 +60,18 @@ class Contract:
     config_dir: Path
     output_dir: Path
     model_dir: Path
+    model_path: Path | None  # the manifest's model: (ResNet50 mode, with dataset_path)
+    dataset_path: Path | None
     backend: str
     provider: str
     max_batch: int
     intra_op_threads: int
     progress_seconds: float
+
+    @property
+    def resnet(self) -> bool:
+        """The reference benchmark on the user's files, rather than the digits demo."""
+        return self.model_path is not None and self.dataset_path is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Contract":
@@ -86,6 +96,8 @@ class Contract:
             config_dir=Path(env.get("MLPERF_CONFIG_DIR", "/mlperf/config")),
             output_dir=Path(env.get("MLPERF_OUTPUT_DIR", "/mlperf/output")),
             model_dir=Path(env.get("MLPERF_MODEL_DIR", "/opt/mlperf-ops/models")),
+            model_path=Path(env["MLPERF_MODEL_PATH"]) if env.get("MLPERF_MODEL_PATH", "").strip() else None,
+            dataset_path=Path(env["MLPERF_DATASET_PATH"]) if env.get("MLPERF_DATASET_PATH", "").strip() else None,
             backend=backend,
             provider=env.get("MLPERF_ORT_PROVIDER", "CPUExecutionProvider").strip() or "CPUExecutionProvider",
             max_batch=_int(env, "MLPERF_HARNESS_MAX_BATCH", DEFAULT_MAX_BATCH[scenario]),
@@ -156,7 +168,14 @@ def check_inputs(contract: Contract, cwd: Path) -> None:
             f"{cwd / AUDIT_CONFIG} exists but MLPERF_AUDIT_TEST is empty",
             hint="run each audit test in its own working directory; never leave audit.config behind",
         )
-    if contract.backend == "onnxruntime" and not (contract.model_dir / dataset.HELD_OUT_FILE).is_file():
+    if contract.resnet:
+        if contract.benchmark != RESNET:
+            raise HarnessError(f"the built-in harness serves {RESNET} from a model and data set, "
+                               f"not {contract.benchmark}", hint="run your own harness with command:")
+    elif contract.model_path or contract.dataset_path:
+        raise HarnessError("ResNet50 needs both MLPERF_MODEL_PATH and MLPERF_DATASET_PATH",
+                           hint="declare both model: and dataset: in the manifest")
+    elif contract.backend == "onnxruntime" and not (contract.model_dir / dataset.HELD_OUT_FILE).is_file():
         raise HarnessError(
             f"model directory {contract.model_dir} has no {dataset.HELD_OUT_FILE}",
             hint="train it with `python3 -m harness train --out DIR` or set MLPERF_MODEL_DIR",
@@ -217,6 +236,27 @@ def result_validity(summary: Path) -> str:
     return "UNKNOWN"
 
 
+def _workload(contract: Contract) -> tuple[SampleSource | None, Backend, np.ndarray | None, int, int]:
+    """(samples, backend, labels or None for the demo's file, total, performance sample count)."""
+    if contract.resnet:
+        from .imagenet import ImagenetSet
+        from .resnet import ResnetBackend, model_file
+
+        assert contract.model_path is not None and contract.dataset_path is not None
+        images = ImagenetSet(contract.dataset_path)
+        say(f"ImageNet layout: {images.count} images listed in {contract.dataset_path}/val_map.txt")
+        backend: Backend = NoopBackend() if contract.backend == "noop" else \
+            ResnetBackend(contract.model_path, contract.provider, contract.intra_op_threads)
+        if contract.backend == "onnxruntime":
+            say(f"model {model_file(contract.model_path)} on {getattr(backend, 'provider', '?')}")
+        return images, backend, images.labels, images.count, images.performance_sample_count
+    backend = make_backend(contract.backend, contract.model_dir, contract.provider, contract.intra_op_threads)
+    if contract.backend == "onnxruntime":
+        say(f"model {contract.model_dir / 'digits.onnx'} on {getattr(backend, 'provider', '?')}")
+    eval_set = dataset.EvalSet.from_model_dir(contract.model_dir) if backend.needs_inputs else None
+    return eval_set, backend, None, dataset.EVAL_SET_SIZE, dataset.PERFORMANCE_SAMPLE_COUNT
+
+
 def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
     contract = Contract.from_env(env)
     cwd = cwd or Path.cwd()
@@ -227,13 +267,8 @@ def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
         f"benchmark={contract.benchmark} loadgen_model={contract.loadgen_model} scenario={contract.scenario} "
         f"mode={contract.mode} audit={contract.audit_test or '-'} backend={contract.backend}"
     )
-    backend = make_backend(contract.backend, contract.model_dir, contract.provider, contract.intra_op_threads)
-    if contract.backend == "onnxruntime":
-        say(f"model {contract.model_dir / 'digits.onnx'} on {getattr(backend, 'provider', '?')}")
-    eval_set = dataset.EvalSet.from_model_dir(contract.model_dir) if backend.needs_inputs else None
-    total = dataset.EVAL_SET_SIZE
-    perf_count = dataset.PERFORMANCE_SAMPLE_COUNT
-    store = SampleStore(eval_set, total, perf_count, backend.needs_inputs, contract.max_batch)
+    source, backend, labels, total, perf_count = _workload(contract)
+    store = SampleStore(source, total, perf_count, backend.needs_inputs, contract.max_batch)
     settings = configure(lg, contract)
 
     warm_up(backend, store, contract.max_batch)
@@ -266,10 +301,13 @@ def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
     say(f"LoadGen finished: {sut.completed} samples in {elapsed:.1f} s; result: {validity}")
 
     if contract.mode == "AccuracyOnly" or contract.audit_test == "TEST01":
-        labels_file = contract.model_dir / dataset.LABELS_FILE
-        if not labels_file.is_file():
-            raise HarnessError(f"cannot score accuracy: {labels_file} is missing", exit_code=1)
-        result = accuracy.score(contract.output_dir / "mlperf_log_accuracy.json", np.load(labels_file))
+        if labels is None:
+            labels_file = contract.model_dir / dataset.LABELS_FILE
+            if not labels_file.is_file():
+                raise HarnessError(f"cannot score accuracy: {labels_file} is missing", exit_code=1)
+            labels = np.load(labels_file)
+        result = accuracy.score(contract.output_dir / "mlperf_log_accuracy.json", labels,
+                                str(backend.response_dtype))
         accuracy.write(result, contract.output_dir / "accuracy.txt")
         say(result.line())
     return 0

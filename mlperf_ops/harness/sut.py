@@ -12,14 +12,23 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .backends import Backend
-from .dataset import CHANNELS, IMAGE_SIDE, EvalSet
+from .dataset import CHANNELS, IMAGE_SIDE
 
-RESPONSE_BYTES = 8  # one int64 class index per sample, as resnet's reference logs the class
+
+class SampleSource(Protocol):
+    """Where samples come from: the demo's digits (dataset.EvalSet) or ImageNet (imagenet.ImagenetSet)."""
+
+    def load(self, indices: list[int]) -> None: ...
+
+    def unload(self, indices: list[int]) -> None: ...
+
+    def render(self, indices: np.ndarray, out: np.ndarray | None = None) -> np.ndarray: ...
+
 
 
 class SampleStore:
@@ -32,7 +41,7 @@ class SampleStore:
     differed by up to 40 % from one process to the next, more than TEST01's tolerance.
     """
 
-    def __init__(self, eval_set: EvalSet | None, total: int, capacity: int, render: bool, max_batch: int) -> None:
+    def __init__(self, eval_set: SampleSource | None, total: int, capacity: int, render: bool, max_batch: int) -> None:
         self.eval_set = eval_set
         self.render = render and eval_set is not None
         self.total = total
@@ -43,11 +52,16 @@ class SampleStore:
 
     def load(self, indices: list[int]) -> None:
         idx = np.asarray(indices, dtype=np.int64)
+        if self.render:
+            assert self.eval_set is not None
+            self.eval_set.load(indices)  # ImageNet: decode now, outside the timed section
         self.loaded_mask[idx] = True
         self.loaded = int(self.loaded_mask.sum())
 
     def unload(self, indices: list[int]) -> None:
         idx = np.asarray(indices, dtype=np.int64)
+        if self.eval_set is not None:
+            self.eval_set.unload(indices)
         self.loaded_mask[idx] = False
         self.loaded = int(self.loaded_mask.sum())
 
@@ -75,6 +89,10 @@ class Sut:
         self._queue: queue.SimpleQueue[tuple[list[int], np.ndarray] | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._response = lg.QuerySampleResponse
+        # One class index per sample, in the backend's type: int64 for the demo, float32 for
+        # ResNet50 as the reference logs it.
+        self._dtype = backend.response_dtype
+        self._size = self._dtype.itemsize
         if queued:
             self._worker = threading.Thread(target=self._work, name="harness-sut", daemon=True)
             self._worker.start()
@@ -104,10 +122,11 @@ class Sut:
 
     def _run(self, ids: list[int], idx: np.ndarray) -> None:
         batch = self.store.gather(idx)
-        labels = np.ascontiguousarray(self.backend.predict(batch, len(ids)), dtype=np.int64)
+        labels = np.ascontiguousarray(self.backend.predict(batch, len(ids)), dtype=self._dtype)
         base = labels.ctypes.data
         make = self._response
-        responses = [make(rid, base + RESPONSE_BYTES * j, RESPONSE_BYTES) for j, rid in enumerate(ids)]
+        size = self._size
+        responses = [make(rid, base + size * j, size) for j, rid in enumerate(ids)]
         # `labels` stays referenced until QuerySamplesComplete returns: LoadGen copies the bytes it logs.
         self.lg.QuerySamplesComplete(responses)
         self.completed += len(ids)
