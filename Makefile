@@ -46,6 +46,7 @@ images: venv engine ## build the images the demo needs (no-op when up to date)
 
 test: setup ## run the whole test suite (needs Docker: `make setup` brings it)
 	bash scripts/ensure-test-tools.sh
+	bash scripts/build-llm-test-server.sh $(VENV)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: venv ## unit tests only (no Docker)

@@ -8,8 +8,9 @@ and the event names the token, which is how its id is found:
 
 Anything the server does wrong is a `ServerFault` with the reason in words: an HTTP error,
 an error event, a stream that ends without `[DONE]` or a finish reason, a connection that
-drops, silence longer than the read timeout, more tokens than asked for, or a token count
-that disagrees with the server's own `usage`.
+drops, an answer cut short (`[DONE]` before any finish reason), silence longer than the read
+timeout, more tokens than asked for, or a token count that disagrees with the server's own
+`usage`.
 """
 
 from __future__ import annotations
@@ -158,7 +159,12 @@ def stream_completion(
         what = "lost the stream from" if answered else "could not connect to"
         raise ServerFault(f"{what} {url} after {len(out.token_ids)} tokens: {type(exc).__name__}") from None
     count = len(out.token_ids)
-    if not done and out.finish_reason is None:
+    if out.finish_reason is None:
+        if done:
+            # llama.cpp's Python server does this to a running answer when another request
+            # arrives (unless started with --interrupt_requests False): a silently short answer.
+            raise ServerFault(f"[DONE] came after {count} tokens without a finish reason: the server cut the "
+                              "answer short")
         raise ServerFault(f"the stream ended after {count} tokens without a finish reason or [DONE]: dropped")
     if count == 0:
         raise ServerFault("the server finished without a single token")
