@@ -15,7 +15,7 @@ from mlperf_ops import images
 from mlperf_ops.errors import UsageError
 
 PROJECT_IMAGES = Path(__file__).resolve().parents[1] / "images"
-TARGETS = ["cpu", "nvidia-cuda", "rocm"]
+TARGETS = ["cpu", "example-vendor", "llm-endpoint", "nvidia-cuda", "rocm"]
 
 
 @pytest.fixture()
