@@ -28,7 +28,7 @@ from mlperf_ops.runner import _score_accuracy_log
 from mlperf_ops.state.ledger import Ledger
 from mlperf_ops.verify import verify_audit
 
-pytest_plugins = ["tests.conftest_docker"]
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "tests" / "project"
