@@ -74,6 +74,32 @@ class K8sSystem:
     timeout_s: int = 24 * 3600
     memory: str | None = None  # Docker-style size ("6g"), the container's memory limit
     shm: str | None = None  # Docker-style size of /dev/shm (Kubernetes gives 64 MiB otherwise)
+    artifacts: tuple["K8sArtifact", ...] = ()  # models and data sets, mounted read-only
+
+
+@dataclass(frozen=True)
+class K8sArtifact:
+    """A model or data set mounted read-only in the pod at `mount_path` (the manifest's `path`).
+
+    The pod runs `apply` with the local executor, which checks the artifact's digest and hands
+    the harness that very path: so it must exist there, whatever the node calls it.
+    """
+
+    mount_path: str
+    host_path: str | None = None
+    claim: str | None = None
+    sub_path: str | None = None
+
+    def volume(self, name: str) -> dict[str, Any]:
+        if self.claim:
+            return {"name": name, "persistentVolumeClaim": {"claimName": self.claim, "readOnly": True}}
+        return {"name": name, "hostPath": {"path": self.host_path or self.mount_path}}
+
+    def mount(self, name: str) -> dict[str, Any]:
+        mount: dict[str, Any] = {"name": name, "mountPath": self.mount_path, "readOnly": True}
+        if self.claim and self.sub_path:
+            mount["subPath"] = self.sub_path
+        return mount
 
 
 _DOCKER_UNITS = {"": "", "b": "", "k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti"}
@@ -217,6 +243,9 @@ def render_job(
     if manifest_configmap:
         volume_mounts.append({"name": "manifest", "mountPath": MANIFEST_MOUNT, "readOnly": True})
         volumes.append({"name": "manifest", "configMap": {"name": manifest_configmap}})
+    for number, artifact in enumerate(system.artifacts):
+        volume_mounts.append(artifact.mount(f"artifact-{number}"))
+        volumes.append(artifact.volume(f"artifact-{number}"))
 
     container: dict[str, Any] = {
         "name": "apply",

@@ -76,9 +76,28 @@ def to_k8s_systems(
                 timeout_s=job_deadline_s(per_run, run_counts.get(spec.id, 0)),
                 memory=spec.container.memory,
                 shm=spec.container.shm,
+                artifacts=k8s_artifacts(spec),
             )
         )
     return systems
+
+
+def k8s_artifacts(spec: SystemSpec) -> tuple[k8s.K8sArtifact, ...]:
+    """Every model and data set of the system's benchmarks, once per path."""
+    found: dict[str, k8s.K8sArtifact] = {}
+    for bench in spec.benchmarks:
+        for kind, artifact in (("model", bench.model), ("dataset", bench.dataset)):
+            if artifact is None:
+                continue
+            if not artifact.path.startswith("/"):
+                raise UsageError(f"system {spec.id!r}, {bench.name}: {kind} path {artifact.path!r} is relative",
+                                 hint="a Job mounts the artifact at its path in the pod: write an absolute path")
+            mounted = k8s.K8sArtifact(mount_path=artifact.path, host_path=artifact.k8s_host_path,
+                                      claim=artifact.k8s_claim, sub_path=artifact.k8s_sub_path)
+            if found.setdefault(artifact.path, mounted) != mounted:
+                raise UsageError(f"system {spec.id!r}: {artifact.path} is brought in two different ways",
+                                 hint="give every benchmark using it the same `kubernetes:` block")
+    return tuple(found.values())
 
 
 class _Dumper(yaml.SafeDumper):

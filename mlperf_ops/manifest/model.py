@@ -17,6 +17,10 @@ class Artifact:
     path: str
     sha256: str
     name: str | None = None
+    # `render k8s`: where a Job's pod gets it from (else the node's `path`); never in run keys.
+    k8s_host_path: str | None = None
+    k8s_claim: str | None = None
+    k8s_sub_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,9 @@ def _settings(raw: dict[str, Any] | None) -> tuple[tuple[str, LoadGenValue], ...
 def _artifact(raw: dict[str, Any] | None) -> Artifact | None:
     if not raw:
         return None
-    return Artifact(path=raw["path"], sha256=raw["sha256"], name=raw.get("name"))
+    k8s = raw.get("kubernetes") or {}
+    return Artifact(path=raw["path"], sha256=raw["sha256"], name=raw.get("name"),
+                    k8s_host_path=k8s.get("host_path"), k8s_claim=k8s.get("claim"), k8s_sub_path=k8s.get("sub_path"))
 
 
 def _benchmark(raw: dict[str, Any]) -> BenchmarkSpec:
