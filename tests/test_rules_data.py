@@ -1,8 +1,8 @@
 """The round rules data (mlperf_ops/rules/v*.yaml) against its loader, itself and LoadGen.
 
-Expected values marked "SUBMISSION.md" are the facts the design doc states (read from
-the official checker and confirmed by an accepted submission); the YAML files were
-written separately, so these tests catch transcription slips in either.
+Expected values marked "official" are facts read from the official checker at the commit
+the rules data cites and confirmed by an accepted submission; the YAML files were written
+separately, so these tests catch transcription slips in either.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ ROUNDS = ("v6.1", "v6.0")
 HEX40 = re.compile(r"[0-9a-f]{40}")
 TABLE_KEYS = {"datacenter", "edge", "datacenter,edge"}
 
-V61_BENCHMARKS = {  # SUBMISSION.md §8
+V61_BENCHMARKS = {  # official
     "resnet", "bert-99", "bert-99.9", "3d-unet-99", "3d-unet-99.9", "llama3.1-8b",
     "llama3.1-8b-edge", "llama2-70b-99.9", "stable-diffusion-xl", "rgat", "deepseek-r1",
     "whisper", "gpt-oss-120b", "wan-2.2-t2v-a14b", "qwen3-vl-235b-a22b", "qwen3.6-27b",
@@ -201,7 +201,7 @@ def test_resnet_matches_the_design() -> None:
 
 def test_accuracy_targets_match_the_design() -> None:
     rules = load_rules("v6.1")
-    expected = {  # SUBMISSION.md §6
+    expected = {  # official
         "bert-99": ("F1", 89.9653), "bert-99.9": ("F1", 90.7831),
         "3d-unet-99": ("DICE", 0.853083), "whisper": ("ACCURACY", 96.9536),
         "yolo-95": ("mAP", 50.73), "yolo-99": ("mAP", 52.866),
@@ -233,7 +233,7 @@ def test_llm_metrics_are_listed_each_with_bounds() -> None:
 
 def test_required_scenarios_match_the_design() -> None:
     rules = load_rules("v6.1")
-    edge = {  # SUBMISSION.md §8
+    edge = {  # official
         "resnet": ("SingleStream", "MultiStream", "Offline"),
         "bert-99": ("SingleStream", "Offline"), "3d-unet-99.9": ("SingleStream", "Offline"),
         "llama3.1-8b-edge": ("SingleStream", "Offline"),
@@ -282,7 +282,7 @@ def test_system_description_and_measurements(name: str) -> None:
     rules = load_rules(name)
     desc = rules.system_description
     assert desc is not None
-    assert len(desc.required_keys) == len(set(desc.required_keys)) == 35  # SUBMISSION.md §3
+    assert len(desc.required_keys) == len(set(desc.required_keys)) == 35  # official
     assert len(desc.non_empty_keys) == len(set(desc.non_empty_keys)) == 26
     assert set(desc.non_empty_keys) <= set(desc.required_keys)
     assert {"accelerator_on-chip_memories", "system_type_detail"} <= set(desc.required_keys)

@@ -5,7 +5,7 @@ Validators (all from the dev extras, found next to this Python; a missing one FA
 - actionlint with .github/actionlint.yaml (expressions, contexts, runner labels, vars),
 - zizmor --offline (security: injection, credentials, permissions, pinning).
 
-Project rules (OVERVIEW.md sections 2 and 7): every `run:` calls `make` or `mlperf-ops`,
+Project rules (README, "How it fits together"): every `run:` calls `make` or `mlperf-ops`,
 nothing is spliced into a script with `${{ }}`, actions are pinned to commit SHAs, jobs
 have timeouts, permissions start at `contents: read`, and the CLI verbs/flags and make
 targets the workflows call exist.
@@ -34,7 +34,7 @@ WORKFLOWS = [WORKFLOWS_DIR / name for name in WORKFLOW_NAMES]
 
 MLPERF_OPS = ".venv/bin/mlperf-ops"
 # The one exception to "make or mlperf-ops": the hosted CI runs the same script as the
-# project's own CI (ENVIRONMENT.md), so ci.yml cannot drift from it.
+# project's own CI, so ci.yml cannot drift from it.
 ALLOWED_OTHER_COMMANDS = {"ci.yml": {"bash .ci/run"}}
 SHELL_LOGIC = re.compile(r"[;&|`<>]|\$\(")
 SHA_PIN = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40})\s+#\s*v\d+\.\d+\.\d+\s*$")
