@@ -139,6 +139,7 @@ def _explain(previous: RecordSummary | None, inputs: Mapping[str, Any], key: str
         "profile": "pipeline profile changed",
         "command": "harness command changed",
         "accuracy_command": "accuracy command changed",
+        "server": "LLM server changed",
         "references": "reference run changed",
         "rules": "round rules changed",
     }
@@ -179,6 +180,9 @@ def _scenario_runs(
         # Only when declared, so the keys of manifests without it (every record made
         # before it existed) stay what they were.
         common["accuracy_command"] = list(bench.accuracy_command)
+    if bench.server:
+        # Only when declared, as above. Which server answers is part of what a run measured.
+        common["server"] = bench.server.env()
     out: list[PlannedRun] = []
 
     def make(mode: str, audit: str | None, user_conf: str, audit_config: str | None,

@@ -67,6 +67,8 @@ def container_env(spec: RunSpec, target: ImageTarget, bench: BenchmarkSpec) -> d
         env["MLPERF_MODEL_PATH"] = MODEL_DIR
     if bench.dataset:
         env["MLPERF_DATASET_PATH"] = DATASET_DIR
+    if bench.server:
+        env.update(bench.server.env())  # the LLM endpoint harness's server (README: LLM benchmarks)
     return env
 
 

@@ -16,6 +16,7 @@ import yaml
 from mlperf_ops.errors import Problem
 from mlperf_ops.images import list_targets
 from mlperf_ops.manifest.honesty import harness_problems
+from mlperf_ops.manifest.llm_server import server_problems
 from mlperf_ops.manifest.loadgen_values import value_problem
 from mlperf_ops.manifest.model import Manifest
 from mlperf_ops.manifest.names import case_key, path_name_problem
@@ -155,6 +156,7 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
                                 f"it exists for: {', '.join(rb.system_types)}"))
                 continue
             problems.extend(harness_problems(doc, manifest, images_dir, targets, si, bi))
+            problems.extend(server_problems(doc, manifest, si, bi))
 
             declared = [s.scenario for s in bench.scenarios]
             for scenario in bench.scenarios:

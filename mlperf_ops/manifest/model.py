@@ -51,6 +51,27 @@ class ScenarioSpec:
 
 
 @dataclass(frozen=True)
+class LlmServer:
+    """An OpenAI-compatible server the LLM endpoint harness drives (README: LLM benchmarks)."""
+
+    url: str
+    concurrency: int | None = None
+    prompt: str | None = None  # tokens | text
+    token_ids: str | None = None  # server | vocab
+
+    def env(self) -> dict[str, str]:
+        """The harness's MLPERF_LLM_* variables (mlperf_ops/harness/llm/runner.py)."""
+        out = {"MLPERF_LLM_URL": self.url}
+        if self.concurrency is not None:
+            out["MLPERF_LLM_CONCURRENCY"] = str(self.concurrency)
+        if self.prompt is not None:
+            out["MLPERF_LLM_PROMPT"] = self.prompt
+        if self.token_ids is not None:
+            out["MLPERF_LLM_TOKEN_IDS"] = self.token_ids
+        return out
+
+
+@dataclass(frozen=True)
 class BenchmarkSpec:
     name: str  # the directory name in results/: official benchmark or custom model name
     official: str  # the official benchmark it is judged as (== name unless maps_to)
@@ -66,6 +87,7 @@ class BenchmarkSpec:
     measurements: tuple[tuple[str, str], ...] = ()
     eos_token_id: int | None = None
     token_dtype: str = "int32"
+    server: LlmServer | None = None
 
     @property
     def custom(self) -> bool:
@@ -148,7 +170,15 @@ def _benchmark(raw: dict[str, Any]) -> BenchmarkSpec:
         measurements=tuple(sorted((raw.get("measurements") or {}).items())),
         eos_token_id=raw.get("eos_token_id"),
         token_dtype=raw.get("token_dtype", "int32"),
+        server=_server(raw.get("server")),
     )
+
+
+def _server(raw: dict[str, Any] | None) -> LlmServer | None:
+    if not raw:
+        return None
+    return LlmServer(url=raw["url"], concurrency=raw.get("concurrency"), prompt=raw.get("prompt"),
+                     token_ids=raw.get("token_ids"))
 
 
 def _system(raw: dict[str, Any]) -> SystemSpec:

@@ -4,11 +4,13 @@ Contract (environment), beyond the harness's MLPERF_* variables (MLPERF_BENCHMAR
 MLPERF_LOADGEN_MODEL, MLPERF_SCENARIO, MLPERF_MODE, MLPERF_AUDIT_TEST, MLPERF_CONFIG_DIR,
 MLPERF_OUTPUT_DIR; Interactive runs as Server under the interactive LoadGen model key):
   MLPERF_LLM_URL              the server's base URL (required), e.g. http://127.0.0.1:8000
-  MLPERF_LLM_DATASET          the preprocessed data set JSON (default $MLPERF_DATASET_PATH/dataset.json)
+  MLPERF_LLM_DATASET          the preprocessed data set JSON (default: the dataset artifact,
+                              $MLPERF_DATASET_PATH, or dataset.json in it)
   MLPERF_LLM_MODEL            the `model` field of requests (default: the server's first model)
   MLPERF_LLM_PROMPT           tokens (tok_input, default) | text (input)
   MLPERF_LLM_TOKEN_IDS        server (vLLM's return_tokens_as_token_ids, default) | vocab
   MLPERF_LLM_VOCAB            for `vocab`: a tokenizer.json or a {token: id} JSON
+                              (default $MLPERF_MODEL_PATH/tokenizer.json)
   MLPERF_LLM_CONCURRENCY      requests in flight at most (default 8)
   MLPERF_LLM_READ_TIMEOUT_S   silence that fails a request (default 600)
   MLPERF_LLM_HEALTH_TIMEOUT_S how long to wait for /v1/models before the run (default 300)
@@ -83,9 +85,14 @@ class LlmContract:
             raise HarnessError(f"MLPERF_LLM_TOKEN_IDS={token_ids!r}", hint=f"one of {', '.join(TOKEN_ID_MODES)}")
         vocab = get("MLPERF_LLM_VOCAB")
         if token_ids == "vocab" and not vocab:
-            raise HarnessError("MLPERF_LLM_TOKEN_IDS=vocab needs MLPERF_LLM_VOCAB",
-                               hint="the model's tokenizer.json")
-        default_data = str(Path(get("MLPERF_DATASET_PATH", "/mlperf/dataset")) / "dataset.json")
+            if not get("MLPERF_MODEL_PATH"):
+                raise HarnessError("MLPERF_LLM_TOKEN_IDS=vocab needs MLPERF_LLM_VOCAB",
+                                   hint="the model's tokenizer.json (or declare the model artifact that holds it)")
+            vocab = str(Path(get("MLPERF_MODEL_PATH")) / "tokenizer.json")
+        # The dataset artifact is mounted at MLPERF_DATASET_PATH: the JSON file itself, or a
+        # directory holding dataset.json.
+        mounted = Path(get("MLPERF_DATASET_PATH", "/mlperf/dataset"))
+        default_data = str(mounted if mounted.is_file() else mounted / "dataset.json")
         return cls(
             benchmark=benchmark,
             loadgen_model=get("MLPERF_LOADGEN_MODEL", benchmark),
