@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, TypeVar
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from mlperf_ops.errors import EngineUnavailable, OperationalError
 
@@ -303,6 +302,8 @@ class Engine:
         self._client.close()
 
     def _retry(self, call: Callable[[], T]) -> T:
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential  # ~40 ms: on use
+
         retrying = Retrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self._attempts),

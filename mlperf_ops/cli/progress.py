@@ -6,12 +6,16 @@ import sys
 import time
 from types import TracebackType
 
+from typing import TYPE_CHECKING
+
 import click
-from rich.console import Console
-from rich.status import Status
 
 from mlperf_ops.cli.render import fancy
 from mlperf_ops.events import Event
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
 
 
 class Progress:
@@ -20,13 +24,17 @@ class Progress:
     def __init__(self, *, verbose: bool = False) -> None:
         self.verbose = verbose
         self.live = fancy() and sys.stderr.isatty()
-        self.console = Console(stderr=True)
+        self.console: Console | None = None
+        if self.live:  # rich costs ~25 ms to import; CI, pipes and no-op runs print plain lines
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
         self._status: Status | None = None
         self._current: str | None = None
         self._started = 0.0
 
     def __enter__(self) -> Progress:
-        if self.live:
+        if self.console is not None:
             self._status = self.console.status("starting", spinner="dots")
             self._status.start()
         return self
@@ -37,7 +45,7 @@ class Progress:
             self._status.stop()
 
     def _line(self, text: str) -> None:
-        if self.live:
+        if self.console is not None:
             self.console.print(text, markup=False, highlight=False)
         else:
             click.echo(text, err=True)

@@ -7,8 +7,6 @@ import sys
 from collections.abc import Sequence
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from mlperf_ops.plan import Plan
 
@@ -19,6 +17,9 @@ def fancy() -> bool:
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     if fancy():
+        from rich.console import Console  # ~25 ms: only for a terminal
+        from rich.table import Table
+
         t = Table(title=title, title_justify="left")
         for h in headers:
             t.add_column(h)

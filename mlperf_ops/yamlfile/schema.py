@@ -6,14 +6,15 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from mlperf_ops.errors import Problem
 from mlperf_ops.yamlfile.shorten import shorten
 from mlperf_ops.yamlfile.source import SourceDoc
+from mlperf_ops.yamlfile import validmemo
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 # difflib compares every pair of characters; a misspelt key is never this long.
 _MAX_GUESS = 100
@@ -108,6 +109,11 @@ def _describe(error: ValidationError, doc: SourceDoc, example: str | None) -> Pr
 
 def schema_problems(doc: SourceDoc, schema: dict[str, Any], *, example: str | None = None) -> list[Problem]:
     """Every schema violation in `doc`, each once, in document order of discovery."""
+    memo = validmemo.key(schema, doc.data)
+    if validmemo.known_valid(memo):  # accepted before: skip importing jsonschema at all
+        return []
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(schema)
     problems: list[Problem] = []
     seen: set[tuple[int, int, str, str]] = set()
@@ -118,4 +124,6 @@ def schema_problems(doc: SourceDoc, schema: dict[str, Any], *, example: str | No
             if marker not in seen:
                 seen.add(marker)
                 problems.append(problem)
+    if not problems:
+        validmemo.remember_valid(memo)
     return problems
