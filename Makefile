@@ -23,28 +23,36 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MLPERF_OPS_STATE := $(STATE)
 
-.PHONY: help setup venv engine images test test-fast submission validate plan apply status assemble check pack \
+.PHONY: help setup venv venv-runtime engine images test test-fast submission validate plan apply status assemble check pack \
         report bench lint lock clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
-setup: venv engine images ## virtualenv, Docker engine and the cpu image (idempotent)
+setup: venv-runtime engine images ## virtualenv (runtime), Docker engine and the cpu image (idempotent)
 
-venv: $(VENV)/.installed ## create .venv and install pinned dependencies
-$(VENV)/.installed: pyproject.toml requirements.lock
+# Two locks: requirements.lock pins what `mlperf-ops` needs to run (what CI jobs that only
+# plan, check or pack install, and what a submitter's machine needs); requirements-dev.lock
+# adds the test, lint and host-side harness tools on top, with the same pins.
+venv-runtime: $(VENV)/.runtime ## create .venv with the runtime dependencies only
+$(VENV)/.runtime: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+venv: $(VENV)/.installed ## .venv with the runtime and the development dependencies
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	@touch $@
+
 engine: ## make sure a Docker engine answers (installs and starts one on Debian/Ubuntu as root)
 	bash scripts/ensure-docker.sh
 
-images: venv engine ## build the images the demo needs (no-op when up to date)
+images: venv-runtime engine ## build the images the demo needs (no-op when up to date)
 	$(MLPERF) images build $(TARGETS)
 
-test: setup ## run the whole test suite (needs Docker: `make setup` brings it)
+test: setup venv ## run the whole test suite (needs Docker: `make setup` brings it)
 	bash scripts/ensure-test-tools.sh
 	bash scripts/build-llm-test-server.sh $(VENV)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -52,28 +60,28 @@ test: setup ## run the whole test suite (needs Docker: `make setup` brings it)
 test-fast: venv ## unit tests only (no Docker)
 	$(BIN)/pytest -m "not docker" $(PYTEST_ARGS)
 
-validate: venv ## validate every manifest
+validate: venv-runtime ## validate every manifest
 	$(MLPERF) validate manifests/*.yaml
 
-plan: venv ## what apply would run, and why
+plan: venv-runtime ## what apply would run, and why
 	$(MLPERF) plan $(MANIFEST) $(PIPELINE_FLAG)
 
 apply: setup ## run pending runs in containers
 	$(MLPERF) apply $(MANIFEST) $(PIPELINE_FLAG)
 
-status: venv
+status: venv-runtime
 	$(MLPERF) status $(MANIFEST) $(PIPELINE_FLAG)
 
-assemble: venv
+assemble: venv-runtime
 	$(MLPERF) assemble $(MANIFEST) $(PIPELINE_FLAG) --out $(DIST)/submission
 
-check: venv
+check: venv-runtime
 	$(MLPERF) check --strict $(DIST)/submission
 
-pack: venv
+pack: venv-runtime
 	$(MLPERF) pack $(DIST)/submission --out $(DIST)
 
-report: venv
+report: venv-runtime
 	$(MLPERF) report $(DIST)/submission --out $(DIST)/report.html
 
 submission: setup ## apply → assemble → check → pack, then a summary
@@ -84,17 +92,19 @@ submission: setup ## apply → assemble → check → pack, then a summary
 	$(MLPERF) report $(DIST)/submission --out $(DIST)/report.html
 	$(MLPERF) summary $(MANIFEST) $(PIPELINE_FLAG) --dist $(DIST)
 
-bench: setup ## performance figures, each as a ratio against a baseline measured in the same run
+bench: setup venv ## performance figures, each as a ratio against a baseline measured in the same run
 	$(BIN)/python bench/run.py
 
 lint: venv ## types and Dockerfiles
 	$(BIN)/mypy
 	$(BIN)/hadolint images/*/Dockerfile
 
-lock: ## re-pin requirements.lock from a fresh resolver run
+lock: ## re-pin requirements.lock (runtime) and requirements-dev.lock from fresh resolver runs
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet '.[dev]'
+	.lock-venv/bin/pip install --quiet .
 	.lock-venv/bin/pip freeze --exclude mlperf-ops | sort -f > requirements.lock
+	.lock-venv/bin/pip install --quiet -c requirements.lock '.[dev]'
+	.lock-venv/bin/pip freeze --exclude mlperf-ops | sort -f > requirements-dev.lock
 	rm -rf .lock-venv
 
 clean: ## remove build outputs (keeps the ledger in $(STATE))
