@@ -35,22 +35,17 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
 from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 DEFAULT_PORTAL_URL = "https://submissions-ui.mlcommons.org"
 PORTAL_URL_ENV = "MLPERF_OPS_PORTAL_URL"
@@ -394,6 +389,9 @@ class ClassicPortal:
         *,
         retry_after_send: bool,
     ) -> requests.Response:
+        # ~40 ms to import, so only once a request is made (not for --help or --dry-run).
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
         def should_retry(error: BaseException) -> bool:
             return isinstance(error, _Transient) and (retry_after_send or error.before_send)
 

@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
-from mlperf_ops.devportal import DevPortal, FaultPlan
 from mlperf_ops.errors import EXIT_OK, UsageError
 from mlperf_ops.events import Event
 from mlperf_ops.portal import (
@@ -176,6 +175,8 @@ def dev_portal_cmd(
     slow: float,
 ) -> int:
     """Run a local portal on 127.0.0.1 that speaks the upload protocol, faults included."""
+    from mlperf_ops.devportal import DevPortal, FaultPlan  # http.server and friends: not for `upload`
+
     id_file: Path | None = None
     if os.environ.get(SUBMITTER_ID_ENV) or os.environ.get(SUBMITTER_ID_FILE_ENV):
         submitter_id = load_submitter_id()
