@@ -152,3 +152,22 @@ def test_a_model_without_the_reference_signature_is_refused(synthetic: tuple[Syn
     shutil.copy(Path(__file__).resolve().parent / "data" / "imagenet_reference" / "REFERENCE.json", wrong)
     code, log, _ = _run(tmp_path / "a", data.dir, wrong, "AccuracyOnly", "Offline")
     assert code == 2 and "onnxruntime cannot load" in log, log
+
+
+def test_identity_backend_renders_inputs_and_answers_zero(synthetic: tuple[Synthetic, Path], tmp_path: Path) -> None:
+    """`make bench`'s sample-library figure: the batch is gathered, the model costs nothing."""
+    data, _ = synthetic
+    config, output = tmp_path / "config", tmp_path / "output"
+    config.mkdir()
+    output.mkdir()
+    (config / "user.conf").write_text("")
+    env = base_env()
+    env.update(MLPERF_BENCHMARK="resnet", MLPERF_SCENARIO="Offline", MLPERF_MODE="AccuracyOnly",
+               MLPERF_CONFIG_DIR=str(config), MLPERF_OUTPUT_DIR=str(output), MLPERF_HARNESS_BACKEND="identity",
+               MLPERF_MODEL_PATH=str(tmp_path / "never-opened.onnx"), MLPERF_DATASET_PATH=str(data.dir),
+               MLPERF_HARNESS_PROGRESS_SECONDS="0")
+    proc = harness(["run"], env, config)
+    assert proc.returncode == 0, proc.stderr
+    assert "loading 24 samples" in proc.stdout
+    wrong = sum(1 for label in data.labels if label != 0)
+    assert (output / "accuracy.txt").read_text().startswith(f"accuracy={100 * (24 - wrong) / 24:.3f}%, ")

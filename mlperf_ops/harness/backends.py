@@ -80,6 +80,25 @@ def open_session(model_path: Path, provider: str, intra_op_threads: int = 0) -> 
     return session, got
 
 
+class IdentityBackend:
+    """Takes the rendered batch and answers class 0 at no cost: what is left is the sample
+    library's work (gathering loaded samples into the batch) plus LoadGen's, measured in
+    `make bench` against LoadGen's null SUT."""
+
+    name = "identity"
+    needs_inputs = True
+
+    def __init__(self, response_dtype: np.dtype = np.dtype(np.int64)) -> None:
+        self.response_dtype = response_dtype
+        self._zeros = np.zeros(0, dtype=response_dtype)
+
+    def predict(self, batch: np.ndarray | None, count: int) -> np.ndarray:
+        assert batch is not None and len(batch) == count
+        if count > len(self._zeros):
+            self._zeros = np.zeros(max(count, 2 * len(self._zeros)), dtype=self.response_dtype)
+        return self._zeros[:count]
+
+
 class OrtBackend:
     name = "onnxruntime"
     needs_inputs = True
@@ -98,6 +117,8 @@ class OrtBackend:
 def make_backend(name: str, model_dir: Path, provider: str, intra_op_threads: int = 0) -> Backend:
     if name == "noop":
         return NoopBackend()
+    if name == "identity":
+        return IdentityBackend()
     if name == "onnxruntime":
         return OrtBackend(model_dir, provider, intra_op_threads)
-    raise HarnessError(f"unknown backend {name!r}", hint="MLPERF_HARNESS_BACKEND is onnxruntime or noop")
+    raise HarnessError(f"unknown backend {name!r}", hint="MLPERF_HARNESS_BACKEND is onnxruntime, noop or identity")

@@ -11,7 +11,7 @@ Contract (environment):
   MLPERF_MODEL_DIR        digits.onnx, eval_labels.npy, ... (default /opt/mlperf-ops/models)
   MLPERF_MODEL_PATH       with MLPERF_DATASET_PATH: ResNet50 (resnet.py) on the ImageNet layout
   MLPERF_DATASET_PATH     (imagenet.py) instead of the digits demo; only for MLPERF_BENCHMARK=resnet
-  MLPERF_HARNESS_BACKEND  onnxruntime (default) | noop
+  MLPERF_HARNESS_BACKEND  onnxruntime (default) | noop | identity (inputs rendered, model free)
   MLPERF_ORT_PROVIDER     onnxruntime execution provider (default CPUExecutionProvider)
 Optional tuning: MLPERF_HARNESS_MAX_BATCH, MLPERF_ORT_INTRA_OP_THREADS,
 MLPERF_HARNESS_PROGRESS_SECONDS.
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import accuracy, dataset
-from .backends import Backend, NoopBackend, make_backend
+from .backends import Backend, IdentityBackend, NoopBackend, make_backend
 from .errors import HarnessError
 from .sut import SampleSource, SampleStore, Sut
 
@@ -85,8 +85,8 @@ class Contract:
         if mode not in MODES:
             raise HarnessError(f"MLPERF_MODE={mode!r} is not a mode", hint=f"one of {', '.join(MODES)}")
         backend = env.get("MLPERF_HARNESS_BACKEND", "onnxruntime").strip() or "onnxruntime"
-        if backend not in ("onnxruntime", "noop"):
-            raise HarnessError(f"MLPERF_HARNESS_BACKEND={backend!r} is unknown", hint="onnxruntime or noop")
+        if backend not in ("onnxruntime", "noop", "identity"):
+            raise HarnessError(f"MLPERF_HARNESS_BACKEND={backend!r} is unknown", hint="onnxruntime, noop or identity")
         return cls(
             benchmark=env.get("MLPERF_BENCHMARK", "resnet").strip() or "resnet",
             loadgen_model=env.get("MLPERF_LOADGEN_MODEL", "resnet50").strip() or "resnet50",
@@ -240,15 +240,19 @@ def _workload(contract: Contract) -> tuple[SampleSource | None, Backend, np.ndar
     """(samples, backend, labels or None for the demo's file, total, performance sample count)."""
     if contract.resnet:
         from .imagenet import ImagenetSet
-        from .resnet import ResnetBackend, model_file
+        from .resnet import RESPONSE_DTYPE, ResnetBackend, model_file
 
         assert contract.model_path is not None and contract.dataset_path is not None
         images = ImagenetSet(contract.dataset_path)
         say(f"ImageNet layout: {images.count} images listed in {contract.dataset_path}/val_map.txt")
-        backend: Backend = NoopBackend() if contract.backend == "noop" else \
-            ResnetBackend(contract.model_path, contract.provider, contract.intra_op_threads)
-        if contract.backend == "onnxruntime":
-            say(f"model {model_file(contract.model_path)} on {getattr(backend, 'provider', '?')}")
+        backend: Backend
+        if contract.backend == "noop":
+            backend = NoopBackend()
+        elif contract.backend == "identity":
+            backend = IdentityBackend(np.dtype(RESPONSE_DTYPE))
+        else:
+            backend = ResnetBackend(contract.model_path, contract.provider, contract.intra_op_threads)
+            say(f"model {model_file(contract.model_path)} on {backend.provider}")
         return images, backend, images.labels, images.count, images.performance_sample_count
     backend = make_backend(contract.backend, contract.model_dir, contract.provider, contract.intra_op_threads)
     if contract.backend == "onnxruntime":
