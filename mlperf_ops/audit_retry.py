@@ -8,7 +8,14 @@ with it, so that both runs are made under the same machine state. A failure of t
 audit's *accuracy* check, or an INVALID run, is never retried here: that is a wrong
 result, not noise.
 
-Pure: the loop in `apply` counts failures and calls `after_timing_failure`.
+The policy, per audit and apply:
+- failures are counted since its reference was last measured;
+- every second failure measures the reference again (at most `MAX_REMEASURES` times per
+  reference and apply), which starts every audit compared with it afresh;
+- otherwise the audit runs again alone, until more than `audit_retries` failures.
+So one audit runs at most 2 * MAX_REMEASURES + audit_retries + 1 times.
+
+Pure: the loop in `apply` keeps the counts and calls `after_timing_failure`.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Action = Literal["retry", "remeasure", "give-up"]
+MAX_REMEASURES = 2
 
 
 @dataclass(frozen=True)
@@ -25,17 +33,17 @@ class RetryDecision:
     why: str
 
 
-def after_timing_failure(failures: int, retries: int) -> RetryDecision:
-    """The decision after the audit's `failures`-th timing failure (1-based) in this apply.
-
-    Every second failure re-measures the reference (and so re-verifies every audit
-    compared with it); the others re-run the audit alone. After `retries` re-runs, give up.
-    """
+def after_timing_failure(failures: int, retries: int, remeasures: int = 0,
+                         max_remeasures: int = MAX_REMEASURES) -> RetryDecision:
+    """The decision after an audit's `failures`-th timing failure (1-based) against the
+    current measurement of its reference, which has been re-measured `remeasures` times."""
     if failures < 1:
         raise ValueError("failures counts from 1")
+    if failures % 2 == 0 and remeasures < max_remeasures:
+        return RetryDecision("remeasure", f"timing comparison failed {failures} times against this reference: "
+                                          f"measuring the reference again ({remeasures + 1} of {max_remeasures})")
     if failures > retries:
-        return RetryDecision("give-up", f"timing comparison failed {failures} times (audit_retries: {retries})")
-    if failures % 2 == 0:
-        return RetryDecision("remeasure", f"timing comparison failed {failures} times: "
-                                          "measuring the reference performance run again")
-    return RetryDecision("retry", f"timing comparison failed ({failures} of {retries + 1} allowed attempts)")
+        return RetryDecision("give-up", f"timing comparison failed {failures} times against this reference "
+                                        f"(audit_retries: {retries}, reference re-measured {remeasures} times)")
+    return RetryDecision("retry", f"timing comparison failed ({failures} of {retries + 1} attempts against "
+                                  "this reference)")

@@ -7,6 +7,9 @@ Every object a test makes carries `org.mlperf-ops.test=<id>` so cleanup removes 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -119,3 +122,20 @@ elif check == "lines":
     for i in range(5):
         print("line", i, flush=True)
 '''
+
+
+@pytest.fixture(scope="session")
+def demo_ledger(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One state directory with the real demo applied (smoke profile, a few minutes), shared
+    by the tests that need a demo ledger: the acceptance test reads it, the README-sequence
+    and workflow tests start from it as a runner's persistent ledger would.
+
+    --keep-going so that one failed run does not hide the state of all the others."""
+    repo = Path(__file__).resolve().parents[1]
+    state = tmp_path_factory.mktemp("demo-ledger") / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLPERF_OPS_")}
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", CI="true", PYTHONUNBUFFERED="1")
+    done = subprocess.run([sys.executable, "-m", "mlperf_ops", "apply", str(repo / "manifests" / "demo.yaml"),
+                           "--state-dir", str(state), "--keep-going"],
+                          capture_output=True, text=True, env=env, cwd=repo, timeout=2400, check=False)
+    return state, done

@@ -30,6 +30,7 @@ import pytest
 
 from mlperf_ops.controller import image_identity
 from mlperf_ops.engine import MANAGED_LABEL, Engine
+from mlperf_ops.audit_retry import MAX_REMEASURES
 from mlperf_ops.pipeline import load_profile
 from mlperf_ops.project import find_project_root
 from mlperf_ops.state.ledger import Ledger
@@ -391,14 +392,10 @@ DEMO_SCENARIOS = ("SingleStream", "Offline")
 
 
 @pytest.fixture(scope="module")
-def demo(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Cli]:
-    """The real demo manifest with the real smoke profile, applied once (a few minutes).
-
-    --keep-going so that one failed run does not hide the state of all the others."""
-    state = tmp_path_factory.mktemp("demo") / "state"
-    result = mlperf_ops("apply", DEMO, "--state-dir", state, "--keep-going", project=REPO, timeout=1800)
-    print(f"demo apply: {result.seconds:.0f} s")
-    return state, result
+def demo(demo_ledger: tuple[Path, subprocess.CompletedProcess[str]]) -> tuple[Path, Cli]:
+    """The real demo manifest with the real smoke profile, applied once for the session."""
+    state, done = demo_ledger
+    return state, Cli(tuple(map(str, done.args[3:])), done.returncode, done.stdout, done.stderr, 0.0, 0.0, 0.0)
 
 
 def attempts_of(state: Path, run_id: str) -> list[dict[str, Any]]:
@@ -433,7 +430,8 @@ def assert_audit_followed_the_procedure(state: Path, run_id: str, row: dict[str,
                 verification["summary"].startswith("TEST04 FAIL"), (run_id, verification["summary"])
     if row["state"] != "up-to-date":
         failed = [d for d in history if d["status"] != "done"]
-        assert len(failed) == retries + 1, f"{run_id}: gave up after {len(failed)} attempts, policy allows {retries + 1}"
+        most = 2 * MAX_REMEASURES + retries + 1
+        assert retries + 1 <= len(failed) <= most, f"{run_id}: gave up after {len(failed)} attempts, policy: {most}"
         print(f"NOTE {run_id}: timing comparison lost {len(failed)} times on this machine (recorded, not a bug)")
 
 
