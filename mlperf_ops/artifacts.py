@@ -57,7 +57,11 @@ class DigestCache:
         if isinstance(cached, dict) and all(cached.get(k) == v for k, v in identity.items()) \
                 and isinstance(cached.get("sha256"), str):
             return str(cached["sha256"])
-        digest = file_sha256(path)
+        try:
+            digest = file_sha256(path)
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror}",
+                             hint="the harness reads it too: it must be readable by the user running mlperf-ops") from None
         self.hashed += 1
         self.entries[key] = {**identity, "sha256": digest}
         self._dirty = True

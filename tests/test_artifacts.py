@@ -234,3 +234,13 @@ def test_a_changed_artifact_reruns_what_used_it_with_its_name(kind: str) -> None
     ready = [r for r in again.runs if r.action == "run"]
     assert {r.spec.mode for r in ready} == {"calibration", "accuracy"}
     assert {r.reason for r in ready} == {f"{kind} changed"}, [(r.spec.run_id, r.reason) for r in ready]
+
+
+def test_an_unreadable_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Simulated: this suite runs as root, who reads every file whatever its mode.
+    def refuse(path: Path) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("mlperf_ops.artifacts.file_sha256", refuse)
+    with pytest.raises(UsageError, match="cannot read .*ILSVRC2012_val_00000001.JPEG: Permission denied"):
+        digest(_dataset(tmp_path / "val"))
