@@ -75,8 +75,9 @@ def _check(project: Path, *, division: str = "closed", image: str = "cpu", name:
 
 def test_the_shipped_edge_example_as_it_was_is_refused_with_the_honesty_error(tmp_path: Path) -> None:
     """The acceptance line: the example as first shipped (no `command:`) fails `validate`."""
-    old = subprocess.run(["git", "show", "0d6d928:manifests/example-closed-edge.yaml"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
+    # manifests/example-closed-edge.yaml as commit 0d6d928 shipped it (kept as data: a shallow
+    # clone has no history to read it from)
+    old = (REPO / "tests" / "data" / "example-closed-edge-as-first-shipped.yaml").read_text("utf-8")
     assert "command: [python3, -m, harness_bert, run]" in old and "harness_resnet" not in old
     path = REPO / "manifests" / f".honesty-{os.getpid()}.yaml"  # inside the project: finds images/
     path.write_text(old, "utf-8")
