@@ -34,10 +34,15 @@ def _pod(job: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return spec["volumes"], spec["containers"][0]["volumeMounts"]
 
 
+@pytest.fixture(autouse=True)
+def _project(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLPERF_OPS_PROJECT", str(REPO))  # manifests in tmp_path find images/ here
+
+
 def _variant(tmp_path: Path, model: str, data: str) -> Path:
     text = EXAMPLE.read_text("utf-8")
     assert MODEL_LINE in text and DATA_LINE in text
-    path = REPO / "manifests" / f".k8s-{tmp_path.name}.yaml"  # inside the project: finds images/
+    path = tmp_path / "variant.yaml"
     path.write_text(text.replace(MODEL_LINE, model).replace(DATA_LINE, data), "utf-8")
     return path
 
@@ -65,11 +70,8 @@ def test_host_path_and_claim_as_the_manifest_says(tmp_path: Path) -> None:
         tmp_path,
         MODEL_LINE.replace("}\n", ", kubernetes: {host_path: /srv/mlperf/resnet50_v1.onnx}}\n"),
         DATA_LINE.replace("}\n", ", kubernetes: {claim: imagenet-val, sub_path: ILSVRC2012/val}}\n"))
-    try:
-        assert check_manifest(manifest)[1] == []
-        [_, job] = _render(manifest)
-    finally:
-        manifest.unlink()
+    assert check_manifest(manifest)[1] == []
+    [_, job] = _render(manifest)
     volumes, mounts = _pod(job)
     assert {"name": "artifact-0", "hostPath": {"path": "/srv/mlperf/resnet50_v1.onnx"}} in volumes
     assert {"name": "artifact-1", "persistentVolumeClaim": {"claimName": "imagenet-val", "readOnly": True}} in volumes
@@ -88,10 +90,7 @@ def test_host_path_and_claim_as_the_manifest_says(tmp_path: Path) -> None:
 ])
 def test_a_wrong_kubernetes_block_is_refused_by_validate(tmp_path: Path, block: str, message: str) -> None:
     manifest = _variant(tmp_path, MODEL_LINE.replace("}\n", f", kubernetes: {block}}}\n"), DATA_LINE)
-    try:
-        problems = check_manifest(manifest)[1]
-    finally:
-        manifest.unlink()
+    problems = check_manifest(manifest)[1]
     assert problems and all("kubernetes" in p.path for p in problems), problems
     assert any(message in p.message for p in problems), [p.message for p in problems]
     assert all("host_path" in (p.hint or "") or "pattern" in p.message or "match" in p.message
@@ -101,8 +100,5 @@ def test_a_wrong_kubernetes_block_is_refused_by_validate(tmp_path: Path, block: 
 def test_a_relative_artifact_path_cannot_be_mounted(tmp_path: Path) -> None:
     manifest = _variant(tmp_path, MODEL_LINE.replace("/models/resnet50_v1.onnx", "models/resnet50_v1.onnx"),
                         DATA_LINE)
-    try:
-        with pytest.raises(UsageError, match="model path 'models/resnet50_v1.onnx' is relative"):
-            _render(manifest)
-    finally:
-        manifest.unlink()
+    with pytest.raises(UsageError, match="model path 'models/resnet50_v1.onnx' is relative"):
+        _render(manifest)
