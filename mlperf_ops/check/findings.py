@@ -68,6 +68,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "perf.scenario-mismatch": ("error", "the log's scenario differs from the directory"),
     "perf.mode-mismatch": ("error", "the log's test mode is not the expected one"),
     "perf.seed-mismatch": ("error", "an effective RNG seed differs from the round's"),
+    "perf.seed-round": ("error", "every log with foreign seeds carries another round's: check it with that --round"),
     "perf.min-duration": ("error", "effective_min_duration_ms below the round's minimum"),
     "perf.sample-count": ("error", "effective_performance_sample_count below the benchmark's"),
     "perf.early-stopping": ("error", "early stopping not met (SingleStream/MultiStream/Server)"),
@@ -162,6 +163,9 @@ class ResultRow:
     validity: str | None  # LoadGen's "Result is" of performance/run_1
     accuracy: str | None  # e.g. "acc=80.000"
     path: str = ""  # the scenario folder, relative to the checked root
+    # the value as the official summary CSV reports it, in `unit` (Tokens/s, Latency (ms), ...)
+    official_value: float | None = None
+    unit: str | None = None
     # the verdict: no error finding in the result's folder nor in what it depends on
     # (its benchmark folder, system, submitter); `reasons` are those errors
     valid: bool | None = None

@@ -12,6 +12,7 @@ from mlperf_ops import sysdesc
 from mlperf_ops.check.findings import CheckReport, Finding, ResultRow, Severity, finding, strictly
 from mlperf_ops.check.hygiene import hygiene_findings, rel
 from mlperf_ops.check.scenario import ScenarioCtx, check_scenario
+from mlperf_ops.check.seed_round import collapse_seed_findings, refuse
 from mlperf_ops.check.verdicts import assign_verdicts
 from mlperf_ops.errors import UsageError
 from mlperf_ops.rules import DIVISIONS, SCENARIOS, Rules, available_rounds, load_rules
@@ -286,6 +287,7 @@ class _Walker:
                 outcome = check_scenario(ctx)
                 row.metric, row.value = outcome.metric, outcome.value
                 row.validity, row.accuracy = outcome.validity, outcome.accuracy
+                row.official_value, row.unit = outcome.official_value, outcome.unit
             except Exception as error:  # one bad result never stops the others
                 self.internal(scenario_dir, error)
             self.findings.extend(ctx.findings)
@@ -320,7 +322,10 @@ def check_tree(
     except Exception as error:
         walker.internal(root, error)
     findings = [strictly(f) for f in walker.findings] if strict else walker.findings
+    findings, seed_note, seed_logs = collapse_seed_findings(root, rules.round, findings)
     assign_verdicts(findings, walker.results)
+    if seed_note is not None:
+        refuse(walker.results, seed_note, seed_logs)
     return CheckReport(
         root=str(root),
         round=rules.round,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mlperf_ops.check import CheckReport, Finding, check_tree, run_official_checker
+from mlperf_ops.check import CheckReport, Finding, ResultRow, check_tree, run_official_checker
 from mlperf_ops.cli.common import echo_json, in_github_actions, json_option
 from mlperf_ops.errors import CheckFailed, UsageError
 from mlperf_ops.tarballs import is_tarball, unpacked, verify_sha256_sidecar
@@ -28,17 +28,32 @@ def _render_human(report: CheckReport) -> None:
         click.echo("")
         click.echo("results:")
         for r in report.results:
-            value = "-" if r.value is None else f"{r.value:g}"
-            bench = r.benchmark if r.benchmark == r.official_benchmark else f"{r.benchmark} ({r.official_benchmark})"
-            click.echo(
-                f"  {r.division}/{r.submitter}/{r.system} {bench} {r.scenario}: "
-                f"{r.metric or '-'}={value} {r.validity or 'no result'} accuracy {r.accuracy or '-'}"
-            )
+            click.echo(f"  {_result_line(r)}")
     errors = len(report.errors)
     warnings = sum(1 for f in report.findings if f.severity == "warning")
     kind = "smoke tree" if report.smoke else "tree"
     verdict = "OK" if report.ok else "FAILED"
-    click.echo(f"\n{verdict}: {kind} for {report.round}, {len(report.results)} result(s), {errors} error(s), {warnings} warning(s)")
+    accepted = sum(1 for r in report.results if r.valid)
+    counts = f"{len(report.results)} result(s)"
+    if report.results:
+        counts += f" ({accepted} accepted, {len(report.results) - accepted} refused)"
+    click.echo(f"\n{verdict}: {kind} for {report.round}, {counts}, {errors} error(s), {warnings} warning(s)")
+
+
+def _result_line(r: ResultRow) -> str:
+    """One result: its verdict, its value as the official CSV reports it, LoadGen's word."""
+    bench = r.benchmark if r.benchmark == r.official_benchmark else f"{r.benchmark} ({r.official_benchmark})"
+    verdict = "accepted" if r.valid else "REFUSED"
+    if r.official_value is not None:
+        value = f"{r.official_value:g} {r.unit}"
+    elif r.value is not None:
+        value = f"{r.metric}={r.value:g}"
+    else:
+        value = "no value"
+    # LoadGen's "Result is" line of performance/run_1, absent when that log is
+    loadgen = f"LoadGen {r.validity}" if r.validity else "no performance log"
+    return (f"{r.division}/{r.submitter}/{r.system} {bench} {r.scenario}: {verdict}, {value}, "
+            f"{loadgen}, accuracy {r.accuracy or '-'}")
 
 
 def _github(report: CheckReport, root: Path) -> None:
@@ -60,10 +75,11 @@ def _github(report: CheckReport, root: Path) -> None:
     for f in report.findings:
         cells = [f.severity, f"`{f.rule_id}`", f"`{f.path or '.'}`", f.message.replace("|", "\\|")]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| system | benchmark | scenario | metric | validity | accuracy |", "|---|---|---|---|---|---|"]
+    lines += ["", "| system | benchmark | scenario | result | verdict | accuracy |", "|---|---|---|---|---|---|"]
     for r in report.results:
-        value = "-" if r.value is None else f"{r.metric}={r.value:g}"
-        lines.append(f"| {r.system} | {r.benchmark} | {r.scenario} | {value} | {r.validity or '-'} | {r.accuracy or '-'} |")
+        value = "-" if r.official_value is None else f"{r.official_value:g} {r.unit}"
+        verdict = "accepted" if r.valid else "refused"
+        lines.append(f"| {r.system} | {r.benchmark} | {r.scenario} | {value} | {verdict} | {r.accuracy or '-'} |")
     with open(summary, "a", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
 
@@ -80,8 +96,15 @@ def register(group: click.Group) -> None:
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help="Also run the official checker from this mlcommons/inference checkout.",
     )
+    @click.option(
+        "--csv",
+        "csv_path",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        help="Write the official checker's summary CSV (one row per accepted result) to this file.",
+    )
     def check(
-        tree: Path, as_json: bool, round_name: str | None, as_submission: bool, strict: bool, official: Path | None
+        tree: Path, as_json: bool, round_name: str | None, as_submission: bool, strict: bool, official: Path | None,
+        csv_path: Path | None,
     ) -> None:
         """Check a submission tree, or a packed tarball (its .sha256 is verified first).
 
@@ -90,15 +113,21 @@ def register(group: click.Group) -> None:
         if is_tarball(tree):
             verify_sha256_sidecar(tree)
             with unpacked(tree) as root:
-                _check(root, tree, as_json, round_name, as_submission, official, strict)
+                _check(root, tree, as_json, round_name, as_submission, official, strict, csv_path)
             return
         if not tree.is_dir():
             raise UsageError(f"{tree} is neither a submission tree nor a tarball")
-        _check(tree, tree, as_json, round_name, as_submission, official, strict)
+        _check(tree, tree, as_json, round_name, as_submission, official, strict, csv_path)
 
     def _check(tree: Path, shown: Path, as_json: bool, round_name: str | None, as_submission: bool,
-               official: Path | None, strict: bool = False) -> None:
+               official: Path | None, strict: bool = False, csv_path: Path | None = None) -> None:
         report = check_tree(tree, round=round_name, as_submission=as_submission, strict=strict)
+        if csv_path is not None:
+            from mlperf_ops.check.summary_csv import write_summary_csv  # only when asked for
+
+            rows = write_summary_csv(report, csv_path)
+            if not as_json:
+                click.echo(f"summary CSV: {csv_path} ({rows} accepted result(s))", err=True)
         verdicts: list[dict[str, Any]] = []
         if official is not None:
             submitters = sorted({r.submitter for r in report.results}) or [""]
@@ -124,7 +153,10 @@ def register(group: click.Group) -> None:
             _github(report, shown if shown.is_dir() else Path(shown.name))
         official_ok = all(verdict["ok"] for verdict in verdicts)
         if not report.ok or not official_ok:
-            why = "no result" if not report.results else f"{len(report.errors)} error(s)"
+            refused = sum(1 for r in report.results if not r.valid)
+            why = "the tree holds no result" if not report.results else f"{len(report.errors)} error(s)"
+            if refused:
+                why += f", {refused} of {len(report.results)} result(s) refused"
             if not official_ok:
                 why += ", official checker failed"
             raise CheckFailed(f"check failed: {why}", hint="fix the findings above; rule ids are listed in the README")

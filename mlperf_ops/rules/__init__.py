@@ -33,13 +33,22 @@ class AccuracyTarget:
     def find(self, text: str) -> float | None:
         """The metric's value in accuracy.txt: the first line the pattern matches."""
         for line in text.splitlines():
-            match = re.match(self.pattern, line)
-            if match:
+            if re.match(self.pattern, line):
                 try:
-                    return float(match.group(1))
-                except (ValueError, IndexError):
+                    return float(self.find_text(line) or "")
+                except ValueError:
                     return None
         return None
+
+    def find_text(self, line: str) -> str | None:
+        """The metric's text on one line of accuracy.txt, as written (the summary CSV's)."""
+        match = re.match(self.pattern, line)
+        if not match:
+            return None
+        try:
+            return match.group(1)
+        except IndexError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,12 @@ class Rules:
     # folder scenario -> scenarios whose log may stand for it, on `inferred_system_type` systems
     inferred_scenarios: dict[str, tuple[str, ...]] = field(default_factory=dict)
     inferred_system_type: str = ""
+    # what the official summary CSV reports: benchmark -> log scenario -> detail-log key
+    # (where not the scenario's own), benchmarks with latencies in seconds, and
+    # benchmark -> folder scenario -> unit (where not the scenario's default)
+    result_keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    latency_in_seconds: frozenset[str] = frozenset()
+    result_units: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def may_infer(self, folder_scenario: str, log_scenario: str, system_type: str | None) -> bool:
         """Whether a `log_scenario` run may stand for a `folder_scenario` result."""
@@ -375,4 +390,11 @@ def load_rules(round_name: str) -> Rules:
         },
         inferred_scenarios={k: _tuple(v) for k, v in (raw.get("inferred_scenarios") or {}).items()},
         inferred_system_type=str(raw.get("inferred_system_type") or ""),
+        result_keys=_nested_str(raw.get("result_keys")),
+        latency_in_seconds=frozenset(raw.get("latency_in_seconds") or ()),
+        result_units=_nested_str(raw.get("result_units")),
     )
+
+
+def _nested_str(raw: Any) -> dict[str, dict[str, str]]:
+    return {str(k): {str(s): str(v) for s, v in (d or {}).items()} for k, d in (raw or {}).items()}

@@ -1,0 +1,149 @@
+"""`check --csv FILE`: the summary CSV the official checker writes, one row per accepted result.
+
+Pipelines that collect results (the results tables, a vendor's dashboard) read that
+file, so the columns, their order, the quoting and the formatting of values are the
+official ones (README, "check --csv"), down to its quirks: every value quoted and none
+escaped, the accuracy column a flattened `metric: value` list, `inferred` comparing the
+folder name with the log's scenario as spelled (a lower-case `multistream` folder reads
+as inferred). Values are the ones our checker computed (`ResultRow.official_value`); the
+rest comes from the files the official checker reads for the row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from mlperf_ops.check.findings import CheckReport, ResultRow
+from mlperf_ops.loadgen_log import parse_detail_text
+from mlperf_ops.rules import Rules, load_rules
+
+COLUMNS = (
+    "Organization", "Availability", "Division", "SystemType", "SystemName", "Platform", "Model",
+    "MlperfModel", "Scenario", "Result", "Accuracy", "number_of_nodes", "host_processor_model_name",
+    "host_processors_per_node", "host_processor_core_count", "accelerator_model_name",
+    "accelerators_per_node", "total_accelerators", "Location", "framework", "operating_system", "notes",
+    "compliance", "errors", "version", "inferred", "has_power", "Units", "weight_data_types",
+    "design_power_watts", "PrivateID",
+)
+# system-description keys copied as they are
+_SYSTEM_COLUMNS = {
+    "Availability": "status", "SystemType": "system_type", "SystemName": "system_name",
+    "number_of_nodes": "number_of_nodes", "host_processor_model_name": "host_processor_model_name",
+    "host_processors_per_node": "host_processors_per_node",
+    "host_processor_core_count": "host_processor_core_count",
+    "accelerator_model_name": "accelerator_model_name", "accelerators_per_node": "accelerators_per_node",
+    "framework": "framework", "operating_system": "operating_system",
+}
+_FLATTEN = str.maketrans({",": " ", '"': None, "{": None, "}": None})
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """A value as the official CSV prints it (Python's str of the JSON value)."""
+    return "" if value is None else str(value)
+
+
+def _accuracy(rules: Rules, row: ResultRow, scenario_dir: Path) -> str:
+    """`ROUGE1: 38.8  ROUGE2: 16.0`: each metric's text as accuracy.txt has it, in the
+    order the lines name them (a later line naming a metric again updates its value)."""
+    if row.official_benchmark is None or row.official_benchmark not in rules.benchmarks:
+        return ""
+    try:
+        lines = (scenario_dir / "accuracy" / "accuracy.txt").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    found: dict[str, str] = {}
+    targets = rules.benchmarks[row.official_benchmark].accuracy_for(row.scenario)
+    for line in lines:
+        for target in targets:
+            text = target.find_text(line)
+            if text:
+                found[target.metric] = text
+    return json.dumps(found).translate(_FLATTEN).strip()
+
+
+def _notes(system: dict[str, Any]) -> str:
+    notes = _text(system.get("hw_notes", ""))
+    sw = system.get("sw_notes")
+    if sw:
+        notes = (notes + ". " if notes else "") + _text(sw)
+    return notes
+
+
+def _total_accelerators(system: dict[str, Any]) -> str:
+    try:
+        return str(int(system["number_of_nodes"]) * int(system["accelerators_per_node"]))
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def _logged_scenario(run_dir: Path) -> str:
+    try:
+        values = parse_detail_text((run_dir / "mlperf_log_detail.txt").read_text(encoding="utf-8", errors="replace")).values
+    except OSError:
+        return ""
+    scenario = values.get("effective_scenario")
+    return scenario if isinstance(scenario, str) else ""
+
+
+def summary_row(report: CheckReport, rules: Rules, row: ResultRow) -> dict[str, str]:
+    root = Path(report.root)
+    scenario_dir = root / row.path
+    folder = row.path.rsplit("/", 1)[-1]
+    system = _json(root / row.division / row.submitter / "systems" / f"{row.system}.json")
+    run_dir = scenario_dir / "performance" / "run_1"
+    logged = _logged_scenario(run_dir)
+    out = {column: "" for column in COLUMNS}
+    out.update({column: _text(system.get(key)) for column, key in _SYSTEM_COLUMNS.items()})
+    out.update({
+        "Organization": row.submitter,
+        "Division": row.division,
+        "Platform": row.system,
+        "Model": row.benchmark,
+        "MlperfModel": row.official_benchmark or "",
+        "Scenario": folder,
+        "Result": _text(row.official_value),
+        "Accuracy": _accuracy(rules, row, scenario_dir),
+        "total_accelerators": _total_accelerators(system),
+        # the run's folder as the checker was given the tree (not resolved)
+        "Location": os.path.join(report.root, row.path, "performance", "run_1"),
+        "notes": _notes(system),
+        "compliance": row.division,
+        "errors": "0",
+        "version": rules.round,
+        "inferred": "1" if folder != logged and (logged, folder) != ("server", "interactive") else "0",
+        "has_power": str((run_dir.parent / "power").exists()),
+        "Units": row.unit or "",
+        "weight_data_types": _text(_json(scenario_dir / "measurements.json").get("weight_data_types")),
+    })
+    return out
+
+
+def summary_rows(report: CheckReport) -> list[dict[str, str]]:
+    """One row per accepted result, in the official order (each path level sorted)."""
+    rules = load_rules(report.round)
+    accepted = sorted((r for r in report.results if r.valid), key=lambda r: r.path.split("/"))
+    return [summary_row(report, rules, r) for r in accepted]
+
+
+def render(rows: list[dict[str, str]]) -> str:
+    lines = [",".join(COLUMNS)]
+    lines += [",".join(f'"{row.get(column, "")}"' for column in COLUMNS) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary_csv(report: CheckReport, path: Path) -> int:
+    """Write the summary CSV of `report` to `path`; the number of rows written."""
+    rows = summary_rows(report)
+    Path(path).write_text(render(rows), encoding="utf-8")
+    return len(rows)

@@ -1,0 +1,99 @@
+"""`check --csv` writes the official checker's summary CSV; `--json` carries each result's
+value in the official unit; seeds of another round are said once.
+
+The expected CSVs are the official checker's own (tests/data/real_trees/<name>/
+official_summary.csv, see each SOURCE.md), run with `--input tree`: only the Location
+column depends on where the tree lies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from mlperf_ops.check import check_tree  # noqa: E402
+from mlperf_ops.check.summary_csv import render, summary_rows  # noqa: E402
+from mlperf_ops.cli import main  # noqa: E402
+
+CORPUS = Path(__file__).parent / "data" / "real_trees"
+TREES = sorted(p.name for p in CORPUS.iterdir() if (p / "official_summary.csv").is_file())
+
+
+def _official_csv(name: str, root: Path) -> str:
+    text = (CORPUS / name / "official_summary.csv").read_text(encoding="utf-8")
+    return text.replace('"tree/', f'"{root}/')
+
+
+def test_every_tree_has_an_official_csv() -> None:
+    assert len(TREES) >= 6
+
+
+@pytest.mark.parametrize("name", TREES)
+def test_csv_is_the_official_one_byte_for_byte(name: str) -> None:
+    root = CORPUS / name / "tree"
+    report = check_tree(root, round="v6.0")
+    assert render(summary_rows(report)) == _official_csv(name, root)
+
+
+def test_cli_writes_the_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = CORPUS / "lenovo_v6.0" / "tree"
+    out = tmp_path / "summary.csv"
+    assert main(["check", str(root), "--round", "v6.0", "--csv", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == _official_csv("lenovo_v6.0", root)
+    captured = capsys.readouterr()
+    assert "3 accepted, 0 refused" in captured.out and "no result" not in captured.out
+
+
+def test_a_refused_result_has_no_row_and_is_said_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = CORPUS / "krai_v6.0" / "tree"
+    out = tmp_path / "summary.csv"
+    assert main(["check", str(root), "--round", "v6.0", "--csv", str(out)]) == 3
+    rows = out.read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rows) == 2 and all("llama3_1-70b-fp8_dyn" in r for r in rows)
+    captured = capsys.readouterr()
+    assert captured.out.count(": REFUSED,") == 4 and "ERROR: check failed: no result" not in captured.err
+    assert "4 of 6 result(s) refused" in captured.err
+
+
+def test_json_carries_the_value_in_the_official_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["check", str(CORPUS / "dell_v6.0" / "tree"), "--round", "v6.0", "--json"])
+    results = {r["path"].split("/results/")[1]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    llm = results["1-node-2S-GNR_86C/llama3_1-8b/Offline"]
+    assert (llm["official_value"], llm["unit"]) == (807.675, "Tokens/s")  # LoadGen's samples/s is 6.31
+    assert llm["valid"] is True
+    whisper = results["XE7740_H200_NVL_141GBx8_TRT/whisper/Offline"]
+    assert (whisper["official_value"], whisper["unit"]) == (31969.2, "Samples/s")  # tokens/s, named samples
+
+
+def test_inferred_edge_values_follow_the_official_formulas() -> None:
+    report = check_tree(CORPUS / "lenovo_v6.0" / "tree", round="v6.0")
+    values = {r.scenario: (r.official_value, r.unit) for r in report.results}
+    # MultiStream from the SingleStream run's 8-sample early-stopping estimate, Offline from its QPS
+    assert values == {"SingleStream": (1.203352, "Latency (ms)"), "MultiStream": (9.918944, "Latency (ms)"),
+                      "Offline": (834.804, "Samples/s")}
+
+
+def test_seeds_of_another_round_are_said_once() -> None:
+    report = check_tree(CORPUS / "lenovo_v6.0" / "tree", round="v6.1")
+    said = [f for f in report.findings if f.rule_id == "perf.seed-round"]
+    assert len(said) == 1 and "these logs carry v6.0 seeds: use --round v6.0" in said[0].message
+    assert "perf.seed-mismatch" not in report.rule_ids()
+    assert report.results and all(r.valid is False for r in report.results)
+    assert all("perf.seed-round" in {x["rule_id"] for x in r.reasons} for r in report.results)
+
+
+def test_seeds_of_no_known_round_stay_per_log(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(CORPUS / "lenovo_v6.0" / "tree", root)
+    detail = next(root.rglob("SingleStream/performance/run_1/mlperf_log_detail.txt"))
+    detail.write_text(re.sub(r'("key": "effective_qsl_rng_seed", "value": )\d+', r"\g<1>123", detail.read_text()))
+    report = check_tree(root, round="v6.1")
+    assert "perf.seed-round" not in report.rule_ids()
+    assert "perf.seed-mismatch" in report.rule_ids()
