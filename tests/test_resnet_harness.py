@@ -125,7 +125,7 @@ def test_accuracy_run_reports_the_independent_top1(synthetic: tuple[Synthetic, P
 
 def test_offline_performance_run_is_valid(synthetic: tuple[Synthetic, Path], tmp_path: Path) -> None:
     data, model = synthetic
-    conf = "*.Offline.min_duration = 500\n*.Offline.target_qps = 30000\nresnet50.Offline.min_query_count = 1\n"
+    conf = "*.Offline.min_duration = 200\n*.Offline.target_qps = 100000\nresnet50.Offline.min_query_count = 1\n"
     code, log, output = _run(tmp_path, data.dir, model, "PerformanceOnly", "Offline", conf)
     assert code == 0, log
     summary = parse_summary(output / "mlperf_log_summary.txt")
