@@ -33,6 +33,7 @@ VERBS: dict[str, str] = {
     "merge": "cmd_bundle",
     "pack": "cmd_pack",
     "plan": "cmd_plan",
+    "preprocess": "cmd_preprocess",
     "render": "cmd_render",
     "report": "cmd_report",
     "status": "cmd_apply",
