@@ -19,7 +19,7 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
-from mlperf_ops.check.summary_csv import render, summary_rows  # noqa: E402
+from mlperf_ops.check.summary_csv import compare_with_official, render, summary_rows  # noqa: E402
 from mlperf_ops.cli import main  # noqa: E402
 
 CORPUS = Path(__file__).parent / "data" / "real_trees"
@@ -97,3 +97,26 @@ def test_seeds_of_no_known_round_stay_per_log(tmp_path: Path) -> None:
     report = check_tree(root, round="v6.1")
     assert "perf.seed-round" not in report.rule_ids()
     assert "perf.seed-mismatch" in report.rule_ids()
+
+
+def test_differences_from_the_official_csv_are_named() -> None:
+    root = CORPUS / "dell_v6.0" / "tree"
+    ours = render(summary_rows(check_tree(root, round="v6.0")))
+    official = (CORPUS / "dell_v6.0" / "official_summary.csv").read_text(encoding="utf-8")
+    assert compare_with_official(ours, str(root), [(official, "tree")]) == []
+    changed = official.replace('"807.675"', '"807.0"')
+    differences = compare_with_official(ours, str(root), [(changed, "tree")])
+    assert len(differences) == 2 and "807.675" in differences[0] and "807.0" in differences[1]
+
+
+CHECKOUT = os.environ.get("MLPERF_INFERENCE_CHECKOUT")
+
+
+@pytest.mark.skipif(not CHECKOUT, reason="set MLPERF_INFERENCE_CHECKOUT to a mlcommons/inference checkout")
+@pytest.mark.parametrize("name", ["lenovo_v6.0", "krai_v6.0"])
+def test_the_official_checker_writes_our_csv_today(name: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(CORPUS / name / "tree", root)
+    main(["check", str(root), "--round", "v6.0", "--official", str(CHECKOUT), "--csv", str(tmp_path / "s.csv"), "--json"])
+    assert json.loads(capsys.readouterr().out)["official_csv_differences"] == []

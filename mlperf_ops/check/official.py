@@ -33,6 +33,7 @@ class OfficialVerdict:
     traceback: bool = False
     command: list[str] = field(default_factory=list)
     output: str = ""  # its whole log (stdout + stderr)
+    csv: str = ""  # the summary CSV it wrote (`check --csv` compares its own with it)
 
     @property
     def reasons(self) -> list[str]:
@@ -94,6 +95,10 @@ def run_official_checker(
             f"the official checker did not finish within {timeout:.0f} s",
             hint="run it by hand to see where it hangs",
         ) from error
+    try:
+        csv_text = csv.read_text(encoding="utf-8")
+    except OSError:
+        csv_text = ""
     csv.unlink(missing_ok=True)
     output = proc.stdout + proc.stderr
     ok, results, errors, crashed = judge(output, proc.returncode)
@@ -105,6 +110,7 @@ def run_official_checker(
         traceback=crashed,
         command=command,
         output=output,
+        csv=csv_text,
     )
 
 

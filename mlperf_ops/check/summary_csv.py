@@ -147,3 +147,21 @@ def write_summary_csv(report: CheckReport, path: Path) -> int:
     rows = summary_rows(report)
     Path(path).write_text(render(rows), encoding="utf-8")
     return len(rows)
+
+
+def _rows_relative(text: str, root: str) -> list[str]:
+    """The CSV's data lines with the tree's own path cut from Location."""
+    prefix = '"' + root.rstrip("/") + "/"
+    return [line.replace(prefix, '"', 1) for line in text.splitlines()[1:] if line]
+
+
+def compare_with_official(ours: str, our_root: str, official: list[tuple[str, str]]) -> list[str]:
+    """What differs between our CSV and the official checker's (one CSV per submitter
+    run, each with the root it was given); [] when they agree row for row."""
+    mine = sorted(_rows_relative(ours, our_root))
+    theirs = sorted(line for text, root in official for line in _rows_relative(text, root))
+    if mine == theirs:
+        return []
+    only_ours = [line for line in mine if line not in theirs]
+    only_theirs = [line for line in theirs if line not in mine]
+    return [f"only in ours: {line}" for line in only_ours] + [f"only in the official CSV: {line}" for line in only_theirs]

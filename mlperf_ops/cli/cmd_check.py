@@ -122,6 +122,7 @@ def register(group: click.Group) -> None:
     def _check(tree: Path, shown: Path, as_json: bool, round_name: str | None, as_submission: bool,
                official: Path | None, strict: bool = False, csv_path: Path | None = None) -> None:
         report = check_tree(tree, round=round_name, as_submission=as_submission, strict=strict)
+        csv_differences: list[str] = []
         if csv_path is not None:
             from mlperf_ops.check.summary_csv import write_summary_csv  # only when asked for
 
@@ -129,6 +130,7 @@ def register(group: click.Group) -> None:
             if not as_json:
                 click.echo(f"summary CSV: {csv_path} ({rows} accepted result(s))", err=True)
         verdicts: list[dict[str, Any]] = []
+        official_csvs: list[tuple[str, str]] = []
         if official is not None:
             submitters = sorted({r.submitter for r in report.results}) or [""]
             for submitter in submitters:
@@ -137,10 +139,19 @@ def register(group: click.Group) -> None:
                     {"submitter": submitter, "ok": v.ok, "results": v.results, "exit_code": v.exit_code,
                      "errors": v.errors, "traceback": v.traceback, "reasons": v.reasons}
                 )
+                official_csvs.append((v.csv, str(Path(tree).resolve())))
+            if csv_path is not None:
+                from mlperf_ops.check.summary_csv import compare_with_official
+
+                # the official CSV is the reference for ours: say where they part
+                csv_differences = compare_with_official(
+                    csv_path.read_text(encoding="utf-8"), report.root, official_csvs)
         if as_json:
             doc = report.as_dict()
             if official is not None:
                 doc["official"] = verdicts
+                if csv_path is not None:
+                    doc["official_csv_differences"] = csv_differences
             echo_json(doc)
         else:
             _render_human(report)
@@ -148,6 +159,11 @@ def register(group: click.Group) -> None:
                 state = "OK" if verdict["ok"] else "FAILED: " + "; ".join(verdict["reasons"])
                 click.echo(f"official checker ({verdict['submitter']}): {state}")
                 for line in verdict["errors"][:20]:
+                    click.echo(f"  {line}")
+            if official is not None and csv_path is not None:
+                click.echo("summary CSV: " + ("the official checker's, row for row" if not csv_differences
+                                              else f"{len(csv_differences)} row(s) differ from the official checker's"))
+                for line in csv_differences[:20]:
                     click.echo(f"  {line}")
         if in_github_actions():
             _github(report, shown if shown.is_dir() else Path(shown.name))
