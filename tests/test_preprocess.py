@@ -146,3 +146,13 @@ def test_never_in_place(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     with pytest.raises(UsageError):
         preprocess(src, tmp_path / "taken", PreprocessOptions(round="v6.0"))
+
+
+def test_one_submitter_of_a_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    shutil.copytree(CORPUS / "lenovo_v6.0" / "tree", src)
+    shutil.copytree(CORPUS / "dell_v6.0" / "tree" / "closed" / "Dell", src / "closed" / "Dell")
+    out = tmp_path / "out"
+    assert main(["preprocess", str(src), "--out", str(out), "--round", "v6.0", "--submitter", "Dell"]) == 0
+    assert sorted(p.name for p in (out / "closed").iterdir()) == ["Dell"]
+    assert "0 action(s); passes check for v6.0 (3 accepted, 0 refused)" in capsys.readouterr().out
