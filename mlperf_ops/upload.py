@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlsplit
 
 from mlperf_ops import __version__
@@ -83,29 +83,12 @@ def _parts(name: str) -> list[str]:
     return [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
-READ_CHUNK = 1 << 20
-
-
-class _HashingFile:
-    """A read-only file wrapper that hashes every byte read through it: reading the
-    member names and hashing the tarball then cost one pass over the file, not two."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
-        self.digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(size)
-        self.digest.update(data)
-        return data
-
-
-def _member_names(path: Path, fileobj: BinaryIO | _HashingFile) -> list[list[str]]:
-    """The first three parts of every member name (streamed, constant memory)."""
+def _member_names(path: Path) -> list[list[str]]:
+    """The first three parts of every member name. Random access (`r:*`): a plain tar's
+    member data is skipped by seeking, a gzip one is decompressed once, in constant memory."""
     names: list[list[str]] = []
     try:
-        # 1 MiB reads: stream mode skips member data by reading it, 10 KiB at a time by default.
-        with tarfile.open(fileobj=fileobj, mode="r|*", bufsize=READ_CHUNK) as archive:  # type: ignore[call-overload]
+        with tarfile.open(path, "r:*") as archive:
             for member in archive:
                 parts = _parts(member.name)
                 if parts:  # deeper paths add nothing we need
@@ -119,19 +102,18 @@ def _member_names(path: Path, fileobj: BinaryIO | _HashingFile) -> list[list[str
 
 
 def inspect_tarball(path: Path) -> TarballInfo:
-    """Submitter and smoke marker from the member names (streamed, constant memory)."""
-    with open(path, "rb") as handle:
-        return _tarball_info(path, _member_names(path, handle))
+    """Submitter and smoke marker from the member names."""
+    return _tarball_info(path, _member_names(path))
 
 
 def inspect_and_hash(path: Path) -> tuple[TarballInfo, str]:
-    """`inspect_tarball` and the file's sha256 in one read of the file."""
+    """`inspect_tarball` and the file's sha256. Two reads, each at the machine's speed:
+    hashlib.file_digest hashes without Python-level copies (0.17 s for 210 MB here),
+    where one pass through tarfile's stream reader, which copies every block, took 0.3-0.75 s."""
+    info = inspect_tarball(path)
     with open(path, "rb") as handle:
-        reader = _HashingFile(handle)
-        names = _member_names(path, reader)
-        while reader.read(READ_CHUNK):  # what tarfile left unread: end-of-archive blocks, gzip trailer
-            pass
-    return _tarball_info(path, names), reader.digest.hexdigest()
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return info, digest
 
 
 def _tarball_info(path: Path, names: list[list[str]]) -> TarballInfo:
