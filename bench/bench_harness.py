@@ -70,7 +70,8 @@ def _samples_per_second(output_dir: Path) -> tuple[float, str]:
     return float(values["result_samples_per_second"]), str(values.get("result_validity"))  # type: ignore[arg-type]
 
 
-SERVER_QPS = 1000
+# Low enough that a 2-core machine with other work on it keeps every run VALID (15 ms p99 bound).
+SERVER_QPS = 500
 SERVER_CONF = ("*.Server.target_qps = {qps}\n*.Server.min_duration = {ms}\n*.Server.min_query_count = 100\n")
 
 
