@@ -128,6 +128,9 @@ def stream_completion(
                     continue  # blank separators, `event:`/`:` keep-alive lines
                 data = raw[5:].strip()
                 if data == b"[DONE]":
+                    # Stop here rather than drain the body for connection reuse: a server that
+                    # holds the stream open after [DONE] would stall every request for the read
+                    # timeout. A new loopback connection per request costs well under a millisecond.
                     done = True
                     break
                 try:
@@ -156,8 +159,9 @@ def stream_completion(
             raise ServerFault(
                 f"no data from the server for {read_timeout_s:g} s after {len(out.token_ids)} tokens "
                 "(MLPERF_LLM_READ_TIMEOUT_S)") from None
-        what = "lost the stream from" if answered else "could not connect to"
-        raise ServerFault(f"{what} {url} after {len(out.token_ids)} tokens: {type(exc).__name__}") from None
+        else:
+            what = "lost the stream from" if answered else "could not connect to"
+            raise ServerFault(f"{what} {url} after {len(out.token_ids)} tokens: {type(exc).__name__}") from None
     count = len(out.token_ids)
     if out.finish_reason is None:
         if done:
