@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlperf_ops.harness.errors import HarnessError
-from mlperf_ops.harness.llm import dataset
+from mlperf_ops.harness.llm import dataset, server
 from mlperf_ops.harness.llm.client import ServerFault, TokenDecoder, load_vocab
 from mlperf_ops.harness.llm.runner import LlmContract
 from mlperf_ops.harness.llm.settings import generation_for
@@ -76,3 +76,17 @@ def test_bad_contract_values_are_refused(env: dict[str, str], message: str) -> N
     with pytest.raises(HarnessError) as raised:
         LlmContract.from_env({**good, **env})
     assert message in raised.value.message
+
+
+def test_a_server_that_never_answers_fails_the_health_wait_with_the_reason() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with pytest.raises(HarnessError) as raised:
+            server.wait_healthy(url, timeout_s=0.3, poll_s=0.1)
+    assert raised.value.exit_code == 1
+    assert f"the LLM server at {url} was not healthy within 0.3 s (ConnectionError from /v1/models)" == \
+        raised.value.message
+    assert raised.value.hint and "container.network: host" in raised.value.hint

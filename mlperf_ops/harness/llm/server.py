@@ -43,7 +43,8 @@ def wait_healthy(url: str, timeout_s: float, poll_s: float = 0.5) -> Identity:
         if time.monotonic() >= deadline:
             raise HarnessError(
                 f"the LLM server at {base} was not healthy within {timeout_s:g} s ({last} from /v1/models)",
-                hint="start the server first, or raise MLPERF_LLM_HEALTH_TIMEOUT_S", exit_code=1)
+                hint="start the server first (in a container, the harness needs `container.network: host` "
+                     "to reach one on this machine), or raise MLPERF_LLM_HEALTH_TIMEOUT_S", exit_code=1)
         time.sleep(poll_s)
 
 
