@@ -20,6 +20,7 @@ from mlperf_ops.events import Event, EventSink
 from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
 from mlperf_ops.local_engine import LocalEngine
 from mlperf_ops.plan import AUDIT, CALIBRATION, Plan, PlannedRun
+from mlperf_ops.probe_check import checked_probes
 from mlperf_ops.rerun import RERUN_REASON, rerun_preview, retire_matching
 from mlperf_ops.runner import STATE_LABEL, execute, state_label
 from mlperf_ops.state.ledger import Ledger, Record
@@ -64,6 +65,7 @@ def apply(
     keep_going: bool = False,
     dry_run: bool = False,
     rerun: str | None = None,
+    accept_probe: bool = False,
     on_event: EventSink,
 ) -> ApplyResult:
     with ledger.lock():
@@ -84,6 +86,13 @@ def apply(
         # On the machine that runs them, before any container or record: a missing or
         # changed model or data set stops everything here (issue 11).
         verify_artifacts(ctx.manifest, {(r.spec.system, r.spec.benchmark) for r in first.pending}, ledger.root)
+        # The machine is what the manifest says, also before any container or record (issue 12).
+        running = sorted({r.spec.system for r in first.pending})
+        probes, accepted_notes = checked_probes(
+            [ctx.manifest.system(s) for s in running], probe_host(),
+            {s: p for s in running if (p := ledger.probe(s)) is not None}, accept_probe=accept_probe)
+        for note in accepted_notes:
+            on_event(Event("warning", note))
 
         local = os.environ.get("MLPERF_OPS_EXECUTOR", "docker") == "local"
         engine: Engine | LocalEngine = (connect or (LocalEngine.connect if local else Engine.connect))()
@@ -92,9 +101,9 @@ def apply(
             # to an apply that was killed: it must not run alongside the resumed one.
             for orphan in engine.prune("containers", {STATE_LABEL: state_label(ledger.root)}):
                 on_event(Event("warning", f"removed container {orphan[:12]} left by an interrupted apply"))
-        for system_id in sorted({r.spec.system for r in first.pending}):
-            # systems/<id>.json describes the machine the runs happen on: probe it now.
-            ledger.write_probe(system_id, probe_host())
+        for system_id, probe in probes.items():
+            # systems/<id>.json describes the machine the runs happen on, as probed above.
+            ledger.write_probe(system_id, probe)
         try:
             for target_name in sorted({r.spec.image_target for r in first.pending}):
                 target = load_target(ctx.images_dir, target_name)

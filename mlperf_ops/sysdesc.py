@@ -172,6 +172,7 @@ def _probe_accelerators(out: dict[str, str]) -> None:
     ).strip()
     if nvidia:
         rows = [r.split(",") for r in nvidia.splitlines() if r.strip()]
+        out["accelerator_vendor"] = "nvidia"  # compared with the manifest (probe_check)
         out["accelerator_model_name"] = rows[0][0].strip()
         out["accelerators_per_node"] = str(len(rows))
         if len(rows[0]) > 1:
@@ -180,6 +181,7 @@ def _probe_accelerators(out: dict[str, str]) -> None:
     rocm = _run(["rocm-smi", "--showproductname"])
     names = re.findall(r"Card (?:series|SKU|model)\s*:\s*(.+)", rocm)
     if names:
+        out["accelerator_vendor"] = "amd"
         out["accelerator_model_name"] = names[0].strip()
         out["accelerators_per_node"] = str(len(set(re.findall(r"GPU\[(\d+)\]", rocm))) or 1)
 

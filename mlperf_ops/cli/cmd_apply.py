@@ -33,10 +33,13 @@ from mlperf_ops.state.ledger import Ledger
 @click.option("--dry-run", is_flag=True, help="Show what would run; start nothing.")
 @click.option("--rerun", metavar="GLOB",
               help="Retire the finished records of matching runs (kept, listed by `status --all`) and run them again.")
+@click.option("--accept-probe", is_flag=True,
+              help="The machine differs from the declared system: record what the probe found instead.")
 @click.option("-v", "--verbose", is_flag=True, help="Show container output as it streams.")
 @json_option
 def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str | None, only: str | None,
-              keep_going: bool, dry_run: bool, rerun: str | None, verbose: bool, as_json: bool) -> int:
+              keep_going: bool, dry_run: bool, rerun: str | None, accept_probe: bool, verbose: bool,
+              as_json: bool) -> int:
     """Build images as needed and run every pending run in containers, recording results."""
     from mlperf_ops.apply import apply as run_apply  # imports docker: only when applying
 
@@ -45,7 +48,7 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
     ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
     with Progress(verbose=verbose) as progress:
         result = run_apply(ctx, ledger, system=system, only=only, keep_going=keep_going, dry_run=dry_run,
-                           rerun=rerun, on_event=progress)
+                           rerun=rerun, accept_probe=accept_probe, on_event=progress)
     if dry_run:
         if as_json:
             from mlperf_ops.plan import plan_to_json

@@ -43,16 +43,30 @@ def assemble_cmd(manifest: Path, out: Path, state_dir: Path, pipeline: str | Non
 @click.command("describe")
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--system", help="Only this system.")
+@click.option("--sources", "as_sources", is_flag=True,
+              help="Print where each field comes from (probe, manifest, image, default) as JSON instead.")
 @state_dir_option
-def describe_cmd(manifest: Path, system: str | None, state_dir: Path) -> int:
+def describe_cmd(manifest: Path, system: str | None, as_sources: bool, state_dir: Path) -> int:
     """Print systems/<id>.json as it will be submitted: host probe, image software and the manifest.
 
     Uses the host facts recorded where the system's runs happened, else this host's.
+    Where each field comes from follows on stderr (stdout stays the document itself).
     Problems are reported like `validate` does (exit 2), after the JSON.
     """
+    from mlperf_ops.manifest.provenance import field_sources, render_sources
+
     ctx = load_context(manifest, system=system)
-    docs, problems = describe_systems(ctx, host_facts(Ledger(state_dir)), system=system)
-    echo_json(docs if system is None else docs[system])
+    facts = host_facts(Ledger(state_dir))
+    docs, problems = describe_systems(ctx, facts, system=system)
+    sources = {s.id: field_sources(ctx.manifest, s, ctx.rules, ctx.images_dir, facts(s.id))
+               for s in ctx.manifest.systems if s.id in docs}
+    if as_sources:
+        echo_json(sources if system is None else sources[system])
+    else:
+        echo_json(docs if system is None else docs[system])
+        for system_id, fields in sources.items():
+            for line in render_sources(system_id, fields):
+                click.echo(line, err=True)
     for problem in problems:
         click.echo(problem.render(), err=True)
     return EXIT_USAGE if problems else EXIT_OK

@@ -24,6 +24,7 @@ from mlperf_ops.errors import Problem
 from mlperf_ops.images import load_target, pinned_versions
 from mlperf_ops.manifest.model import BenchmarkSpec, Manifest, SystemSpec
 from mlperf_ops.manifest.source import SourceDoc
+from mlperf_ops.probe_check import accepted
 from mlperf_ops.rules import Rules
 from mlperf_ops.sysdesc import SOFTWARE_KEYS, build_system_json, keyed_system_json_findings, software_facts
 
@@ -87,11 +88,17 @@ def system_document(
     facts = {k: v for k, v in probed.items() if k not in SOFTWARE_KEYS}
     facts.update(image_software(images_dir, system))
     acc = system.accelerator
+    model, count, memory = (acc.model, acc.count, acc.memory) if acc else (None, 0, None)
+    # `apply --accept-probe` recorded what the machine really is: it wins over the manifest.
+    taken = accepted(probed)
+    declared = {k: v for k, v in system.description_dict().items() if k not in taken}
+    if taken & {"accelerator_vendor", "accelerator_model_name", "accelerators_per_node"}:
+        count = int(probed.get("accelerators_per_node") or 0)
+        model, memory = probed.get("accelerator_model_name"), probed.get("accelerator_memory_capacity")
     return build_system_json(
-        facts, system.description_dict(), division=manifest.division, submitter=manifest.submitter,
+        facts, declared, division=manifest.division, submitter=manifest.submitter,
         status=manifest.status, system_type=manifest.system_type, system_name=system.name or system.id,
-        accelerator_model=acc.model if acc else None, accelerator_count=acc.count if acc else 0,
-        accelerator_memory=acc.memory if acc else None, rules=rules,
+        accelerator_model=model, accelerator_count=count, accelerator_memory=memory, rules=rules,
     )
 
 
