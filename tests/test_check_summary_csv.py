@@ -120,3 +120,77 @@ def test_the_official_checker_writes_our_csv_today(name: str, tmp_path: Path,
     shutil.copytree(CORPUS / name / "tree", root)
     main(["check", str(root), "--round", "v6.0", "--official", str(CHECKOUT), "--csv", str(tmp_path / "s.csv"), "--json"])
     assert json.loads(capsys.readouterr().out)["official_csv_differences"] == []
+
+
+POWER_FILES = ("client.json", "client.log", "ptd_logs.txt", "server.json", "server.log")
+SPL_TIME = "%m-%d-%Y %H:%M:%S.%f"
+
+
+def _with_power(root: Path) -> None:
+    """The Lenovo excerpt as a power submission: analyser samples around its own
+    power_begin (a synthetic spl.txt), the power/ and ranging/ folders the layout asks for."""
+    import datetime
+
+    begin = datetime.datetime.strptime("02-09-2026 23:15:54.633", SPL_TIME)
+    bench = root / "closed/Lenovo/results/SE100/resnet50"
+    for i, scenario in enumerate(["SingleStream", "multistream", "offline"]):
+        perf = bench / scenario / "performance"
+        run = perf / "run_1"
+        for extra in ("mlperf_log_trace.json", "results.json"):
+            (run / extra).unlink(missing_ok=True)  # a power run holds the LoadGen logs only
+        lines = []
+        for s in range(-5, 610):
+            stamp = (begin + datetime.timedelta(seconds=s, milliseconds=500)).strftime(SPL_TIME)[:-3]
+            lines.append(f"Time,{stamp},Watts,{40.0 + (s % 7) * 0.731 + i:.3f},Volts,229.0,Amps,0.2,PF,0.9,Mark,x")
+        (run / "spl.txt").write_text("\n".join(lines) + "\n")
+        (perf / "power").mkdir()
+        for name in POWER_FILES:
+            (perf / "power" / name).write_text("{}\n" if name.endswith("json") else "x\n")
+        (perf / "ranging").mkdir()
+        for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "spl.txt"):
+            shutil.copy(run / name, perf / "ranging" / name)
+
+
+def test_a_power_result_has_its_power_row(tmp_path: Path) -> None:
+    # official_summary_power.csv: the official checker on this tree (--skip-power-check:
+    # the analyser's own logs are placeholders); see lenovo_v6.0/SOURCE.md
+    root = tmp_path / "tree"
+    shutil.copytree(CORPUS / "lenovo_v6.0" / "tree", root)
+    _with_power(root)
+    report = check_tree(root, round="v6.0")
+    assert all(r.valid for r in report.results)
+    expected = (CORPUS / "lenovo_v6.0" / "official_summary_power.csv").read_text(encoding="utf-8")
+    assert render(summary_rows(report)) == expected.replace('"tree/', f'"{root}/')
+    units = [line.split('","')[27] for line in expected.splitlines()[1:]]
+    assert units == ["Latency (ms)", "millijoules", "Latency (ms)", "millijoules", "Samples/s", "Watts"]
+
+
+def test_design_power_is_the_needed_supplies() -> None:
+    from mlperf_ops.check.power_value import design_power_watts
+
+    nameplate = {"node": {"PSUs": [{"PowerCapacityWatts": 800}, {"PowerCapacityWatts": 1200}],
+                          "Min PSUs Needed": 1},
+                 "switch": [{"PSUs": [{"PowerCapacityWatts": 150}], "min psus needed": 1}]}
+    assert design_power_watts(nameplate) == 1350
+
+
+def _reseeded(root: Path, old: str, new: str) -> None:
+    """Give every LoadGen log of the tree the seeds of round `new` instead of `old`'s."""
+    from mlperf_ops.rules import load_rules
+
+    before, after = load_rules(old).seeds, load_rules(new).seeds
+    for detail in root.rglob("mlperf_log_detail.txt"):
+        text = detail.read_text(encoding="utf-8")
+        for name, seed in before.items():
+            text = text.replace(str(seed), str(after[name]))
+        detail.write_text(text, encoding="utf-8")
+
+
+def test_a_round_with_nameplates_reports_no_design_power_as_none(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(CORPUS / "lenovo_v6.0" / "tree", root)
+    _reseeded(root, "v6.0", "v6.1")
+    report = check_tree(root, round="v6.1")
+    assert report.ok
+    expected = (CORPUS / "lenovo_v6.0" / "official_summary_v6.1.csv").read_text(encoding="utf-8")
+    assert render(summary_rows(report)) == expected.replace('"tree/', f'"{root}/')

@@ -32,6 +32,8 @@ METRIC_KEYS = {
     "Interactive": "result_completed_samples_per_sec",
 }
 LOG_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
+# what performance/ holds beside run_1 for a power result (the official layout)
+POWER_DIRS = ("power", "ranging")
 SCENARIO_FILES = ("README.md", "user.conf", "measurements.json")
 SCENARIO_OPTIONAL = ("mlperf.conf",)
 RUN_OPTIONAL = ("mlperf_log_accuracy.json", "spl.txt")
@@ -273,6 +275,8 @@ def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
         ctx.add("perf.missing-run", perf / "run_1", "performance/run_1/ is missing")
         return
     for entry in sorted(perf.iterdir()):
+        if entry.is_dir() and entry.name in POWER_DIRS:
+            continue  # a power result's analyser logs and ranging run
         if entry.name != "run_1" and not entry.name.startswith("."):
             ctx.add("tree.stray-dir" if entry.is_dir() else "tree.stray-entry", entry, "only run_1 belongs in performance/")
     loaded = check_run(ctx, perf / "run_1", expected_mode="PerformanceOnly", label="performance")

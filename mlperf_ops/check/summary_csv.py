@@ -1,4 +1,5 @@
-"""`check --csv FILE`: the summary CSV the official checker writes, one row per accepted result.
+"""`check --csv FILE`: the summary CSV the official checker writes, one row per accepted
+result (two for a power result: the second with its power metric).
 
 Pipelines that collect results (the results tables, a vendor's dashboard) read that
 file, so the columns, their order, the quoting and the formatting of values are the
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops.check.findings import CheckReport, ResultRow
+from mlperf_ops.check.official_value import canonical_scenario
+from mlperf_ops.check.power_value import POWER_UNITS, design_power_watts, power_metric
 from mlperf_ops.loadgen_log import parse_detail_text
 from mlperf_ops.rules import Rules, load_rules
 
@@ -87,22 +90,42 @@ def _total_accelerators(system: dict[str, Any]) -> str:
         return ""
 
 
-def _logged_scenario(run_dir: Path) -> str:
+def _detail_values(run_dir: Path) -> dict[str, Any]:
     try:
-        values = parse_detail_text((run_dir / "mlperf_log_detail.txt").read_text(encoding="utf-8", errors="replace")).values
+        return parse_detail_text((run_dir / "mlperf_log_detail.txt").read_text(encoding="utf-8", errors="replace")).values
     except OSError:
+        return {}
+
+
+def _design_power(rules: Rules, root: Path, row: ResultRow, system: dict[str, Any], has_power: bool) -> str:
+    """The design_power_watts column: empty where the round has no nameplate file, "None"
+    (as the official CSV prints it) for a result without power or without a nameplate."""
+    if not rules.nameplate_power_file:
         return ""
-    scenario = values.get("effective_scenario")
-    return scenario if isinstance(scenario, str) else ""
+    if not has_power:
+        return "None"
+    if "system_power_capacity" in system:
+        return _text(system["system_power_capacity"])
+    path = root / row.division / row.submitter / "systems" / rules.nameplate_power_file.format(system=row.system)
+    import yaml  # only for a power result of a round with nameplates
+
+    try:
+        return _text(design_power_watts(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    except (OSError, ValueError, yaml.YAMLError):
+        return "None"
 
 
-def summary_row(report: CheckReport, rules: Rules, row: ResultRow) -> dict[str, str]:
+def summary_row(report: CheckReport, rules: Rules, row: ResultRow) -> list[dict[str, str]]:
+    """The CSV row(s) of one accepted result: two for a power result."""
     root = Path(report.root)
     scenario_dir = root / row.path
     folder = row.path.rsplit("/", 1)[-1]
     system = _json(root / row.division / row.submitter / "systems" / f"{row.system}.json")
     run_dir = scenario_dir / "performance" / "run_1"
-    logged = _logged_scenario(run_dir)
+    values = _detail_values(run_dir)
+    logged = values.get("effective_scenario")
+    logged = logged if isinstance(logged, str) else ""
+    has_power = (run_dir.parent / "power").exists()
     out = {column: "" for column in COLUMNS}
     out.update({column: _text(system.get(key)) for column, key in _SYSTEM_COLUMNS.items()})
     out.update({
@@ -122,18 +145,25 @@ def summary_row(report: CheckReport, rules: Rules, row: ResultRow) -> dict[str, 
         "errors": "0",
         "version": rules.round,
         "inferred": "1" if folder != logged and (logged, folder) != ("server", "interactive") else "0",
-        "has_power": str((run_dir.parent / "power").exists()),
+        "has_power": str(has_power),
         "Units": row.unit or "",
         "weight_data_types": _text(_json(scenario_dir / "measurements.json").get("weight_data_types")),
+        "design_power_watts": _design_power(rules, root, row, system, has_power),
     })
-    return out
+    rows = [out]
+    if has_power:
+        # a power result has a second row: the same with the power metric and its unit
+        power = power_metric(run_dir, folder, values)
+        scenario = canonical_scenario(folder) or folder
+        rows.append({**out, "Result": _text(power), "Units": POWER_UNITS.get(scenario, "")})
+    return rows
 
 
 def summary_rows(report: CheckReport) -> list[dict[str, str]]:
     """One row per accepted result, in the official order (each path level sorted)."""
     rules = load_rules(report.round)
     accepted = sorted((r for r in report.results if r.valid), key=lambda r: r.path.split("/"))
-    return [summary_row(report, rules, r) for r in accepted]
+    return [line for r in accepted for line in summary_row(report, rules, r)]
 
 
 def render(rows: list[dict[str, str]]) -> str:

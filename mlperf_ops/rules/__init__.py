@@ -184,6 +184,9 @@ class Rules:
     result_keys: dict[str, dict[str, str]] = field(default_factory=dict)
     latency_in_seconds: frozenset[str] = frozenset()
     result_units: dict[str, dict[str, str]] = field(default_factory=dict)
+    # systems/<file> describing a power system's supplies ("{system}" stands for its id);
+    # "" where the round has none
+    nameplate_power_file: str = ""
 
     def may_infer(self, folder_scenario: str, log_scenario: str, system_type: str | None) -> bool:
         """Whether a `log_scenario` run may stand for a `folder_scenario` result."""
@@ -393,6 +396,7 @@ def load_rules(round_name: str) -> Rules:
         result_keys=_nested_str(raw.get("result_keys")),
         latency_in_seconds=frozenset(raw.get("latency_in_seconds") or ()),
         result_units=_nested_str(raw.get("result_units")),
+        nameplate_power_file=str(raw.get("nameplate_power_file") or ""),
     )
 
 
