@@ -47,7 +47,25 @@ def container_failure(exit_: ContainerExit) -> str | None:
     if exit_.oom_killed:
         return f"killed: out of memory (raise container.memory in the manifest; log: {exit_.log_path})"
     if exit_.exit_code != 0:
-        return f"harness exited with code {exit_.exit_code} (log: {exit_.log_path})"
+        said = harness_error(exit_.log_path)
+        return f"harness exited with code {exit_.exit_code}{': ' + said if said else ''} (log: {exit_.log_path})"
+    return None
+
+
+def harness_error(log_path: Path, tail_bytes: int = 65536, limit: int = 300) -> str | None:
+    """The last `error: …` line a harness printed (docs/harness.md), so the record says why
+    (`server fault: HTTP 500 …`) instead of only an exit code. Only the log's tail is read."""
+    try:
+        with log_path.open("rb") as log:
+            log.seek(0, 2)
+            log.seek(max(0, log.tell() - tail_bytes))
+            tail = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        if line.startswith("error: "):
+            message = line[len("error: "):].strip()
+            return message if len(message) <= limit else message[: limit - 1] + "…"
     return None
 
 

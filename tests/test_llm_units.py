@@ -90,3 +90,18 @@ def test_a_server_that_never_answers_fails_the_health_wait_with_the_reason() -> 
     assert f"the LLM server at {url} was not healthy within 0.3 s (ConnectionError from /v1/models)" == \
         raised.value.message
     assert raised.value.hint and "container.network: host" in raised.value.hint
+
+
+def test_a_failed_run_record_says_the_harness_error(tmp_path: Path) -> None:
+    from mlperf_ops.outcome import ContainerExit, container_failure
+
+    log = tmp_path / "container.log"
+    log.write_text("harness.llm: LoadGen finished: 16 samples\n"
+                   "error: server fault: HTTP 500 from http://127.0.0.1:8000/v1/completions: model crashed "
+                   "(sample 3; 1 request(s) failed, the rest were not sent)\nhint: details in llm_run.json\n")
+    reason = container_failure(ContainerExit(1, False, False, 60.0, log))
+    assert reason == ("harness exited with code 1: server fault: HTTP 500 from http://127.0.0.1:8000/v1/completions: "
+                      "model crashed (sample 3; 1 request(s) failed, the rest were not sent) "
+                      f"(log: {log})")
+    log.write_text("Traceback ...\n")
+    assert container_failure(ContainerExit(1, False, False, 60.0, log)) == f"harness exited with code 1 (log: {log})"
