@@ -59,7 +59,7 @@ def test_a_failing_closed_result_moves_to_open_and_the_output_passes(tmp_path: P
     assert main(["preprocess", str(src), "--out", str(out), "--round", "v6.0", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert ("moved-to-open", "open/Lenovo/results/SE100/resnet50") in _kinds(doc["actions"])
-    assert doc["check"] == {"ok": True, "accepted": 3, "refused": 0}
+    assert doc["check"] == {"ok": True, "accepted": 3, "refused": 0, "notes": []}
     assert _digest(src) == digest  # never in place
 
     after = check_tree(out, round="v6.0")
@@ -156,3 +156,13 @@ def test_one_submitter_of_a_tree(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["preprocess", str(src), "--out", str(out), "--round", "v6.0", "--submitter", "Dell"]) == 0
     assert sorted(p.name for p in (out / "closed").iterdir()) == ["Dell"]
     assert "0 action(s); passes check for v6.0 (3 accepted, 0 refused)" in capsys.readouterr().out
+
+
+def test_logs_of_another_round_are_left_alone_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _lenovo(tmp_path)
+    shutil.rmtree(src / LENOVO / "SingleStream" / "TEST04")
+    out = tmp_path / "out"
+    assert main(["preprocess", str(src), "--out", str(out), "--round", "v6.1"]) == 3
+    printed = capsys.readouterr().out
+    assert "note: these logs carry v6.0 seeds: use --round v6.0" in printed
+    assert "moved-to-open" not in printed and (out / LENOVO / "SingleStream").is_dir()

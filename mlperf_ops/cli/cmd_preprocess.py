@@ -43,6 +43,8 @@ def register(group: click.Group) -> None:
         else:
             for action in report.actions:
                 click.echo(f"{action.kind:22} {action.path}: {action.detail}")
+            for note in report.notes:
+                click.echo(f"note: {note}")
             state = "passes check" if report.ok else "still FAILS check"
             click.echo(f"\n{out}: {len(report.actions)} action(s); {state} for {report.round} "
                        f"({report.accepted} accepted, {report.refused} refused)")

@@ -35,6 +35,8 @@ class PreprocessReport:
     accepted: int = 0
     refused: int = 0
     ok: bool = False
+    # what the check of the output says about the whole tree (e.g. "use --round v6.0")
+    notes: list[str] = field(default_factory=list)
 
     def add(self, kind: Kind, path: str, detail: str) -> None:
         self.actions.append(Action(kind, path, detail))
@@ -45,5 +47,5 @@ class PreprocessReport:
             "output": self.output,
             "round": self.round,
             "actions": [a.as_dict() for a in self.actions],
-            "check": {"ok": self.ok, "accepted": self.accepted, "refused": self.refused},
+            "check": {"ok": self.ok, "accepted": self.accepted, "refused": self.refused, "notes": self.notes},
         }
