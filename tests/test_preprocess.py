@@ -166,3 +166,15 @@ def test_logs_of_another_round_are_left_alone_and_named(tmp_path: Path, capsys: 
     printed = capsys.readouterr().out
     assert "note: these logs carry v6.0 seeds: use --round v6.0" in printed
     assert "moved-to-open" not in printed and (out / LENOVO / "SingleStream").is_dir()
+
+
+def test_a_failed_edge_offline_is_deleted_and_inferred_again(tmp_path: Path) -> None:
+    src = _lenovo(tmp_path)
+    accuracy = src / LENOVO / "offline" / "accuracy" / "accuracy.txt"
+    accuracy.write_text(accuracy.read_text().replace("accuracy=76.218%", "accuracy=70.000%"))  # below the target
+    assert {r.scenario for r in check_tree(src, round="v6.0").results if not r.valid} == {"Offline"}
+    report = preprocess(src, tmp_path / "out", PreprocessOptions(round="v6.0"))
+    assert _kinds([a.as_dict() for a in report.actions]) == [
+        ("deleted-failed", f"{LENOVO}/offline"), ("inferred-scenario", f"{LENOVO}/offline")]
+    assert report.ok and report.accepted == 3
+    assert "76.218" in (tmp_path / "out" / LENOVO / "offline" / "accuracy" / "accuracy.txt").read_text()
