@@ -54,14 +54,19 @@ def test_a_healthy_standin_passes(tmp_path: Path, data: Path) -> None:
     assert body["return_tokens_as_token_ids"] is True and body["model"] == "standin-model"
 
 
-def test_a_slow_server_fails_the_interactive_tpot_limit(tmp_path: Path, data: Path) -> None:
-    # 45 ms per output token: under Server's 100 ms, over Interactive's 30 ms.
+@pytest.mark.parametrize(("slow", "metric", "limit"), [
+    ({"tpot_s": 0.045}, "TPOT", "limit of 30 ms"),  # under Server's 100 ms, over Interactive's 30 ms
+    ({"ttft_s": 0.6}, "TTFT", "limit of 500 ms"),  # under Server's 2 s, over Interactive's 500 ms
+])
+def test_a_slow_server_fails_the_interactive_limit(tmp_path: Path, data: Path, slow: dict[str, float],
+                                                   metric: str, limit: str) -> None:
     conf = {"target_qps": 4, "min_duration": 1500, "min_query_count": 4,
             "performance_sample_count_override": 16}
-    with Standin(tokens=6, tpot_s=0.045) as server:
+    with Standin(tokens=6, **slow) as server:
         run = run_harness(tmp_path / "Interactive", url=server.url, dataset=data, scenario="Interactive",
                           conf=conf, loadgen_model="llama3_1-8b-interactive")
     assert run.code == 0, run.stderr
+    assert f"{metric} constrain not met" in run.summary()  # LoadGen's own verdict
     assert "perf.token-latency" not in {f.rule_id for f in findings(tmp_path / "Interactive", "Server")}
-    slow = [f for f in findings(tmp_path / "Interactive", "Interactive") if f.rule_id == "perf.token-latency"]
-    assert len(slow) == 1 and "TPOT" in slow[0].message and "limit of 30 ms" in slow[0].message, slow
+    found = [f for f in findings(tmp_path / "Interactive", "Interactive") if f.rule_id == "perf.token-latency"]
+    assert len(found) == 1 and metric in found[0].message and limit in found[0].message, found
