@@ -16,6 +16,7 @@ from mlperf_ops.artifacts import verify_artifacts
 from mlperf_ops.audit_retry import after_timing_failure
 from mlperf_ops.controller import Context, make_plan
 from mlperf_ops.engine import Engine
+from mlperf_ops.estimate import run_start_data
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
 from mlperf_ops.local_engine import LocalEngine
@@ -137,7 +138,8 @@ def apply(
                 sys_spec = ctx.manifest.system(spec.system)
                 bench = next(b for b in sys_spec.benchmarks if b.name == spec.benchmark)
                 on_event(Event("run-start", planned.reason, spec.run_id,
-                               {"index": sum(attempts.values()), "pending": len(current.pending)}))
+                               {"index": sum(attempts.values()), "pending": len(current.pending),
+                                **run_start_data(current, ctx.rules, planned)}))
                 record = execute(
                     spec, system=sys_spec, bench=bench, target=load_target(ctx.images_dir, spec.image_target),
                     image=result.images[spec.image_target], engine=engine, ledger=ledger, rules=ctx.rules,

@@ -17,7 +17,9 @@ def record_result(data: dict[str, Any]) -> str:
         return ", ".join(f"{k}={v}" for k, v in data["calibrated"].items())
     summary = data.get("summary") or {}
     if summary.get("value") is not None:
-        return f"{summary.get('metric')} = {summary.get('value'):g}"
+        from mlperf_ops.estimate import human_metric
+
+        return human_metric(str(summary.get("metric")), float(summary["value"]))
     return ""
 
 

@@ -333,7 +333,7 @@ def test_failed_runs_are_reported_and_keep_going_finishes_the_rest(failures: tup
     assert result.returncode == 1, result.explain()
     # --keep-going: all three ran although the first failed at once.
     for run_id in (CRASH, HANG, INVALID):
-        assert re.search(rf"==> \[\d+\] {re.escape(run_id)} ", result.stderr), result.explain()
+        assert re.search(rf"==> \[\d+ of \d+\] {re.escape(run_id)} ", result.stderr), result.explain()
         assert f"ERROR: {run_id}: " in result.stderr, result.explain()
 
     crash_dir, crash = _attempt(state, CRASH)

@@ -15,7 +15,7 @@ from mlperf_ops.cli.common import (
     step_summary_option,
 )
 from mlperf_ops.cli.progress import Progress
-from mlperf_ops.cli.render import plan_table, table
+from mlperf_ops.cli.render import estimate_lines, plan_table, table
 from mlperf_ops.controller import host_facts, load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL
 from mlperf_ops.status import record_result, status_rows
@@ -46,7 +46,7 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
     ledger = Ledger(state_dir)
     # Refuse before any run: a system description the checker would reject costs hours later.
     ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
-    with Progress(verbose=verbose) as progress:
+    with Progress(verbose=verbose, live=not as_json) as progress:
         result = run_apply(ctx, ledger, system=system, only=only, keep_going=keep_going, dry_run=dry_run,
                            rerun=rerun, accept_probe=accept_probe, on_event=progress)
     if dry_run:
@@ -56,6 +56,8 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
             echo_json(plan_to_json(result.plan_before, ctx.manifest))
         else:
             plan_table(result.plan_before)
+            for line in estimate_lines(result.plan_before, ctx.rules):
+                click.echo(line, err=True)
         return EXIT_OK
     rows = [(r.run_id, r.status,
              "" if r.data.get("mode") == "calibration" else (r.data.get("summary") or {}).get("result_validity") or "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,10 +17,11 @@ from mlperf_ops.cli.common import (
     state_dir_option,
     step_summary_option,
 )
-from mlperf_ops.cli.render import plan_table
+from mlperf_ops.cli.render import estimate_lines, plan_table
 from mlperf_ops.controller import host_facts, load_context, make_plan
 from mlperf_ops.errors import EXIT_OK, EXIT_PENDING
-from mlperf_ops.plan import github_matrix, plan_to_json
+from mlperf_ops.plan import Plan, github_matrix, plan_to_json
+from mlperf_ops.rules import Rules
 from mlperf_ops.state.ledger import Ledger
 
 
@@ -45,6 +47,7 @@ def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | Non
 
         result = rerun_preview(result, rerun)
     data = plan_to_json(result, ctx.manifest)
+    data["estimate"] = estimate_json(result, ctx.rules)
     if github_output:
         target = os.environ.get("GITHUB_OUTPUT")
         if target:
@@ -59,9 +62,23 @@ def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | Non
         echo_json(data)
     else:
         plan_table(result)
+        for line in estimate_lines(result, ctx.rules):
+            click.echo(line, err=True)
     if exit_code and result.pending:
         return EXIT_PENDING
     return EXIT_OK
+
+
+def estimate_json(result: Plan, rules: Rules) -> dict[str, Any]:
+    """The estimate for machines: seconds per pending run (null: unknown yet), per system, in total."""
+    from mlperf_ops.estimate import estimate_runs
+
+    estimate = estimate_runs(result, rules)
+    return {
+        "total_s": estimate.seconds(), "unknown_runs": estimate.unknown(),
+        "systems": {s: {"seconds": estimate.seconds(s), "unknown_runs": estimate.unknown(s)} for s in estimate.systems},
+        "runs": {r.run_id: r.seconds for r in estimate.runs},
+    }
 
 
 def register(group: click.Group) -> None:

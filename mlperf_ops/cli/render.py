@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import click
 
 from mlperf_ops.plan import Plan
+from mlperf_ops.rules import Rules
 
 
 def fancy() -> bool:
@@ -40,3 +41,15 @@ def plan_table(plan: Plan) -> None:
     table(f"plan {plan.manifest}: round {plan.round}, {plan.division}, profile {plan.profile}{flag}",
           ("run", "action", "reason", "key"), rows)
     click.echo(f"{len(plan.pending)} of {len(plan.runs)} run(s) pending", err=True)
+
+
+def estimate_lines(plan: Plan, rules: Rules) -> list[str]:
+    """`plan`'s time estimate: one line per system with pending runs, then the total."""
+    from mlperf_ops.estimate import estimate_runs
+
+    estimate = estimate_runs(plan, rules)
+    if not estimate.runs:
+        return ["estimate: nothing to run"]
+    lines = [f"estimate {system}: {estimate.summary(system)}" for system in estimate.systems]
+    lines.append(f"estimate total: {estimate.summary()}, plus container start-up and image builds")
+    return lines
