@@ -138,3 +138,18 @@ def run_start_data(plan: Plan, rules: Rules, current: PlannedRun) -> dict[str, f
     mine = next((r.seconds for r in estimate.runs if r.run_id == current.spec.run_id), None)
     return {"min_duration_s": min_duration_s(current.spec), "estimate_s": mine,
             "remaining_s": estimate.seconds(), "remaining_unknown": estimate.unknown()}
+
+
+_NS_VALUE = re.compile(r"(\w[\w .%-]*?) \(ns\)( ?[=:] ?)([0-9][0-9.eE+]*)")
+
+
+def humanize_ns(text: str) -> str:
+    """Every `NAME (ns) = N` in a message (LoadGen's own wording) as `NAME = 0.355 ms`."""
+    def one(match: re.Match[str]) -> str:
+        try:
+            seconds = float(match.group(3)) / 1e9
+        except ValueError:
+            return match.group(0)
+        return f"{match.group(1)}{match.group(2)}{human_duration(seconds)}"
+
+    return _NS_VALUE.sub(one, text)

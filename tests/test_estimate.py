@@ -91,3 +91,10 @@ def test_loadgen_latencies_show_in_ms_not_ns() -> None:
     data = {"summary": {"metric": "90.0th percentile latency (ns)", "value": 354589}}
     assert record_result(data) == "90.0th percentile latency = 0.355 ms"
     assert record_result({"summary": {"metric": "Samples per second", "value": 27012.5}}) == "Samples per second = 27012.5"
+
+
+def test_messages_quoting_loadgen_ns_read_in_ms() -> None:
+    from mlperf_ops.estimate import humanize_ns
+
+    assert humanize_ns("VALID: 90.0th percentile latency (ns) = 275691.0") == "VALID: 90.0th percentile latency = 0.276 ms"
+    assert humanize_ns("Samples per second = 6137.08") == "Samples per second = 6137.08"

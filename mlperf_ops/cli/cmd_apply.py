@@ -18,6 +18,7 @@ from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import estimate_lines, plan_table, table
 from mlperf_ops.controller import host_facts, load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL
+from mlperf_ops.estimate import humanize_ns
 from mlperf_ops.status import record_result, status_rows
 from mlperf_ops.state.ledger import Ledger
 
@@ -74,7 +75,7 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
     else:
         table("apply", ("run", "status", "validity", "result"), rows)
     for record in result.failed:
-        click.echo(f"ERROR: {record.run_id}: {record.data.get('reason')}", err=True)
+        click.echo(f"ERROR: {record.run_id}: {humanize_ns(str(record.data.get('reason')))}", err=True)
         click.echo(f"  log: {record.path / 'container.log'}", err=True)
     if result.remaining:
         click.echo(f"{len(result.remaining)} run(s) still pending; see `mlperf-ops status {manifest}`", err=True)
@@ -108,7 +109,7 @@ def status_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: st
         echo_json([row.__dict__ for row in rows])
     else:
         table(f"status {manifest} (profile {ctx.profile.name})", ("run", "state", "reason", "result"),
-              [(r.run_id, r.state, r.reason, r.result) for r in rows])
+              [(r.run_id, r.state, humanize_ns(r.reason), r.result) for r in rows])
     return EXIT_OK
 
 

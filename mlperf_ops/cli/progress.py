@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlperf_ops.cli.render import fancy
-from mlperf_ops.estimate import human_duration
+from mlperf_ops.estimate import human_duration, humanize_ns
 from mlperf_ops.events import Event
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class Progress:
             seconds = event.data.get("duration_s")
             mark = "ok" if status == "done" else status.upper()
             took = human_duration(float(seconds)) if isinstance(seconds, (int, float)) else "?"
-            self._line(f"    {mark}: {event.message} ({took})")
+            self._line(f"    {mark}: {humanize_ns(event.message)} ({took})")
             if status != "done":
                 self._line(f"    log: {event.data.get('log')}")
         elif event.kind == "image":
@@ -86,9 +86,9 @@ class Progress:
             else:
                 self._line(f"==> image {event.data.get('target')}: {event.message}")
         elif event.kind == "verify":
-            self._line(f"    verification: {event.message}")
+            self._line(f"    verification: {humanize_ns(event.message)}")
         elif event.kind == "warning":
-            self._line(f"WARNING: {event.message}")
+            self._line(f"WARNING: {humanize_ns(event.message)}")
         else:
             self._line(event.message)
 
