@@ -68,11 +68,13 @@ def mismatches(system: SystemSpec, probe: Mapping[str, str]) -> list[Mismatch]:
     if acc is not None:
         count = int(probe.get("accelerators_per_node") or 0)
         model = probe.get("accelerator_model_name", "")
+        if acc.vendor == "other":
+            return []  # the probe knows only nvidia-smi and rocm-smi: it cannot see this one
         if count == 0 or not model:
             return [Mismatch("accelerator", "accelerators_per_node", f"{acc.count}x {acc.model} ({acc.vendor})",
                              "no accelerator")]
         vendor = probed_vendor(probe)
-        if vendor and acc.vendor != "other" and vendor != acc.vendor:
+        if vendor and vendor != acc.vendor:
             out.append(Mismatch("accelerator vendor", "accelerator_vendor", acc.vendor, vendor))
         if not same_model(acc.model, model):
             out.append(Mismatch("accelerator model", "accelerator_model_name", acc.model, model))

@@ -59,6 +59,16 @@ def test_each_declared_accelerator_field_is_compared(tmp_path: Path, monkeypatch
                      "accelerator count": ("2", "8")}
 
 
+def test_an_accelerator_the_probe_cannot_see_is_not_a_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLPERF_OPS_PROJECT", str(REPO))
+    other = "    accelerator: {vendor: other, model: Example NPU 9, count: 4}\n"
+    system = load_context(gpu_manifest(tmp_path, other)).manifest.systems[0]
+    assert mismatches(system, CPU_ONLY) == []  # no nvidia-smi or rocm-smi knows it
+    assert mismatches(system, {"accelerator_model_name": "NVIDIA L4", "accelerators_per_node": "1"}) == []
+    nvidia = load_context(gpu_manifest(tmp_path)).manifest.systems[0]
+    assert [m.probed for m in mismatches(nvidia, CPU_ONLY)] == ["no accelerator"]
+
+
 def test_a_cpu_system_compares_the_cpu_it_declares(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLPERF_OPS_PROJECT", str(REPO))
     text = (REPO / "manifests" / "demo.yaml").read_text("utf-8").replace(
