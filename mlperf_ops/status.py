@@ -14,7 +14,8 @@ def record_result(data: dict[str, Any]) -> str:
     if data.get("accuracy"):
         return ", ".join(f"{k}={v}" for k, v in data["accuracy"].items())
     if data.get("calibrated"):
-        return ", ".join(f"{k}={v}" for k, v in data["calibrated"].items())
+        # user.conf's latencies are in ms: say so, a bare 0.1697 reads as seconds as easily.
+        return ", ".join(f"{k}={v}{' ms' if k.endswith('latency') else ''}" for k, v in data["calibrated"].items())
     summary = data.get("summary") or {}
     if summary.get("value") is not None:
         from mlperf_ops.estimate import human_metric

@@ -91,6 +91,8 @@ def test_loadgen_latencies_show_in_ms_not_ns() -> None:
     data = {"summary": {"metric": "90.0th percentile latency (ns)", "value": 354589}}
     assert record_result(data) == "90.0th percentile latency = 0.355 ms"
     assert record_result({"summary": {"metric": "Samples per second", "value": 27012.5}}) == "Samples per second = 27012.5"
+    assert record_result({"calibrated": {"target_latency": 0.1697}}) == "target_latency=0.1697 ms"
+    assert record_result({"calibrated": {"target_qps": 9075.2}}) == "target_qps=9075.2"
 
 
 def test_messages_quoting_loadgen_ns_read_in_ms() -> None:
