@@ -125,9 +125,15 @@ def human_duration(seconds: float) -> str:
 
 
 def human_metric(metric: str, value: float) -> str:
-    """A LoadGen result line for people: `90.0th percentile latency = 0.355 ms`, never raw ns."""
+    """A LoadGen result for people: `90.0th percentile latency = 0.355 ms`, never raw ns.
+
+    The summary's names say `(ns)`; the detail log's keys (`early_stopping_latency_ss`, and
+    `early_stopping_latency_ms` for MultiStream, not milliseconds) hold every latency in ns.
+    """
     if metric.endswith("(ns)"):
         return f"{metric[:-4].rstrip()} = {human_duration(value / 1e9)}"
+    if "latency" in metric and "(" not in metric:
+        return f"{metric} = {human_duration(value / 1e9)}"
     return f"{metric} = {value:g}"
 
 

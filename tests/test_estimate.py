@@ -100,3 +100,11 @@ def test_messages_quoting_loadgen_ns_read_in_ms() -> None:
 
     assert humanize_ns("VALID: 90.0th percentile latency (ns) = 275691.0") == "VALID: 90.0th percentile latency = 0.276 ms"
     assert humanize_ns("Samples per second = 6137.08") == "Samples per second = 6137.08"
+
+
+def test_detail_log_latency_keys_hold_ns_whatever_their_suffix() -> None:
+    from mlperf_ops.estimate import human_metric
+
+    assert human_metric("early_stopping_latency_ss", 309221.0) == "early_stopping_latency_ss = 0.309 ms"
+    assert human_metric("early_stopping_latency_ms", 2_500_000.0) == "early_stopping_latency_ms = 2.5 ms"
+    assert human_metric("result_samples_per_second", 6137.08) == "result_samples_per_second = 6137.08"

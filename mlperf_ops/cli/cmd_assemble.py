@@ -79,6 +79,8 @@ def describe_cmd(manifest: Path, system: str | None, as_sources: bool, state_dir
 @click.option("--pipeline", help="Pipeline profile (default: the manifest's).")
 def summary_cmd(manifest: Path, dist: Path, state_dir: Path, pipeline: str | None) -> int:
     """The end of `make submission`: where the tarball is, its sha256, and the results table."""
+    from mlperf_ops.estimate import human_metric
+
     report_path = dist / "report.json"
     if not report_path.is_file():
         click.echo(f"ERROR: {report_path} not found", err=True)
@@ -87,8 +89,11 @@ def summary_cmd(manifest: Path, dist: Path, state_dir: Path, pipeline: str | Non
     report = json.loads(report_path.read_text("utf-8"))
     rows = []
     for row in report.get("results", []):
+        value = row.get("value")
+        shown = (human_metric(str(row.get("metric")), float(value)) if isinstance(value, (int, float))
+                 else f"{row.get('metric')} = {value}")
         rows.append((str(row.get("system")), str(row.get("benchmark")), str(row.get("scenario")),
-                     f"{row.get('metric')} = {row.get('value')}", str(row.get("validity")),
+                     shown, str(row.get("validity")),
                      str(row.get("accuracy") or "")))
     table("results", ("system", "benchmark", "scenario", "performance", "validity", "accuracy"), rows)
     click.echo("")
