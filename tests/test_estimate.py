@@ -108,3 +108,11 @@ def test_detail_log_latency_keys_hold_ns_whatever_their_suffix() -> None:
     assert human_metric("early_stopping_latency_ss", 309221.0) == "early_stopping_latency_ss = 0.309 ms"
     assert human_metric("early_stopping_latency_ms", 2_500_000.0) == "early_stopping_latency_ms = 2.5 ms"
     assert human_metric("result_samples_per_second", 6137.08) == "result_samples_per_second = 6137.08"
+
+
+def test_the_step_summary_title_carries_the_estimate(tmp_path: Path) -> None:
+    env = {**os.environ, "MLPERF_OPS_PROJECT": str(REPO), "CI": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")}
+    subprocess.run([sys.executable, "-m", "mlperf_ops", "plan", str(DEMO), "--state-dir", str(tmp_path / "state"),
+                    "--step-summary"], capture_output=True, text=True, env=env, check=True, timeout=120)
+    title = (tmp_path / "s.md").read_text("utf-8").splitlines()[0]
+    assert title == "### Plan: " + str(DEMO) + " (10 of 10 runs pending, at least 1 min 6 s + 2 of unknown length)"

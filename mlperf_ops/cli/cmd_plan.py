@@ -56,7 +56,8 @@ def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | Non
                 handle.write(f"pending={len(result.pending)}\n")
     if step_summary:
         append_step_summary(markdown_table(
-            f"Plan: {manifest} ({len(result.pending)} of {len(result.runs)} runs pending)",
+            f"Plan: {manifest} ({len(result.pending)} of {len(result.runs)} runs pending, "
+            f"{estimate_title(result, ctx.rules)})",
             ["run", "action", "reason"], [[r.spec.run_id, r.action, r.reason] for r in result.runs]))
     if as_json:
         echo_json(data)
@@ -79,6 +80,15 @@ def estimate_json(result: Plan, rules: Rules) -> dict[str, Any]:
         "systems": {s: {"seconds": estimate.seconds(s), "unknown_runs": estimate.unknown(s)} for s in estimate.systems},
         "runs": {r.run_id: r.seconds for r in estimate.runs},
     }
+
+
+def estimate_title(result: Plan, rules: Rules) -> str:
+    """`at least 1 h 51 min`, and how many accuracy runs are not counted: for a step summary title."""
+    from mlperf_ops.estimate import estimate_runs, human_duration
+
+    estimate = estimate_runs(result, rules)
+    unknown = estimate.unknown()
+    return f"at least {human_duration(estimate.seconds())}" + (f" + {unknown} of unknown length" if unknown else "")
 
 
 def register(group: click.Group) -> None:
