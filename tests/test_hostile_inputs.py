@@ -40,13 +40,16 @@ MAX_STDERR = 20_000  # characters: values are quoted back shortened, whatever th
 
 # Runs the CLI in-process and reports its own resource use, so the numbers are this
 # validation's alone (RUSAGE_CHILDREN would mix every subprocess the test ever waited for).
+# Peak memory is VmHWM, the high-water mark of this process's own address space: Linux
+# keeps ru_maxrss across exec, so a child of a 850 MB pytest would report 850 MB.
 WRAPPER = (
     "import json, os, resource, sys\n"
     "from mlperf_ops.cli import main\n"
     "rc = main(sys.argv[1:])\n"
     "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "hwm_kb = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
     "with open(os.environ['HOSTILE_RUSAGE'], 'w') as out:\n"
-    "    json.dump({'cpu_s': u.ru_utime + u.ru_stime, 'maxrss_mb': u.ru_maxrss / 1024}, out)\n"
+    "    json.dump({'cpu_s': u.ru_utime + u.ru_stime, 'maxrss_mb': hwm_kb / 1024}, out)\n"
     "sys.exit(rc)\n"
 )
 
