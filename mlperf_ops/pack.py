@@ -185,6 +185,12 @@ def pack(
     """Check `tree`, then write `<name>.tar.gz`, `<name>.tar.gz.sha256`, `report.json`."""
     tree = Path(tree)
     report = check_tree(tree, round=round)
+    leaks = [f for f in report.findings if f.rule_id == "tree.secret"]
+    if leaks:
+        # Never overridable: a tarball is uploaded and kept; a secret in it is public.
+        where = ", ".join(f"{f.path} ({f.message})" for f in leaks[:3])
+        raise CheckFailed(f"{tree} holds {len(leaks)} secret-looking value(s), not even --force packs it: {where}",
+                          hint="remove them from the tree (and revoke them), then pack again")
     if not report.ok and not force:
         first = report.errors[0] if report.errors else None
         detail = f"; first: {first.rule_id} at {first.path or '.'}" if first else "; it holds no result"

@@ -117,3 +117,23 @@ def test_cli_pack_exit_codes(tree: Path, tmp_path: Path) -> None:
 def test_gzip_stream_is_valid(tree: Path, tmp_path: Path) -> None:
     result = pack(tree, tmp_path / "out")
     assert gzip.decompress(result.tarball.read_bytes())[:100].startswith(b"SMOKE_TREE.txt")
+
+
+def test_a_tree_with_a_token_is_never_packed_not_even_forced(tmp_path: Path) -> None:
+    """Secrets never reach a tarball: the check names the file and line, never the value."""
+    from mlperf_ops.check import check_tree
+    from mlperf_ops.errors import CheckFailed
+    from mlperf_ops.pack import pack
+
+    tree = treegen.copy_tree(tmp_path / "tree")
+    token = "hf_" + "Ab1" * 12
+    notes = treegen.submitter_dir(tree) / "src" / "README.md"
+    notes.write_text(notes.read_text() + f"\nmodel pulled with {token} on the build host\n")
+    report = check_tree(tree)
+    [leak] = [f for f in report.findings if f.rule_id == "tree.secret"]
+    assert leak.path.endswith("src/README.md") and "Hugging Face" in leak.message and token not in leak.message
+    for force in (False, True):
+        with pytest.raises(CheckFailed) as caught:
+            pack(tree, tmp_path / "dist", force=force)
+        assert token not in caught.value.message
+    assert not list((tmp_path / "dist").glob("*.tar.gz")) if (tmp_path / "dist").exists() else True

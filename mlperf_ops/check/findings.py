@@ -27,6 +27,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "tree.empty-dir": ("error", "an empty directory"),
     "tree.large-file": ("error", "a file over 50 MB"),
     "tree.pycache": ("error", "a __pycache__ directory"),
+    "tree.secret": ("error", "a file holds what looks like a credential (a token format; the value is never shown)"),
     "tree.calibration-missing": ("warning", "closed/network submitter without calibration.md (the round asks for it; the official checker does not enforce it)"),
     "tree.src-missing": ("error", "the submitter has no src/ directory"),
     "tree.no-results": ("error", "the submitter has no results/ directory or it is empty"),

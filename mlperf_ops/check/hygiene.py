@@ -12,6 +12,7 @@ import os
 import stat
 from pathlib import Path
 
+from mlperf_ops import secretscan
 from mlperf_ops.check.findings import Finding, finding
 
 FILE_SIZE_LIMIT_BYTES = 50 * 1024 * 1024  # FILE_SIZE_LIMIT_MB * MB_TO_BYTES of the checker
@@ -22,6 +23,16 @@ def rel(root: Path, path: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _secret_findings(path: Path, where: str) -> list[Finding]:
+    """A published tree is public: a token in a log or a note would be leaked by the upload."""
+    try:
+        leaks = secretscan.scan_file(path)
+    except OSError:
+        return []  # reported as unreadable elsewhere
+    return [finding("tree.secret", where, f"line {leak.line}: looks like {leak.what} (value not shown)")
+            for leak in leaks[:5]]
 
 
 def hygiene_findings(root: Path) -> list[Finding]:
@@ -57,6 +68,8 @@ def hygiene_findings(root: Path) -> list[Finding]:
                 if info.st_size > FILE_SIZE_LIMIT_BYTES:
                     size_mb = info.st_size / (1024 * 1024)
                     out.append(finding("tree.large-file", where, f"{size_mb:.1f} MB is over the 50 MB limit"))
+                else:
+                    out.extend(_secret_findings(path, where))
             elif not stat.S_ISDIR(info.st_mode):
                 out.append(finding("tree.stray-entry", where, "not a regular file or directory"))
         # os.walk lists links to directories under dirnames; never descend into them.
