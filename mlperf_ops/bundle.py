@@ -18,7 +18,8 @@ from typing import Any
 
 from mlperf_ops import __version__
 from mlperf_ops.controller import Context, make_plan
-from mlperf_ops.errors import UsageError
+from mlperf_ops import secretscan
+from mlperf_ops.errors import CheckFailed, UsageError
 from mlperf_ops.hashing import file_sha256
 from mlperf_ops.state.ledger import RECORD_FILE, Ledger
 
@@ -40,6 +41,13 @@ def export_bundle(ctx: Context, ledger: Ledger, system: str, out: Path) -> dict[
     if not records:
         raise UsageError(f"no finished records for system {system!r} in {ledger.root}",
                          hint=f"run `mlperf-ops apply {ctx.manifest.path} --system {system}` first")
+    leaks = [(record.path.name, rel, leak) for record in records for rel, leak in secretscan.scan_tree(record.path)]
+    if leaks:
+        # A bundle is a CI artifact that other jobs and people download: no secret may ride in it.
+        where = ", ".join(f"records/{key}/{rel}:{leak.line} ({leak.what})" for key, rel, leak in leaks[:3])
+        raise CheckFailed(f"{len(leaks)} secret-looking value(s) in the records to export: {where}",
+                          hint="a harness printed a credential into its log; remove the record "
+                               "(`apply --rerun`) after fixing the harness, and revoke the credential")
     index: dict[str, Any] = {
         "bundle_schema": BUNDLE_SCHEMA, "tool_version": __version__, "created_unix": time.time(),
         "submitter": ctx.manifest.submitter, "round": ctx.rules.round, "system": system,

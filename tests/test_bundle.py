@@ -96,3 +96,24 @@ def test_other_submitters_bundle_is_refused(tmp_path: Path) -> None:
 def test_verify_reports_an_unlisted_record(tmp_path: Path) -> None:
     (tmp_path / "records" / "zz").mkdir(parents=True)
     assert _verify(tmp_path, {"records": {}}) == ["records/zz: not in the bundle index"]
+
+
+def test_export_refuses_records_that_hold_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle is a CI artifact others download: a token a harness printed never rides in it."""
+    from mlperf_ops.bundle import export_bundle
+    from mlperf_ops.controller import load_context, make_plan
+    from mlperf_ops.errors import CheckFailed
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("MLPERF_OPS_PROJECT", str(repo))
+    ctx = load_context(repo / "manifests" / "demo.yaml")
+    ledger = Ledger(tmp_path / "state")
+    spec = make_plan(ctx, ledger).run("demo-cpu/digits-mlp/Offline/accuracy").spec
+    attempt = ledger.begin(spec.key, spec.run_id)
+    token = "ghp_" + "x1Y2" * 9
+    (attempt.dir / "container.log").write_text(f"harness: using GITHUB_TOKEN={token}\n")
+    ledger.commit(attempt, {"status": "done", "reason": "ok", "inputs": dict(spec.inputs)})
+    with pytest.raises(CheckFailed) as caught:
+        export_bundle(ctx, ledger, "demo-cpu", tmp_path / "b.tar.gz")
+    assert "container.log:1 (a GitHub token)" in caught.value.message and token not in caught.value.message
+    assert not (tmp_path / "b.tar.gz").exists()
