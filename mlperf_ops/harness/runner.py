@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import accuracy, dataset
+from . import accuracy, dataset, loadgen_settings
 from .backends import Backend, IdentityBackend, NoopBackend, make_backend
 from .errors import HarnessError
 from .sut import SampleSource, SampleStore, Sut
@@ -37,17 +37,9 @@ RESNET = "resnet"  # the one benchmark the built-in harness serves from the user
 SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server")
 MODES = ("PerformanceOnly", "AccuracyOnly")
 AUDIT_CONFIG = "audit.config"
-USER_CONF = "user.conf"
-MLPERF_CONF = "mlperf.conf"
 # Per-call batch caps: MultiStream's query is 8 samples; 8-16 samples of 602 KB keep the
 # batch in cache (measured: batch 8 ran ~2x the samples/s of batch 128 on this model).
 DEFAULT_MAX_BATCH = {"SingleStream": 1, "MultiStream": 16, "Offline": 16, "Server": 8}
-# FromConfig's conf_type: 1 = the user.conf (first such call also loads the built-in
-# mlperf.conf; a second such call logs an ERROR that invalidates the run); 2 = any other
-# file, applied on top without that bookkeeping (what LoadGen itself uses for audit.config).
-CONF_USER = 1
-CONF_EXTRA = 2
-CONF_BUILTIN_ONLY = 0
 
 
 @dataclass(frozen=True)
@@ -125,34 +117,7 @@ def say(message: str) -> None:
 
 def configure(lg: Any, contract: Contract) -> Any:
     """TestSettings: LoadGen's built-in mlperf.conf < config_dir/mlperf.conf (if any) < user.conf."""
-    settings = lg.TestSettings()
-    model, scenario = contract.loadgen_model, contract.scenario
-    user_conf = contract.config_dir / USER_CONF
-    mlperf_conf = contract.config_dir / MLPERF_CONF
-    if user_conf.is_file():
-        _from_config(settings, user_conf, model, scenario, CONF_USER)
-        if mlperf_conf.is_file():
-            # The built-in rules are already loaded; lay the file on top, then the user's
-            # settings again so they keep the last word. conf_type 2 never counts as a
-            # second user.conf, so the run stays valid.
-            say(f"applying {mlperf_conf} over LoadGen's built-in mlperf.conf")
-            _from_config(settings, mlperf_conf, model, scenario, CONF_EXTRA)
-            _from_config(settings, user_conf, model, scenario, CONF_EXTRA)
-    else:
-        say(f"no {user_conf}: LoadGen's built-in settings only")
-        settings.FromConfig("", model, scenario, CONF_BUILTIN_ONLY)
-        if mlperf_conf.is_file():
-            say(f"applying {mlperf_conf} over LoadGen's built-in mlperf.conf")
-            _from_config(settings, mlperf_conf, model, scenario, CONF_EXTRA)
-    settings.scenario = getattr(lg.TestScenario, scenario)
-    settings.mode = getattr(lg.TestMode, contract.mode)
-    return settings
-
-
-def _from_config(settings: Any, path: Path, model: str, scenario: str, conf_type: int) -> None:
-    code = settings.FromConfig(str(path), model, scenario, conf_type)
-    if code != 0:
-        raise HarnessError(f"LoadGen rejected {path} (code {code})", hint="lines are `model.scenario.key = number`")
+    return loadgen_settings.configure(lg, contract, say)
 
 
 def check_inputs(contract: Contract, cwd: Path) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import loadgen_settings
 from ..errors import HarnessError
 from . import dataset, server
 from .client import TOKEN_ID_MODES, TokenDecoder, load_vocab
@@ -37,7 +38,6 @@ from .sut import Endpoint, EndpointSut
 SCENARIOS = ("SingleStream", "Offline", "Server")  # SingleStream: llama3.1-8b-edge
 MODES = ("PerformanceOnly", "AccuracyOnly")
 AUDIT_CONFIG = "audit.config"
-USER_CONF = "user.conf"
 RUN_FILE = "llm_run.json"
 
 
@@ -131,18 +131,8 @@ def say(message: str) -> None:
 
 
 def configure(lg: Any, contract: LlmContract) -> Any:
-    """LoadGen's built-in mlperf.conf under user.conf, loaded once (docs/harness.md)."""
-    settings = lg.TestSettings()
-    user_conf = contract.config_dir / USER_CONF
-    if user_conf.is_file():
-        code = settings.FromConfig(str(user_conf), contract.loadgen_model, contract.scenario, 1)
-        if code != 0:
-            raise HarnessError(f"LoadGen rejected {user_conf} (code {code})")
-    else:
-        say(f"no {user_conf}: LoadGen's built-in settings only")
-        settings.FromConfig("", contract.loadgen_model, contract.scenario, 0)
-    settings.scenario = getattr(lg.TestScenario, contract.scenario)
-    settings.mode = getattr(lg.TestMode, contract.mode)
+    """LoadGen's settings as every harness here loads them (loadgen_settings), token latencies on."""
+    settings = loadgen_settings.configure(lg, contract, say)
     # The SUT always reports first tokens; the round's rules need TTFT/TPOT for every LLM
     # (the checker refuses an LLM run without them), whatever a user.conf says.
     settings.use_token_latencies = True
