@@ -16,7 +16,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from .errors import HarnessError  # noqa: E402
+from .errors import HarnessError, run_reporting  # noqa: E402
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -81,17 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        code: int = args.func(args)
-        return code
-    except HarnessError as exc:
-        print(f"error: {exc.message}", file=sys.stderr, flush=True)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr, flush=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-
+    return run_reporting(lambda: int(args.func(args)))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from ..errors import HarnessError
+from ..errors import run_reporting
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,18 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="one LoadGen run configured by MLPERF_* environment variables")
     parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         from . import runner
 
         return runner.run(os.environ)
-    except HarnessError as exc:
-        print(f"error: {exc.message}", file=sys.stderr, flush=True)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr, flush=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
 
+    return run_reporting(run)
 
 if __name__ == "__main__":
     sys.exit(main())
