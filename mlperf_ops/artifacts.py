@@ -24,8 +24,9 @@ from mlperf_ops.errors import UsageError
 from mlperf_ops.hashing import file_sha256
 from mlperf_ops.manifest.model import Artifact, Manifest
 from mlperf_ops.state.atomic import write_json
+from mlperf_ops.state.ledger import DIGEST_CACHE_FILE, Ledger
 
-CACHE_FILE = "digests.json"
+CACHE_FILE = DIGEST_CACHE_FILE  # its name in the state directory, which the ledger lays out
 CACHE_VERSION = 1
 
 
@@ -48,7 +49,7 @@ class DigestCache:
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> "DigestCache":
-        return cls(state_dir / CACHE_FILE)
+        return cls(Ledger(state_dir).digest_cache_file)
 
     def file_digest(self, path: Path, info: os.stat_result) -> str:
         key = str(path)

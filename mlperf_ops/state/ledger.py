@@ -5,7 +5,8 @@ Layout under the state directory:
     records/<key>/record.json + artifacts   finished runs ("done"), one per content key
     attempts/<stamp>-<key12>/...            failed or invalid attempts, kept apart
     staging/<key12>-<pid>-<n>/              a run in progress (config/, output/)
-    originals/<key>/...                     untruncated files replaced in a tree
+    originals/<tree>/<path>/<sha256>/...    untruncated accuracy logs replaced in a tree
+    digests.json                            cached sha256 of declared model/data set files
     lock                                    held by the one `apply` allowed at a time
 
 A run is staged, then its directory is renamed into `records/` or `attempts/` in
@@ -84,6 +85,9 @@ def artifact_manifest(root: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+DIGEST_CACHE_FILE = "digests.json"
+
+
 class Ledger:
     def __init__(self, state_dir: Path) -> None:
         # Absolute: record directories are bind-mounted into containers.
@@ -92,6 +96,8 @@ class Ledger:
         self.attempts_dir = self.root / "attempts"
         self.staging_dir = self.root / "staging"
         self.originals_dir = self.root / "originals"
+        # sha256 of model/data set files by path, size, mtime and inode (mlperf_ops.artifacts)
+        self.digest_cache_file = self.root / DIGEST_CACHE_FILE
 
     # -- reading -------------------------------------------------------------
 
