@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from mlperf_ops.plan import ACCURACY, Plan, PlannedRun, RunSpec
 from mlperf_ops.rules import Rules
@@ -159,3 +160,20 @@ def humanize_ns(text: str) -> str:
         return f"{match.group(1)}{match.group(2)}{human_duration(seconds)}"
 
     return _NS_VALUE.sub(one, text)
+
+
+def estimate_json(result: Plan, rules: Rules) -> dict[str, Any]:
+    """The estimate for machines: seconds per pending run (null: unknown yet), per system, in total."""
+    estimate = estimate_runs(result, rules)
+    return {
+        "total_s": estimate.seconds(), "unknown_runs": estimate.unknown(),
+        "systems": {s: {"seconds": estimate.seconds(s), "unknown_runs": estimate.unknown(s)} for s in estimate.systems},
+        "runs": {r.run_id: r.seconds for r in estimate.runs},
+    }
+
+
+def estimate_title(result: Plan, rules: Rules) -> str:
+    """`at least 1 h 51 min`, and how many accuracy runs are not counted: for a step summary title."""
+    estimate = estimate_runs(result, rules)
+    unknown = estimate.unknown()
+    return f"at least {human_duration(estimate.seconds())}" + (f" + {unknown} of unknown length" if unknown else "")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -20,8 +19,7 @@ from mlperf_ops.cli.common import (
 from mlperf_ops.cli.render import estimate_lines, plan_table
 from mlperf_ops.controller import host_facts, load_context, make_plan
 from mlperf_ops.errors import EXIT_OK, EXIT_PENDING
-from mlperf_ops.plan import Plan, github_matrix, plan_to_json
-from mlperf_ops.rules import Rules
+from mlperf_ops.plan import github_matrix, plan_to_json
 from mlperf_ops.state.ledger import Ledger
 
 
@@ -46,6 +44,8 @@ def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | Non
         from mlperf_ops.rerun import rerun_preview
 
         result = rerun_preview(result, rerun)
+    from mlperf_ops.estimate import estimate_json, estimate_title
+
     data = plan_to_json(result, ctx.manifest)
     data["estimate"] = estimate_json(result, ctx.rules)
     if github_output:
@@ -68,27 +68,6 @@ def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | Non
     if exit_code and result.pending:
         return EXIT_PENDING
     return EXIT_OK
-
-
-def estimate_json(result: Plan, rules: Rules) -> dict[str, Any]:
-    """The estimate for machines: seconds per pending run (null: unknown yet), per system, in total."""
-    from mlperf_ops.estimate import estimate_runs
-
-    estimate = estimate_runs(result, rules)
-    return {
-        "total_s": estimate.seconds(), "unknown_runs": estimate.unknown(),
-        "systems": {s: {"seconds": estimate.seconds(s), "unknown_runs": estimate.unknown(s)} for s in estimate.systems},
-        "runs": {r.run_id: r.seconds for r in estimate.runs},
-    }
-
-
-def estimate_title(result: Plan, rules: Rules) -> str:
-    """`at least 1 h 51 min`, and how many accuracy runs are not counted: for a step summary title."""
-    from mlperf_ops.estimate import estimate_runs, human_duration
-
-    estimate = estimate_runs(result, rules)
-    unknown = estimate.unknown()
-    return f"at least {human_duration(estimate.seconds())}" + (f" + {unknown} of unknown length" if unknown else "")
 
 
 def register(group: click.Group) -> None:
