@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from checkout import copy_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 SECOND_PROFILE = """\
@@ -30,7 +31,7 @@ calibration:
   duration_ms: 1000
 run_timeout_s: 600
 transient_retries: 2
-audit_retries: 4
+audit_retries: 10
 require_valid: true
 """
 
@@ -46,17 +47,6 @@ def readme_make_lines() -> list[list[str]]:
     return lines
 
 
-def checkout_copy(dest: Path) -> Path:
-    """The tracked files with their times kept, so the shared venv's stamp stays newer."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           cwd=REPO, check=True, capture_output=True).stdout.decode()
-    for rel in filter(None, files.split("\0")):
-        if (REPO / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
-    return dest
-
-
 @pytest.mark.docker
 @pytest.mark.slow
 def test_the_readme_sequence_of_two_make_submissions(
@@ -64,7 +54,7 @@ def test_the_readme_sequence_of_two_make_submissions(
     first, second = readme_make_lines()[:2]
     assert first == ["make", "submission"]
     assert "PIPELINE=submission" in second and any(a.startswith("MANIFEST=") for a in second)
-    checkout = checkout_copy(tmp_path / "checkout")
+    checkout = copy_checkout(tmp_path / "checkout")
     (checkout / "pipelines" / "rehearsal.yaml").write_text(SECOND_PROFILE)
     second = ["PIPELINE=rehearsal" if arg == "PIPELINE=submission" else arg for arg in second]
     # This checkout's venv is the repository's (same code). Its ledger starts as a copy of a

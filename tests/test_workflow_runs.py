@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from checkout import copy_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / ".github" / "workflows" / "runs.yml"
@@ -70,14 +71,7 @@ class Runner:
     # -- jobs ---------------------------------------------------------------------
     def workspace(self, name: str) -> Path:
         """A fresh checkout: the repository's tracked files (as they are in the work tree)."""
-        ws = self.base / "ws" / name
-        files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, check=True, capture_output=True).stdout
-        for rel in filter(None, files.decode().split("\0")):
-            src = REPO / rel
-            if src.is_file():
-                (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, ws / rel)
-        return ws
+        return copy_checkout(self.base / "ws" / name)
 
     def run_job(self, job_id: str, matrix: dict[str, Any], extra_env: dict[str, str]) -> None:
         job = self.workflow["jobs"][job_id]
