@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from mlperf_ops import images
-from mlperf_ops.engine import ContainerSpec, Engine
+from mlperf_ops.engine import Engine
+from mlperf_ops.execution import ContainerSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,6 @@ exactly where the ledger says it stopped.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +15,10 @@ from mlperf_ops.artifacts import verify_artifacts
 from mlperf_ops.audit_retry import after_timing_failure
 from mlperf_ops.controller import Context, make_plan
 from mlperf_ops.engine import Engine
+from mlperf_ops.execution import Executor
 from mlperf_ops.estimate import run_start_data
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
-from mlperf_ops.local_engine import LocalEngine
 from mlperf_ops.plan import AUDIT, CALIBRATION, Plan, PlannedRun
 from mlperf_ops.probe_check import checked_probes
 from mlperf_ops.rerun import RERUN_REASON, rerun_preview, retire_matching
@@ -60,7 +59,7 @@ def apply(
     ctx: Context,
     ledger: Ledger,
     *,
-    connect: Callable[[], Any] | None = None,
+    connect: Callable[[], Executor],
     system: str | None = None,
     only: str | None = None,
     keep_going: bool = False,
@@ -95,13 +94,12 @@ def apply(
         for note in accepted_notes:
             on_event(Event("warning", note))
 
-        local = os.environ.get("MLPERF_OPS_EXECUTOR", "docker") == "local"
-        engine: Engine | LocalEngine = (connect or (LocalEngine.connect if local else Engine.connect))()
-        if isinstance(engine, Engine):
-            # We hold the lock, so a container of this state dir still around belongs
-            # to an apply that was killed: it must not run alongside the resumed one.
-            for orphan in engine.prune("containers", {STATE_LABEL: state_label(ledger.root)}):
-                on_event(Event("warning", f"removed container {orphan[:12]} left by an interrupted apply"))
+        engine = connect()
+        local = engine.name == "local"
+        # We hold the lock, so a container of this state dir still around belongs
+        # to an apply that was killed: it must not run alongside the resumed one.
+        for orphan in engine.remove_orphans({STATE_LABEL: state_label(ledger.root)}):
+            on_event(Event("warning", f"removed container {orphan[:12]} left by an interrupted apply"))
         for system_id, probe in probes.items():
             # systems/<id>.json describes the machine the runs happen on, as probed above.
             ledger.write_probe(system_id, probe)

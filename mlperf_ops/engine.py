@@ -1,8 +1,8 @@
 """The one module that talks to the Docker engine.
 
-Everything else in mlperf-ops works with the plain dataclasses defined here
-(`ContainerSpec`, `ContainerResult`, `ImageInfo`) and never imports `docker`, so the
-planner, the ledger and the tests of both run without an engine.
+Everything else in mlperf-ops works with the plain dataclasses of `execution`
+(`ContainerSpec`, `ContainerResult`) and `ImageInfo` here, and never imports `docker`,
+so the planner, the ledger and the tests of both run without an engine.
 
 Security defaults live here rather than in callers so no caller can forget them: every
 container drops all capabilities, gets no-new-privileges, a read-only root file system
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, Typ
 
 
 from mlperf_ops.errors import EngineUnavailable, OperationalError
+from mlperf_ops.execution import UNPRIVILEGED_USER, ContainerResult, ContainerSpec, ExecutorName, GpuRequest
 
 if TYPE_CHECKING:
     import docker
@@ -50,21 +51,7 @@ AMD_DEVICES = ("/dev/kfd", "/dev/dri")
 AMD_GROUPS = ("video", "render")
 
 T = TypeVar("T")
-Network = Literal["none", "host", "bridge"]
 PruneKind = Literal["containers", "images", "all"]
-
-
-# nobody:nogroup. A root caller (CI runners and Kubernetes often are) never gets a root
-# container: dropped capabilities still leave uid 0 owning every root-owned file it can reach.
-UNPRIVILEGED_USER = "65534:65534"
-
-
-def caller_user() -> str:
-    """The uid:gid containers run as: the caller's own, so the files they write are the
-    caller's to read and delete; for a root caller, nobody:nogroup (see `handed_over`)."""
-    if os.getuid() == 0:
-        return UNPRIVILEGED_USER
-    return f"{os.getuid()}:{os.getgid()}"
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
@@ -90,50 +77,6 @@ def handed_over(spec: ContainerSpec) -> Iterator[None]:
     finally:
         for source in writable:
             _chown_tree(source, os.getuid(), os.getgid())
-
-
-@dataclass(frozen=True)
-class Mount:
-    source: Path
-    target: str
-    read_only: bool = True
-
-
-@dataclass(frozen=True)
-class GpuRequest:
-    """GPUs for one container. `count=None` and no ids means all GPUs of that vendor."""
-
-    vendor: Literal["nvidia", "amd"]
-    count: int | None = None
-    device_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    image: str
-    command: list[str] | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    mounts: tuple[Mount, ...] = ()
-    workdir: str | None = None
-    user: str = field(default_factory=caller_user)
-    network: Network = "none"
-    mem_limit: str | int | None = None
-    pids_limit: int | None = 4096
-    shm_size: str | int | None = None
-    gpus: GpuRequest | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    read_only_rootfs: bool = True
-    tmp_size: str = "1g"
-
-
-@dataclass(frozen=True)
-class ContainerResult:
-    exit_code: int
-    oom_killed: bool
-    timed_out: bool
-    duration_s: float
-    log_path: Path
-    container_id: str
 
 
 @dataclass(frozen=True)
@@ -281,7 +224,9 @@ def _host_group_ids() -> dict[str, int]:
 
 
 class Engine:
-    """A connected Docker engine. Create with `Engine.connect()`."""
+    """A connected Docker engine (an `execution.Executor`). Create with `Engine.connect()`."""
+
+    name: ExecutorName = "docker"
 
     def __init__(self, client: docker.DockerClient, *, attempts: int = 4) -> None:
         self._client = client
@@ -300,6 +245,10 @@ class Engine:
 
     def close(self) -> None:
         self._client.close()
+
+    def remove_orphans(self, labels: Mapping[str, str]) -> list[str]:
+        """Containers with these labels that an interrupted apply left behind, removed."""
+        return self.prune("containers", labels)
 
     def _retry(self, call: Callable[[], T]) -> T:
         from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential  # ~40 ms: on use

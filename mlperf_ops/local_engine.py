@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from mlperf_ops.engine import ContainerResult, ContainerSpec
+from mlperf_ops.execution import ContainerResult, ContainerSpec, ExecutorName
 from mlperf_ops.errors import OperationalError
 
 DEFAULT_COMMAND = ["python3", "-m", "harness", "run"]
@@ -62,7 +62,9 @@ def local_env(spec: ContainerSpec, mounts: Mapping[str, str], extra: Mapping[str
 
 
 class LocalEngine:
-    """The subset of `Engine` that `apply` uses, backed by child processes."""
+    """An `execution.Executor` backed by child processes."""
+
+    name: ExecutorName = "local"
 
     def __init__(self, extra_env: Mapping[str, str] | None = None) -> None:
         self.extra_env = dict(extra_env or {})
@@ -76,6 +78,10 @@ class LocalEngine:
 
     def close(self) -> None:
         return None
+
+    def remove_orphans(self, labels: Mapping[str, str]) -> list[str]:
+        # A child process dies with the apply that started it (same session): nothing to remove.
+        return []
 
     def run(self, spec: ContainerSpec, log_path: Path, on_line: Callable[[str], None] | None = None,
             timeout_s: float = 3600.0) -> ContainerResult:

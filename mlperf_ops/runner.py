@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops import __version__
-from mlperf_ops.engine import ContainerSpec, Engine, GpuRequest, Mount
+from mlperf_ops.execution import ContainerSpec, Executor, GpuRequest, Mount
 from mlperf_ops.events import Event, EventSink
 from mlperf_ops.images import ImageRef, ImageTarget
-from mlperf_ops.local_engine import LocalEngine
 from mlperf_ops.manifest.model import BenchmarkSpec, SystemSpec
 from mlperf_ops.outcome import ContainerExit, Outcome, evaluate
 from mlperf_ops.pipeline import Profile
@@ -134,7 +133,7 @@ def _record(spec: RunSpec, outcome: Outcome, image: ImageRef, profile: Profile, 
 
 def execute(
     spec: RunSpec, *, system: SystemSpec, bench: BenchmarkSpec, target: ImageTarget, image: ImageRef,
-    engine: Engine | LocalEngine, ledger: Ledger, rules: Rules, profile: Profile, on_event: EventSink,
+    engine: Executor, ledger: Ledger, rules: Rules, profile: Profile, on_event: EventSink,
 ) -> Record:
     """Stage, run, judge, verify (audits) and commit one run. Always returns a committed record."""
     started = time.time()
@@ -192,7 +191,7 @@ def accuracy_command(bench: BenchmarkSpec, log: str, out: str) -> list[str]:
 
 
 def _score_accuracy_log(log: Path, spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: BenchmarkSpec,
-                        target: ImageTarget, image: ImageRef, engine: Engine | LocalEngine, on_event: EventSink) -> Path:
+                        target: ImageTarget, image: ImageRef, engine: Executor, on_event: EventSink) -> Path:
     """Run the benchmark's accuracy script on a log inside the attempt, in the run's image (TEST01)."""
     rel = log.relative_to(attempt.dir)
     out_rel = rel.parent / (rel.stem + ".accuracy.txt")

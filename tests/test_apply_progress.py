@@ -14,18 +14,13 @@ from mlperf_ops.cli.progress import Progress
 from mlperf_ops.controller import load_context
 from mlperf_ops.events import Event
 from mlperf_ops.state.ledger import Ledger
+from tests.support.executors import NoExecutor
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-class NoEngine:
-    def close(self) -> None:
-        pass
-
-
 def applied_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Event]:
     """The demo applied with scripted runs: the events apply reports along the way."""
-    monkeypatch.setenv("MLPERF_OPS_EXECUTOR", "local")
     monkeypatch.setenv("MLPERF_OPS_PROJECT", str(REPO))
 
     def fake_execute(spec: Any, *, ledger: Ledger, **_: Any) -> Any:
@@ -41,7 +36,7 @@ def applied_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Even
     monkeypatch.setattr(apply_mod, "probe_host", lambda: {"host_processor_model_name": "test"})
     events: list[Event] = []
     result = apply_mod.apply(load_context(REPO / "manifests" / "demo.yaml"), Ledger(tmp_path / "state"),
-                             connect=NoEngine, on_event=events.append)
+                             connect=NoExecutor, on_event=events.append)
     assert result.ok
     return events
 

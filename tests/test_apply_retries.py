@@ -20,23 +20,16 @@ from mlperf_ops.audit_retry import MAX_REMEASURES
 from mlperf_ops.controller import load_context
 from mlperf_ops.events import Event
 from mlperf_ops.state.ledger import Ledger
+from tests.support.executors import NoExecutor
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "manifests" / "demo.yaml"
-
-
-class NoEngine:
-    """The executor seam's only duty here: to be closed."""
-
-    def close(self) -> None:
-        pass
 
 
 Script = Callable[[Any, int], dict[str, Any]]
 
 
 def run_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: Script) -> tuple[Ledger, list[str], Any]:
-    monkeypatch.setenv("MLPERF_OPS_EXECUTOR", "local")
     monkeypatch.setenv("MLPERF_OPS_PROJECT", str(REPO))
     ledger = Ledger(tmp_path / "state")
     calls: list[str] = []
@@ -57,7 +50,7 @@ def run_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: Script) -
     monkeypatch.setattr(apply_mod, "probe_host", lambda: {"host_processor_model_name": "test"})
     ctx = load_context(DEMO)
     events: list[Event] = []
-    result = apply_mod.apply(ctx, ledger, connect=NoEngine, keep_going=True, on_event=events.append)
+    result = apply_mod.apply(ctx, ledger, connect=NoExecutor, keep_going=True, on_event=events.append)
     return ledger, calls, result
 
 

@@ -23,7 +23,8 @@ import yaml
 from mlperf_ops import images, k8s
 from mlperf_ops.k8s_documents import render_k8s_documents
 from mlperf_ops.controller import load_context, make_plan
-from mlperf_ops.engine import ContainerSpec, Engine, Mount
+from mlperf_ops.engine import Engine
+from mlperf_ops.execution import ContainerSpec, Mount
 from mlperf_ops.state.ledger import Ledger
 from tests.test_k8s import _kubernetes_validate
 

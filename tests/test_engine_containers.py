@@ -11,7 +11,8 @@ from typing import Iterator
 
 import pytest
 
-from mlperf_ops.engine import ContainerSpec, Engine, Mount
+from mlperf_ops.engine import Engine
+from mlperf_ops.execution import ContainerSpec, Mount
 from mlperf_ops.errors import OperationalError
 
 pytestmark = pytest.mark.docker

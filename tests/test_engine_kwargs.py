@@ -11,15 +11,8 @@ import docker.errors
 import pytest
 import requests
 
-from mlperf_ops.engine import (
-    ContainerSpec,
-    GpuRequest,
-    Mount,
-    caller_user,
-    container_kwargs,
-    is_transient,
-    translate_error,
-)
+from mlperf_ops.engine import container_kwargs, is_transient, translate_error
+from mlperf_ops.execution import ContainerSpec, GpuRequest, Mount, caller_user
 from mlperf_ops.errors import OperationalError
 
 

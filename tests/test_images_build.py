@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mlperf_ops import images
-from mlperf_ops.engine import ContainerSpec, Engine
+from mlperf_ops.engine import Engine
+from mlperf_ops.execution import ContainerSpec
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

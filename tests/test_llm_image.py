@@ -12,7 +12,8 @@ import pytest
 
 from conftest_docker import IMAGES_DIR
 from mlperf_ops import images
-from mlperf_ops.engine import ContainerSpec, Engine, Mount
+from mlperf_ops.engine import Engine
+from mlperf_ops.execution import ContainerSpec, Mount
 from test_llm_llamacpp import SAMPLES, llama_files, llama_server  # noqa: F401 (fixtures)
 from test_check_llm import findings
 

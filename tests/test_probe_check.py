@@ -19,6 +19,7 @@ from mlperf_ops.events import Event
 from mlperf_ops.manifest.documents import system_document
 from mlperf_ops.probe_check import ACCEPTED_KEY, mismatches, same_model
 from mlperf_ops.state.ledger import Ledger
+from tests.support.executors import NoExecutor
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_ONLY = {"host_processor_model_name": "Intel(R) Xeon(R) CPU @ 2.20GHz", "host_processors_per_node": "1"}
@@ -97,13 +98,7 @@ def test_two_declared_gpus_on_this_machine_stop_apply_before_any_container(tmp_p
     assert not (state / "records").exists() and not (state / "probes").exists()
 
 
-class NoEngine:
-    def close(self) -> None:
-        pass
-
-
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, accept: bool) -> tuple[Ledger, list[str], Any]:
-    monkeypatch.setenv("MLPERF_OPS_EXECUTOR", "local")
     monkeypatch.setenv("MLPERF_OPS_PROJECT", str(REPO))
     ledger = Ledger(tmp_path / "state")
     calls: list[str] = []
@@ -122,7 +117,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, accept: bool) -> tup
     monkeypatch.setattr(apply_mod, "probe_host", lambda: dict(CPU_ONLY))
     ctx = load_context(gpu_manifest(tmp_path))
     events: list[Event] = []
-    result = apply_mod.apply(ctx, ledger, connect=NoEngine, accept_probe=accept, on_event=events.append)
+    result = apply_mod.apply(ctx, ledger, connect=NoExecutor, accept_probe=accept, on_event=events.append)
     return ledger, calls, result
 
 
@@ -144,7 +139,7 @@ def test_accept_probe_records_the_probed_values(tmp_path: Path, monkeypatch: pyt
     assert doc["accelerators_per_node"] == "0" and doc["accelerator_model_name"] == "N/A"
     # The acceptance holds for a resumed apply on the same machine: no new --accept-probe needed.
     ledger.retire(next(r.key for r in ledger.records() if r.status == "done"), "test")
-    again = apply_mod.apply(ctx, ledger, connect=NoEngine, on_event=lambda _: None)
+    again = apply_mod.apply(ctx, ledger, connect=NoExecutor, on_event=lambda _: None)
     assert again.ok
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,6 +23,9 @@ from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL
 from mlperf_ops.estimate import humanize_ns
 from mlperf_ops.status import record_result, status_rows
 from mlperf_ops.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from mlperf_ops.execution import Executor
 
 
 
@@ -43,13 +48,23 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
               as_json: bool) -> int:
     """Build images as needed and run every pending run in containers, recording results."""
     from mlperf_ops.apply import apply as run_apply  # imports docker: only when applying
+    from mlperf_ops.execution import executor_from_env
+
+    if executor_from_env() == "local":
+        from mlperf_ops.local_engine import LocalEngine
+
+        connect: Callable[[], Executor] = LocalEngine.connect
+    else:
+        from mlperf_ops.engine import Engine
+
+        connect = Engine.connect
 
     ledger = Ledger(state_dir)
     # Refuse before any run: a system description the checker would reject costs hours later.
     ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
     with Progress(verbose=verbose, live=not as_json) as progress:
         result = run_apply(ctx, ledger, system=system, only=only, keep_going=keep_going, dry_run=dry_run,
-                           rerun=rerun, accept_probe=accept_probe, on_event=progress)
+                           rerun=rerun, accept_probe=accept_probe, connect=connect, on_event=progress)
     if dry_run:
         if as_json:
             from mlperf_ops.plan import plan_to_json
