@@ -16,6 +16,7 @@ their verdicts go to dist/bench.json; the script fails only if RSS is over 64 MB
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -39,19 +40,27 @@ SUBMITTER = "bench"
 
 
 def build_tarball(path: Path, size: int) -> None:
-    """An uncompressed tar holding one random file, written in 1 MB pieces."""
+    """An uncompressed tar holding one random file, written in 1 MB pieces, and its
+    `.sha256` file beside it, as `mlperf-ops pack` leaves them (the upload verifies that
+    sha256 while sending)."""
     info = tarfile.TarInfo(f"open/{SUBMITTER}/results/sut/resnet/Offline/blob.bin")
     info.size = size
     info.mtime = int(time.time())
+    digest = hashlib.sha256()
     with open(path, "wb") as out:
-        out.write(info.tobuf(format=tarfile.PAX_FORMAT))
+        def write(data: bytes) -> None:
+            out.write(data)
+            digest.update(data)
+
+        write(info.tobuf(format=tarfile.PAX_FORMAT))
         left = size
         while left:
             piece = os.urandom(min(left, 1 << 20))
-            out.write(piece)
+            write(piece)
             left -= len(piece)
-        out.write(b"\0" * ((512 - size % 512) % 512))
-        out.write(b"\0" * 1024)
+        write(b"\0" * ((512 - size % 512) % 512))
+        write(b"\0" * 1024)
+    path.with_name(path.name + ".sha256").write_text(f"{digest.hexdigest()}  {path.name}\n")
 
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[int, float, float, str, str]:

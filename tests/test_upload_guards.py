@@ -112,12 +112,35 @@ def test_same_sha_is_a_noop_unless_forced(tmp_path: Path, portal: DevPortal) -> 
     assert portal.calls["put"] == 2
 
 
-def test_sha256_sidecar_mismatch_is_refused(tmp_path: Path, portal: DevPortal) -> None:
+@pytest.mark.parametrize("payload_mb", [0, 3])  # one chunk, several chunks of the PUT body
+def test_sha256_sidecar_mismatch_is_refused(tmp_path: Path, portal: DevPortal, payload_mb: int) -> None:
+    # pack's .sha256 is verified while sending (one read of the tarball): a mismatch
+    # abandons the PUT before its last bytes, so the portal never holds a copy and no
+    # check starts; the failure is recorded in a receipt.
+    import os
+
+    tarball = make_tarball(tmp_path / "dist", payload=os.urandom(payload_mb << 20))
+    (tmp_path / "dist" / f"{tarball.name}.sha256").write_text("0" * 64 + f"  {tarball.name}\n")
+    with pytest.raises(CheckFailed) as caught:
+        _go(tmp_path, portal, tarball, force=True)
+    assert f"does not match {tarball.name}.sha256" in caught.value.message
+    assert "re-run `mlperf-ops pack`" in (caught.value.hint or "")
+    assert not portal.uploads and "check" not in portal.calls
+    assert [r.result for r in ReceiptStore(tmp_path / "state").all()] == ["failed"]
+
+
+def test_sha256_sidecar_mismatch_in_a_dry_run_sends_nothing(tmp_path: Path, portal: DevPortal) -> None:
     tarball = make_tarball(tmp_path / "dist")
     (tmp_path / "dist" / f"{tarball.name}.sha256").write_text("0" * 64 + f"  {tarball.name}\n")
     with pytest.raises(CheckFailed):
-        _go(tmp_path, portal, tarball, force=True)
+        _go(tmp_path, portal, tarball, dry_run=True)
     assert portal.calls == {}
+
+
+def test_without_a_sidecar_the_tarball_is_hashed_before_sending(tmp_path: Path, portal: DevPortal) -> None:
+    tarball = make_tarball(tmp_path / "dist", sidecar=False)
+    receipt = _go(tmp_path, portal, tarball)
+    assert receipt.result == OK and receipt.sha256 == sha256_of(tarball) == portal.uploads[SUBMITTER].sha256
 
 
 def test_dry_run_sends_nothing_and_masks_the_id(tmp_path: Path, portal: DevPortal) -> None:
