@@ -8,6 +8,8 @@ the end, so a crash never leaves half a tree where a whole one was.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import shutil
 import tempfile
@@ -25,7 +27,6 @@ from mlperf_ops.manifest.documents import measurements_document, system_document
 from mlperf_ops.paperwork import SourceCopy, write_paperwork
 from mlperf_ops.plan import ACCURACY, AUDIT, CALIBRATION, PERFORMANCE, Plan, PlannedRun
 from mlperf_ops.state.ledger import Ledger, Record
-from mlperf_ops.status import record_result
 from mlperf_ops.sysdesc import probe_host
 from mlperf_ops.truncate import truncate_tree
 
@@ -74,13 +75,13 @@ def reproduce_command(ctx: Context, run_glob: str) -> str:
 def _scenario_readme(ctx: Context, system: SystemSpec, bench: BenchmarkSpec, scenario: str,
                      records: dict[str, Record]) -> str:
     perf = records[f"{system.id}/{bench.name}/{scenario}/{PERFORMANCE}"]
-    image = perf.data.get("image") or {}
+    image = perf.run.image
     lines = [
         f"# {bench.name} {scenario} on {system.id}",
         "",
         f"Benchmark: {bench.official} (round {ctx.rules.round}, {ctx.manifest.division} division)"
         + (f", submitted as custom model `{bench.name}`" if bench.custom else ""),
-        f"Image: `{image.get('tag')}` (id `{image.get('id')}`)",
+        f"Image: `{image.tag if image else None}` (id `{image.id if image else None}`)",
         f"Harness: {'`' + ' '.join(bench.command) + '`' if bench.command else 'mlperf-ops built-in harness (src/harness)'}",
         f"Pipeline profile: {ctx.profile.name}" + ("" if ctx.profile.submittable else " (smoke: NOT submittable)"),
         "",
@@ -100,8 +101,7 @@ def _scenario_readme(ctx: Context, system: SystemSpec, bench: BenchmarkSpec, sce
     ]
     for run_id in sorted(r for r in records if r.startswith(f"{system.id}/{bench.name}/{scenario}/")):
         record = records[run_id]
-        summary = record.data.get("summary") or {}
-        result = record_result(record.data) if record.data.get("accuracy") else summary.get("result_validity") or ""
+        result = record.run.headline() if record.run.accuracy else (record.run.validity or "")
         lines.append(f"| {run_id.rsplit('/', 1)[-1]} | `{record.key[:16]}` | {result} |")
     return "\n".join(lines) + "\n"
 
@@ -112,11 +112,12 @@ def _src_readme(ctx: Context, records: dict[str, Record], copies: list[SourceCop
     for system in ctx.manifest.systems:
         for bench in system.benchmarks:
             perf = next((r for k, r in sorted(records.items()) if k.startswith(f"{system.id}/{bench.name}/")), None)
-            image = (perf.data.get("image") if perf else None) or {}
+            image = perf.run.image if perf else None
             lines += [
                 f"## {bench.name} on {system.id}", "",
-                f"- image: `{image.get('tag')}`, id `{image.get('id')}`",
-                f"- image build context: `images/{image.get('target')}` (content hash `{image.get('identity')}`)",
+                f"- image: `{image.tag if image else None}`, id `{image.id if image else None}`",
+                f"- image build context: `images/{image.target if image else None}` "
+                f"(content hash `{image.identity if image else None}`)",
                 "- harness: " + (f"external, `{' '.join(bench.command)}`" if bench.command
                                  else "the mlperf-ops built-in LoadGen harness, source in `harness/`"),
                 *(f"- harness source: `{c.dest}/`" for c in copies if c.system == system.id and c.benchmark == bench.name),
@@ -136,12 +137,12 @@ def _provenance(ctx: Context, records: dict[str, Record]) -> dict[str, Any]:
     runs = []
     images: dict[str, dict[str, Any]] = {}
     for run_id, record in sorted(records.items()):
-        image = record.data.get("image") or {}
-        images[str(image.get("tag"))] = image
-        summary = record.data.get("summary") or {}
-        runs.append({"run_id": run_id, "key": record.key, "status": record.status, "image_id": image.get("id"),
-                     "loadgen_version": summary.get("loadgen_version"), "seeds": summary.get("seeds"),
-                     "profile": record.data.get("profile")})
+        run, image = record.run, record.run.image
+        images[str(image.tag if image else None)] = dataclasses.asdict(image) if image else {}
+        summary = run.summary
+        runs.append({"run_id": run_id, "key": record.key, "status": record.status, "image_id": image.id if image else None,
+                     "loadgen_version": summary.loadgen_version if summary else None,
+                     "seeds": dict(summary.seeds) if summary else None, "profile": run.profile})
     return {"tool": "mlperf-ops", "tool_version": __version__, "round": ctx.rules.round,
             "profile": ctx.profile.name, "submittable": ctx.profile.submittable,
             "manifest": ctx.manifest.path, "runs": runs, "images": images}
@@ -154,7 +155,7 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
         listing = "\n".join(f"  - {p.spec.run_id} ({p.action}: {p.reason})" for p in missing)
         raise OperationalError(f"{len(missing)} required run(s) have no finished record:\n{listing}",
                                hint=f"run `mlperf-ops apply {ctx.manifest.path}` first")
-    stray = sorted(r.run_id for r in records.values() if not r.data.get("submittable", False))
+    stray = sorted(r.run_id for r in records.values() if not r.run.submittable)
     if ctx.profile.submittable and stray and not allow_smoke:
         # Asked for a submission, the ledger holds short runs: never mix them in silently.
         raise UsageError(f"the {ctx.profile.name!r} profile is submittable, but {len(stray)} record(s) are not "
@@ -190,7 +191,7 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
                     perf = records[f"{base}/{PERFORMANCE}"]
                     accuracy = records[f"{base}/{ACCURACY}"]
                     sdir.mkdir(parents=True)
-                    (sdir / "user.conf").write_text(perf.data["inputs"]["user_conf"], "utf-8")
+                    (sdir / "user.conf").write_text(str(perf.run.inputs["user_conf"]), "utf-8")
                     (sdir / "measurements.json").write_text(json.dumps(measurements_document(bench), indent=2) + "\n", "utf-8")
                     (sdir / "README.md").write_text(_scenario_readme(ctx, system, bench, scenario, records), "utf-8")
                     for name in LOGS:
@@ -198,9 +199,9 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
                     for name in ACCURACY_FILES:
                         _copy(accuracy.output_dir / name, sdir / "accuracy" / name)
                     for run_id, record in sorted(records.items()):
-                        if not run_id.startswith(base + "/") or record.data.get("mode") != AUDIT:
+                        if not run_id.startswith(base + "/") or record.run.mode != AUDIT:
                             continue
-                        test = str(record.data["audit_test"])
+                        test = str(record.run.audit_test)
                         tdir = sdir / test
                         for name in LOGS:
                             _copy(record.output_dir / name, tdir / "performance" / "run_1" / name)

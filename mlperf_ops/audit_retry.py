@@ -8,23 +8,63 @@ with it, so that both runs are made under the same machine state. A failure of t
 audit's *accuracy* check, or an INVALID run, is never retried here: that is a wrong
 result, not noise.
 
-The policy, per audit and apply:
+The policy, per audit:
 - failures are counted since its reference was last measured;
 - every second failure measures the reference again (at most `MAX_REMEASURES` times per
-  reference and apply), which starts every audit compared with it afresh;
+  reference), which starts every audit compared with it afresh;
 - otherwise the audit runs again alone, until more than `audit_retries` failures.
 So one audit runs at most 2 * MAX_REMEASURES + audit_retries + 1 times.
 
-Pure: the loop in `apply` keeps the counts and calls `after_timing_failure`.
+The counts are not kept in memory: `counts_before` reads them from the ledger's records
+(each record carries its `RetryCounts`, and re-measured references are retired with
+`REMEASURED` in their reason), so an `apply` killed half-way and started again goes on
+where it stopped instead of starting its retries over.
+
+Pure: `apply` passes the records and calls `after_timing_failure`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from mlperf_ops.state.record import RetryCounts, RunRecord
+
 Action = Literal["retry", "remeasure", "give-up"]
 MAX_REMEASURES = 2
+REMEASURED = "re-measured"  # the reason's first word on a reference retired by this policy
+RECALIBRATED = "re-calibrated"  # ... and on a calibration retired because a run outran it
+
+
+def counts_before(run_id: str, key: str, reference: str | None, records: Iterable[RunRecord]) -> RetryCounts:
+    """Where run `run_id` (content `key`) stands before its next attempt, from the ledger.
+
+    `attempt`: failed or invalid attempts at this key since its last finished one, plus
+    this one. `timing_failures`: those of them that failed only the audit's timing
+    comparison after `reference` (the audit's performance run) was last measured.
+    `remeasures`: how often that reference was retired by this policy.
+    """
+    history = sorted(records, key=lambda r: r.finished_unix)
+    measured = max((r.finished_unix for r in history if r.key == reference and r.status == "done"), default=0.0)
+    streak: list[RunRecord] = []
+    for record in history:
+        if record.run_id != run_id or record.key != key:
+            continue
+        if record.status in ("failed", "invalid"):
+            streak.append(record)
+        else:
+            streak = []
+    timing = sum(1 for r in streak if r.mode == "audit" and r.transient and r.finished_unix > measured)
+    remeasures = sum(1 for r in history if r.key == reference and r.status == "retired"
+                     and r.reason.startswith(REMEASURED))
+    return RetryCounts(attempt=len(streak) + 1, timing_failures=timing, remeasures=remeasures)
+
+
+def recalibrations(calibration_key: str, records: Iterable[RunRecord]) -> int:
+    """How often a calibration was measured again because a run outran it."""
+    return sum(1 for r in records if r.key == calibration_key and r.status == "retired"
+               and r.reason.startswith(RECALIBRATED))
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlperf_ops.events import RunStartData
 from mlperf_ops.plan import ACCURACY, Plan, PlannedRun, RunSpec
 from mlperf_ops.rules import Rules
+from mlperf_ops.units import human_duration
 
 LOADGEN_MIN_DURATION_S = 600.0  # LoadGen's official minimum for performance and audit runs
 # calibrate.choose_settings sets target_latency below the measured median and target_qps
@@ -112,54 +114,13 @@ def estimate_runs(plan: Plan, rules: Rules, runs: tuple[PlannedRun, ...] | None 
     return Estimate(tuple(out))
 
 
-def human_duration(seconds: float) -> str:
-    """A duration as people read it: 0.355 ms, 850 ms, 3.5 s, 12 s, 10 min 5 s, 2 h 30 min."""
-    if seconds < 1:
-        return f"{seconds * 1000:.3g} ms"  # LoadGen latencies: 0.355 ms, 12.3 ms, 850 ms
-    if seconds < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
-def human_metric(metric: str, value: float) -> str:
-    """A LoadGen result for people: `90.0th percentile latency = 0.355 ms`, never raw ns.
-
-    The summary's names say `(ns)`; the detail log's keys (`early_stopping_latency_ss`, and
-    `early_stopping_latency_ms` for MultiStream, not milliseconds) hold every latency in ns.
-    """
-    if metric.endswith("(ns)"):
-        return f"{metric[:-4].rstrip()} = {human_duration(value / 1e9)}"
-    if "latency" in metric and "(" not in metric:
-        return f"{metric} = {human_duration(value / 1e9)}"
-    return f"{metric} = {value:g}"
-
-
-def run_start_data(plan: Plan, rules: Rules, current: PlannedRun) -> dict[str, float | int | None]:
+def run_start_data(plan: Plan, rules: Rules, current: PlannedRun) -> RunStartData:
     """What `apply`'s progress display needs when `current` starts: its minimum duration and
     its own estimate, and the estimate of every pending run including it."""
     estimate = estimate_runs(plan, rules)
     mine = next((r.seconds for r in estimate.runs if r.run_id == current.spec.run_id), None)
-    return {"min_duration_s": min_duration_s(current.spec), "estimate_s": mine,
-            "remaining_s": estimate.seconds(), "remaining_unknown": estimate.unknown()}
-
-
-_NS_VALUE = re.compile(r"(\w[\w .%-]*?) \(ns\)( ?[=:] ?)([0-9][0-9.eE+]*)")
-
-
-def humanize_ns(text: str) -> str:
-    """Every `NAME (ns) = N` in a message (LoadGen's own wording) as `NAME = 0.355 ms`."""
-    def one(match: re.Match[str]) -> str:
-        try:
-            seconds = float(match.group(3)) / 1e9
-        except ValueError:
-            return match.group(0)
-        return f"{match.group(1)}{match.group(2)}{human_duration(seconds)}"
-
-    return _NS_VALUE.sub(one, text)
+    return RunStartData(min_duration_s=min_duration_s(current.spec), estimate_s=mine,
+                        remaining_s=estimate.seconds(), remaining_unknown=estimate.unknown())
 
 
 def estimate_json(result: Plan, rules: Rules) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from mlperf_ops.loadgen_log import parse_detail, parse_summary, primary_metric
 from mlperf_ops.manifest.model import LoadGenValue
 from mlperf_ops.plan import ACCURACY, CALIBRATION, RunSpec
 from mlperf_ops.rules import Rules
+from mlperf_ops.state.record import Failure, RunSummary, Status
 
 SUMMARY = "mlperf_log_summary.txt"
 DETAIL = "mlperf_log_detail.txt"
@@ -25,11 +26,17 @@ ACCURACY_TXT = "accuracy.txt"
 
 @dataclass
 class Outcome:
-    status: str  # done | failed | invalid
+    status: Status  # done | failed | invalid
     reason: str
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary | None = None
     accuracy: dict[str, Any] | None = None
     calibrated: dict[str, LoadGenValue] | None = None
+    # Judged here, where the failure is understood: may running it again change the answer?
+    failure: Failure | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.status != "done" and self.failure is None:
+            self.failure = "permanent"
 
 
 @dataclass(frozen=True)
@@ -83,25 +90,33 @@ def read_accuracy(path: Path, rules: Rules, official: str) -> dict[str, Any] | N
     return found or None
 
 
-def summarise(output: Path) -> dict[str, Any]:
+def summarise(output: Path) -> RunSummary:
     summary = parse_summary(output / SUMMARY)
     detail = parse_detail(output / DETAIL)
     metric, value = primary_metric(summary)
-    return {
-        "result_validity": summary.result_validity,
-        "scenario": summary.scenario,
-        "mode": summary.mode,
-        "metric": metric,
-        "value": value,
-        "early_stopping_met": summary.early_stopping_met,
-        "min_duration_met": summary.min_duration_met,
-        "errors": detail.errors,
-        "warnings": detail.warnings[:20],
-        "seeds": detail.seeds,
-        "loadgen_version": detail.get("loadgen_version"),
-        "min_duration_ms": detail.get("effective_min_duration_ms"),
-        "performance_sample_count": detail.get("effective_performance_sample_count"),
-    }
+    return RunSummary(
+        result_validity=summary.result_validity,
+        scenario=summary.scenario,
+        mode=summary.mode,
+        metric=metric,
+        value=value,
+        early_stopping_met=summary.early_stopping_met,
+        min_duration_met=summary.min_duration_met,
+        errors=tuple(detail.errors),
+        warnings=tuple(detail.warnings[:20]),
+        seeds=detail.seeds,
+        loadgen_version=detail.get("loadgen_version"),
+        min_duration_ms=detail.get("effective_min_duration_ms"),
+        performance_sample_count=detail.get("effective_performance_sample_count"),
+    )
+
+
+def outran_calibration(summary: RunSummary) -> bool:
+    """An INVALID timed run that ended before LoadGen's minimum duration: the SUT ran
+    faster than the calibration measured (the machine was busier then). Measuring again
+    gives settings that fill the duration, so this failure is transient."""
+    return (summary.result_validity == "INVALID" and summary.min_duration_met is False
+            and not summary.errors)
 
 
 def evaluate(spec: RunSpec, output: Path, exit_: ContainerExit, rules: Rules, *, require_valid: bool) -> Outcome:
@@ -118,8 +133,8 @@ def evaluate(spec: RunSpec, output: Path, exit_: ContainerExit, rules: Rules, *,
             return Outcome("failed", "calibration run measured nothing usable", summary)
         return Outcome("done", f"calibrated {chosen}", summary, calibrated=chosen)
 
-    if summary["errors"]:
-        return Outcome("invalid", f"LoadGen logged {len(summary['errors'])} error(s): {summary['errors'][0]}", summary)
+    if summary.errors:
+        return Outcome("invalid", f"LoadGen logged {len(summary.errors)} error(s): {summary.errors[0]}", summary)
 
     if spec.mode == ACCURACY:
         if not (output / ACCURACY_LOG).is_file():
@@ -130,8 +145,9 @@ def evaluate(spec: RunSpec, output: Path, exit_: ContainerExit, rules: Rules, *,
                                      f"{spec.official}", summary)
         return Outcome("done", "accuracy " + ", ".join(f"{k}={v}" for k, v in accuracy.items()), summary, accuracy)
 
-    validity = summary["result_validity"]
+    validity = summary.result_validity
     if validity != "VALID" and require_valid:
         hint = "; LoadGen's recommendation is in the summary" if validity == "INVALID" else ""
-        return Outcome("invalid", f"LoadGen result is {validity}{hint} ({output / SUMMARY})", summary)
-    return Outcome("done", f"{validity}: {summary['metric']} = {summary['value']}", summary)
+        return Outcome("invalid", f"LoadGen result is {validity}{hint} ({output / SUMMARY})", summary,
+                       failure="transient" if outran_calibration(summary) else "permanent")
+    return Outcome("done", f"{validity}: {summary.metric} = {summary.value}", summary)

@@ -42,7 +42,7 @@ import requests
 import urllib3.exceptions
 
 from mlperf_ops.errors import OperationalError, UsageError
-from mlperf_ops.events import Event, EventSink
+from mlperf_ops.events import Event, EventSink, UploadKind
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -360,7 +360,7 @@ class ClassicPortal:
 
     # -- plumbing ---------------------------------------------------------
 
-    def _emit(self, kind: str, message: str, **data: Any) -> None:
+    def _emit(self, kind: UploadKind, message: str, **data: Any) -> None:
         if self._on_event is not None:
             self._on_event(Event(kind, redact(message), data=redact_data(data)))
 

@@ -42,4 +42,4 @@ def retire_matching(plan: Plan, ledger: Ledger, pattern: str) -> list[Record]:
 def retired_records(ledger: Ledger, run_ids: set[str]) -> list[Record]:
     """Every retired record of these runs, oldest first."""
     found = [r for r in ledger.records() if r.status == "retired" and r.run_id in run_ids]
-    return sorted(found, key=lambda r: float(r.data.get("finished_unix", 0)))
+    return sorted(found, key=lambda r: r.run.finished_unix)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
+from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from mlperf_ops.pipeline import Profile
 from mlperf_ops.plan import AUDIT, RunSpec
 from mlperf_ops.rules import Rules
 from mlperf_ops.state.ledger import Attempt, Ledger, Record
+from mlperf_ops.state.record import ContainerEnd, ImageUsed, RetryCounts, RunRecord
 from mlperf_ops.verify import verify_audit
 
 CONFIG_DIR = "/mlperf/config"
@@ -102,38 +104,27 @@ def container_spec(spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: B
 
 
 def _record(spec: RunSpec, outcome: Outcome, image: ImageRef, profile: Profile, started: float,
-            exit_: ContainerExit | None, extra: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "system": spec.system,
-        "benchmark": spec.benchmark,
-        "official": spec.official,
-        "scenario": spec.scenario,
-        "mode": spec.mode,
-        "audit_test": spec.audit_test,
-        "inputs": dict(spec.inputs),
-        "image": {"target": image.target, "tag": image.tag, "id": image.image_id, "identity": image.spec_hash},
-        "profile": profile.name,
-        "submittable": profile.submittable,
-        "started_unix": started,
-        "finished_unix": time.time(),
-        "duration_s": round(time.time() - started, 3),
-        "tool_version": __version__,
-        "host": platform.node(),
-        "summary": outcome.summary,
-        "accuracy": outcome.accuracy,
-        "calibrated": outcome.calibrated,
-        "container": None if exit_ is None else {
-            "exit_code": exit_.exit_code, "oom_killed": exit_.oom_killed, "timed_out": exit_.timed_out,
-        },
-        **extra,
-    }
+            exit_: ContainerExit | None, verification: Mapping[str, Any] | None, retry: RetryCounts) -> RunRecord:
+    finished = time.time()
+    return RunRecord(
+        key=spec.key, run_id=spec.run_id, status=outcome.status, reason=outcome.reason,
+        system=spec.system, benchmark=spec.benchmark, official=spec.official, scenario=spec.scenario,
+        mode=spec.mode,  # type: ignore[arg-type]  # RunSpec.mode is one of the record's modes
+        audit_test=spec.audit_test, inputs=dict(spec.inputs),
+        image=ImageUsed(target=image.target, tag=image.tag, id=image.image_id, identity=image.spec_hash),
+        profile=profile.name, submittable=profile.submittable,
+        started_unix=started, finished_unix=finished, duration_s=round(finished - started, 3),
+        tool_version=__version__, host=platform.node(),
+        summary=outcome.summary, accuracy=outcome.accuracy, calibrated=outcome.calibrated,
+        container=None if exit_ is None else ContainerEnd(exit_.exit_code, exit_.oom_killed, exit_.timed_out),
+        verification=verification, failure=outcome.failure, retry=retry,
+    )
 
 
 def execute(
     spec: RunSpec, *, system: SystemSpec, bench: BenchmarkSpec, target: ImageTarget, image: ImageRef,
     engine: Executor, ledger: Ledger, rules: Rules, profile: Profile, on_event: EventSink,
+    retry: RetryCounts = RetryCounts(),
 ) -> Record:
     """Stage, run, judge, verify (audits) and commit one run. Always returns a committed record."""
     started = time.time()
@@ -150,21 +141,22 @@ def execute(
     result = engine.run(container_spec(spec, attempt, system, bench, target, image), log_path, line, timeout)
     exit_ = ContainerExit(result.exit_code, result.oom_killed, result.timed_out, timeout, log_path)
     outcome = evaluate(spec, attempt.output_dir, exit_, rules, require_valid=profile.require_valid)
-    extra: dict[str, Any] = {}
+    verification: dict[str, Any] | None = None
     if spec.mode == AUDIT and outcome.status == "done":
         def accuracy_of(log: Path) -> Path:
             return _score_accuracy_log(log, spec, attempt, system, bench, target, image, engine, on_event)
 
         verdict = verify_audit(spec, bench, attempt.dir, ledger, rules, accuracy_of)
-        extra["verification"] = verdict.as_dict()
+        verification = verdict.as_dict()
         on_event(Event("verify", verdict.summary, spec.run_id))
         if not verdict.passed:
-            outcome = Outcome("failed", f"{spec.audit_test} verification failed: {verdict.summary}",
-                              outcome.summary)
             # A performance comparison can fail on a noisy machine; the official
             # procedure is to run the audit again, so apply may retry it.
-            extra["retryable"] = verdict.retryable
-    return ledger.commit(attempt, _record(spec, outcome, image, profile, started, exit_, extra))
+            outcome = Outcome("failed", f"{spec.audit_test} verification failed: {verdict.summary}",
+                              outcome.summary, failure="transient" if verdict.retryable else "permanent")
+            if verdict.retryable:
+                retry = replace(retry, timing_failures=retry.timing_failures + 1)
+    return ledger.commit(attempt, _record(spec, outcome, image, profile, started, exit_, verification, retry))
 
 
 class AccuracyCommandMissing(RuntimeError):

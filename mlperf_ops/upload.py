@@ -255,7 +255,7 @@ def upload_tarball(
 ) -> Receipt:
     emit_sink = on_event or _noop
 
-    def emit(kind: str, message: str, **data: Any) -> None:
+    def emit(kind: UploadKind, message: str, **data: Any) -> None:
         emit_sink(Event(kind, redact(message), data=data))
 
     tarball = Path(tarball)

@@ -15,6 +15,7 @@ from mlperf_ops.controller import load_context
 from mlperf_ops.events import Event
 from mlperf_ops.state.ledger import Ledger
 from tests.support.executors import NoExecutor
+from tests.support.records import for_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,12 +26,10 @@ def applied_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Even
 
     def fake_execute(spec: Any, *, ledger: Ledger, **_: Any) -> Any:
         attempt = ledger.begin(spec.key, spec.run_id)
-        data = {"status": "done", "reason": "ok", "inputs": dict(spec.inputs), "mode": spec.mode,
-                "system": spec.system, "benchmark": spec.benchmark, "scenario": spec.scenario,
-                "audit_test": spec.audit_test, "finished_unix": time.time(), "duration_s": 12.3456}
+        data: dict[str, Any] = {"finished_unix": time.time(), "duration_s": 12.3456}
         if spec.mode == "calibration":
             data["calibrated"] = {"target_latency": 0.8} if spec.scenario == "SingleStream" else {"target_qps": 1600.0}
-        return ledger.commit(attempt, data)
+        return ledger.commit(attempt, for_spec(spec, **data))
 
     monkeypatch.setattr(apply_mod, "execute", fake_execute)
     monkeypatch.setattr(apply_mod, "probe_host", lambda: {"host_processor_model_name": "test"})

@@ -9,6 +9,7 @@ ledger. The timing comparisons themselves are tested on real LoadGen logs elsewh
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from mlperf_ops.controller import load_context
 from mlperf_ops.events import Event
 from mlperf_ops.state.ledger import Ledger
 from tests.support.executors import NoExecutor
+from tests.support.records import for_spec
+from mlperf_ops.state.record import RetryCounts
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "manifests" / "demo.yaml"
@@ -34,17 +37,18 @@ def run_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: Script) -
     ledger = Ledger(tmp_path / "state")
     calls: list[str] = []
 
-    def fake_execute(spec: Any, *, ledger: Ledger, **_: Any) -> Any:
+    def fake_execute(spec: Any, *, ledger: Ledger, retry: RetryCounts, **_: Any) -> Any:
         calls.append(spec.run_id)
         attempt = ledger.begin(spec.key, spec.run_id)
         (attempt.output_dir / "mlperf_log_summary.txt").write_text("Result is : VALID\n")
         outcome = script(spec, sum(1 for c in calls if c == spec.run_id))
-        data = {"status": "done", "reason": "ok", "inputs": dict(spec.inputs), "mode": spec.mode,
-                "system": spec.system, "benchmark": spec.benchmark, "scenario": spec.scenario,
-                "audit_test": spec.audit_test, "finished_unix": time.time(), **outcome}
+        if spec.mode == "audit" and outcome.get("failure") == "transient":
+            # What the runner does when an audit fails only its timing comparison.
+            retry = replace(retry, timing_failures=retry.timing_failures + 1)
+        data: dict[str, Any] = {"finished_unix": time.time(), "retry": retry, **outcome}
         if spec.mode == "calibration":
             data["calibrated"] = {"target_latency": 0.5} if spec.scenario == "SingleStream" else {"target_qps": 100.0}
-        return ledger.commit(attempt, data)
+        return ledger.commit(attempt, for_spec(spec, **data))
 
     monkeypatch.setattr(apply_mod, "execute", fake_execute)
     monkeypatch.setattr(apply_mod, "probe_host", lambda: {"host_processor_model_name": "test"})
@@ -55,7 +59,7 @@ def run_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: Script) -
 
 
 TIMING_FAILURE = {"status": "failed", "reason": "TEST01 verification failed: performance outside threshold",
-                  "retryable": True, "verification": {"passed": False, "summary": "performance outside threshold"}}
+                  "failure": "transient", "verification": {"passed": False, "summary": "performance outside threshold"}}
 
 
 def test_an_audit_that_keeps_losing_its_timing_comparison_follows_the_policy(
@@ -89,7 +93,7 @@ def test_an_audit_that_loses_once_then_wins_costs_one_rerun(tmp_path: Path, monk
 
 def test_an_accuracy_failure_is_never_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = "demo-cpu/digits-mlp/Offline/TEST01"
-    wrong = {"status": "failed", "reason": "TEST01 verification failed: responses differ", "retryable": False}
+    wrong = {"status": "failed", "reason": "TEST01 verification failed: responses differ", "failure": "permanent"}
     ledger, calls, result = run_apply(tmp_path, monkeypatch, lambda spec, n: wrong if spec.run_id == target else {})
     assert calls.count(target) == 1 and [r.run_id for r in result.failed] == [target]
 
@@ -97,7 +101,7 @@ def test_an_accuracy_failure_is_never_rerun(tmp_path: Path, monkeypatch: pytest.
 def test_a_run_that_outran_its_calibration_calibrates_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     perf = "demo-cpu/digits-mlp/Offline/performance"
     outran = {"status": "invalid", "reason": "LoadGen result is INVALID",
-              "summary": {"result_validity": "INVALID", "min_duration_met": False, "errors": []}}
+              "failure": "transient", "summary": {"result_validity": "INVALID", "min_duration_met": False}}
     ledger, calls, result = run_apply(tmp_path, monkeypatch, lambda spec, n: outran if spec.run_id == perf and n == 1 else {})
     assert result.ok, result.failed
     assert calls.count("demo-cpu/digits-mlp/Offline/calibration") == 2 and calls.count(perf) == 2

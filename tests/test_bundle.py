@@ -13,12 +13,13 @@ from mlperf_ops.bundle import INDEX, _verify, merge_bundles
 from mlperf_ops.errors import UsageError
 from mlperf_ops.hashing import file_sha256
 from mlperf_ops.state.ledger import RECORD_FILE, Ledger
+from tests.support.records import for_spec, run_record
 
 
 def _record(ledger: Ledger, key: str, run_id: str, payload: str) -> None:
     attempt = ledger.begin(key, run_id)
     (attempt.output_dir / "mlperf_log_summary.txt").write_text(payload)
-    ledger.commit(attempt, {"status": "done", "reason": "", "inputs": {}, "finished_unix": time.time()})
+    ledger.commit(attempt, run_record(reason="", finished_unix=time.time()))
 
 
 def _bundle(ledger: Ledger, keys: list[str], out: Path, submitter: str = "Org") -> Path:
@@ -112,7 +113,7 @@ def test_export_refuses_records_that_hold_a_secret(tmp_path: Path, monkeypatch: 
     attempt = ledger.begin(spec.key, spec.run_id)
     token = "ghp_" + "x1Y2" * 9
     (attempt.dir / "container.log").write_text(f"harness: using GITHUB_TOKEN={token}\n")
-    ledger.commit(attempt, {"status": "done", "reason": "ok", "inputs": dict(spec.inputs)})
+    ledger.commit(attempt, for_spec(spec))
     with pytest.raises(CheckFailed) as caught:
         export_bundle(ctx, ledger, "demo-cpu", tmp_path / "b.tar.gz")
     assert "container.log:1 (a GitHub token)" in caught.value.message and token not in caught.value.message

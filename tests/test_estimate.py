@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.estimate import LOADGEN_MIN_DURATION_S, estimate_runs, human_duration
+from mlperf_ops.estimate import LOADGEN_MIN_DURATION_S, estimate_runs
+from mlperf_ops.units import human_duration
 from mlperf_ops.manifest import load_manifest
 from mlperf_ops.pipeline import load_profile
 from mlperf_ops.plan import CALIBRATION, LedgerSnapshot, Plan, RecordSummary, plan
@@ -86,24 +87,27 @@ def test_plan_prints_the_estimate_for_the_8_gpu_example(tmp_path: Path) -> None:
 
 
 def test_loadgen_latencies_show_in_ms_not_ns() -> None:
-    from mlperf_ops.status import record_result
+    from tests.support.records import run_record
 
-    data = {"summary": {"metric": "90.0th percentile latency (ns)", "value": 354589}}
-    assert record_result(data) == "90.0th percentile latency = 0.355 ms"
-    assert record_result({"summary": {"metric": "Samples per second", "value": 27012.5}}) == "Samples per second = 27012.5"
-    assert record_result({"calibrated": {"target_latency": 0.1697}}) == "target_latency=0.1697 ms"
-    assert record_result({"calibrated": {"target_qps": 9075.2}}) == "target_qps=9075.2"
+    def headline(**fields: object) -> str:
+        return run_record(**fields).headline()
+
+    assert headline(summary={"metric": "90.0th percentile latency (ns)", "value": 354589}) \
+        == "90.0th percentile latency = 0.355 ms"
+    assert headline(summary={"metric": "Samples per second", "value": 27012.5}) == "Samples per second = 27012.5"
+    assert headline(calibrated={"target_latency": 0.1697}) == "target_latency=0.1697 ms"
+    assert headline(calibrated={"target_qps": 9075.2}) == "target_qps=9075.2"
 
 
 def test_messages_quoting_loadgen_ns_read_in_ms() -> None:
-    from mlperf_ops.estimate import humanize_ns
+    from mlperf_ops.units import humanize_ns
 
     assert humanize_ns("VALID: 90.0th percentile latency (ns) = 275691.0") == "VALID: 90.0th percentile latency = 0.276 ms"
     assert humanize_ns("Samples per second = 6137.08") == "Samples per second = 6137.08"
 
 
 def test_detail_log_latency_keys_hold_ns_whatever_their_suffix() -> None:
-    from mlperf_ops.estimate import human_metric
+    from mlperf_ops.units import human_metric
 
     assert human_metric("early_stopping_latency_ss", 309221.0) == "early_stopping_latency_ss = 0.309 ms"
     assert human_metric("early_stopping_latency_ms", 2_500_000.0) == "early_stopping_latency_ms = 2.5 ms"

@@ -13,13 +13,14 @@ import pytest
 
 from mlperf_ops.errors import UsageError
 from mlperf_ops.state.ledger import Ledger
+from tests.support.records import run_record
+from mlperf_ops.state.record import RECORD_SCHEMA
 
 
 def _finish(ledger: Ledger, key: str, run_id: str, status: str = "done", payload: str = "x") -> None:
     attempt = ledger.begin(key, run_id)
     (attempt.output_dir / "mlperf_log_summary.txt").write_text(payload)
-    ledger.commit(attempt, {"status": status, "reason": status, "inputs": {"k": key},
-                            "finished_unix": time.time()})
+    ledger.commit(attempt, run_record(status=status, reason=status, inputs={"k": key}, finished_unix=time.time()))
 
 
 def test_done_record_is_found_by_key_and_verifies(tmp_path: Path) -> None:
@@ -27,7 +28,7 @@ def test_done_record_is_found_by_key_and_verifies(tmp_path: Path) -> None:
     _finish(ledger, "a" * 64, "s/b/SingleStream/performance")
     record = ledger.done("a" * 64)
     assert record is not None and record.status == "done"
-    assert record.data["artifacts"]["output/mlperf_log_summary.txt"]["size"] == 1
+    assert record.run.artifacts["output/mlperf_log_summary.txt"].size == 1
     assert ledger.verify(record) == []
     (record.output_dir / "mlperf_log_summary.txt").write_text("tampered")
     assert ledger.verify(record) == ["output/mlperf_log_summary.txt: sha256 differs"]
@@ -91,7 +92,7 @@ def test_record_json_is_complete_json_after_commit(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
     _finish(ledger, "1" * 64, "r")
     data = json.loads((tmp_path / "records" / ("1" * 64) / "record.json").read_text())
-    assert data["key"] == "1" * 64 and data["record_schema"] == 1
+    assert data["key"] == "1" * 64 and data["record_schema"] == RECORD_SCHEMA
     leftovers = [p for p in (tmp_path / "records").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
 

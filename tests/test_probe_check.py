@@ -20,6 +20,7 @@ from mlperf_ops.manifest.documents import system_document
 from mlperf_ops.probe_check import ACCEPTED_KEY, mismatches, same_model
 from mlperf_ops.state.ledger import Ledger
 from tests.support.executors import NoExecutor
+from tests.support.records import for_spec
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_ONLY = {"host_processor_model_name": "Intel(R) Xeon(R) CPU @ 2.20GHz", "host_processors_per_node": "1"}
@@ -106,12 +107,10 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, accept: bool) -> tup
     def fake_execute(spec: Any, *, ledger: Ledger, **_: Any) -> Any:
         calls.append(spec.run_id)
         attempt = ledger.begin(spec.key, spec.run_id)
-        data = {"status": "done", "reason": "ok", "inputs": dict(spec.inputs), "mode": spec.mode,
-                "system": spec.system, "benchmark": spec.benchmark, "scenario": spec.scenario,
-                "audit_test": spec.audit_test, "finished_unix": time.time()}
+        data: dict[str, Any] = {"finished_unix": time.time()}
         if spec.mode == "calibration":
             data["calibrated"] = {"target_latency": 0.5} if spec.scenario == "SingleStream" else {"target_qps": 100.0}
-        return ledger.commit(attempt, data)
+        return ledger.commit(attempt, for_spec(spec, **data))
 
     monkeypatch.setattr(apply_mod, "execute", fake_execute)
     monkeypatch.setattr(apply_mod, "probe_host", lambda: dict(CPU_ONLY))

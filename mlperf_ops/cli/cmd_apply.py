@@ -20,8 +20,8 @@ from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import estimate_lines, plan_table, table
 from mlperf_ops.controller import host_facts, load_context
 from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL
-from mlperf_ops.estimate import humanize_ns
-from mlperf_ops.status import record_result, status_rows
+from mlperf_ops.units import humanize_ns
+from mlperf_ops.status import status_rows
 from mlperf_ops.state.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -75,12 +75,10 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
             for line in estimate_lines(result.plan_before, ctx.rules):
                 click.echo(line, err=True)
         return EXIT_OK
-    rows = [(r.run_id, r.status,
-             "" if r.data.get("mode") == "calibration" else (r.data.get("summary") or {}).get("result_validity") or "",
-             record_result(r.data)) for r in result.records]
+    rows = [(r.run_id, r.status, r.run.validity or "", r.run.headline()) for r in result.records]
     if as_json:
         echo_json({
-            "records": [{"run_id": r.run_id, "key": r.key, "status": r.status, "reason": r.data.get("reason"),
+            "records": [{"run_id": r.run_id, "key": r.key, "status": r.status, "reason": r.run.reason,
                          "path": str(r.path)} for r in result.records],
             "remaining": [{"run_id": p.spec.run_id, "action": p.action, "reason": p.reason} for p in result.remaining],
             "ok": result.ok,
@@ -90,8 +88,8 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
     else:
         table("apply", ("run", "status", "validity", "result"), rows)
     for record in result.failed:
-        click.echo(f"ERROR: {record.run_id}: {humanize_ns(str(record.data.get('reason')))}", err=True)
-        click.echo(f"  log: {record.path / 'container.log'}", err=True)
+        click.echo(f"ERROR: {record.run_id}: {humanize_ns(record.run.reason)}", err=True)
+        click.echo(f"  log: {record.log_path}", err=True)
     if result.remaining:
         click.echo(f"{len(result.remaining)} run(s) still pending; see `mlperf-ops status {manifest}`", err=True)
     return EXIT_OK if result.ok else EXIT_OPERATIONAL
@@ -109,14 +107,17 @@ def status_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: st
                as_json: bool, step_summary: bool) -> int:
     """Desired vs observed for every run: up to date, pending, failed or invalid, with the reason."""
     ctx = load_context(manifest, pipeline=pipeline, system=system)
-    rows = status_rows(ctx, Ledger(state_dir), system=system)
+    ledger = Ledger(state_dir)
+    rows = status_rows(ctx, ledger, system=system)
+    for problem in ledger.problems():
+        click.echo(f"warning: unreadable record {problem.path}: {problem.error}", err=True)
     if show_all:
         from mlperf_ops.rerun import retired_records
         from mlperf_ops.status import StatusRow
 
         for old in retired_records(Ledger(state_dir), {r.run_id for r in rows}):
-            rows.append(StatusRow(old.run_id, "retired", f"{old.data.get('reason', '')} ({old.path})",
-                                  record_result(old.data), old.key))
+            rows.append(StatusRow(old.run_id, "retired", f"{old.run.reason} ({old.path})",
+                                  old.run.headline(), old.key))
     if step_summary:
         append_step_summary(markdown_table(f"Status: {manifest}", ["run", "state", "reason", "result"],
                                            [[r.run_id, r.state, r.reason, r.result] for r in rows]))

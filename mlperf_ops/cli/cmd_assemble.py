@@ -79,7 +79,7 @@ def describe_cmd(manifest: Path, system: str | None, as_sources: bool, state_dir
 @click.option("--pipeline", help="Pipeline profile (default: the manifest's).")
 def summary_cmd(manifest: Path, dist: Path, state_dir: Path, pipeline: str | None) -> int:
     """The end of `make submission`: where the tarball is, its sha256, and the results table."""
-    from mlperf_ops.estimate import human_metric
+    from mlperf_ops.units import human_metric
 
     report_path = dist / "report.json"
     if not report_path.is_file():

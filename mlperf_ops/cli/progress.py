@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlperf_ops.cli.render import fancy
-from mlperf_ops.estimate import human_duration, humanize_ns
+from mlperf_ops.units import human_duration, humanize_ns
 from mlperf_ops.events import Event
 
 if TYPE_CHECKING:

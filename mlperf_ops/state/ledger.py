@@ -25,16 +25,15 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from mlperf_ops.hashing import file_sha256
 from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.plan import LedgerSnapshot, RecordSummary
 from mlperf_ops.state.atomic import publish_dir, write_json
+from mlperf_ops.state.record import ArtifactFile, RecordError, RunRecord, parse_record, record_json
 
-RECORD_SCHEMA = 1
 RECORD_FILE = "record.json"
 
 
@@ -57,31 +56,52 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Record:
-    key: str
-    run_id: str
-    status: str
+    """A run record as stored: its typed content and the directory it lives in."""
+
+    run: RunRecord
     path: Path  # the record's directory
-    data: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.run.key
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def status(self) -> str:
+        return self.run.status
 
     @property
     def output_dir(self) -> Path:
         return self.path / "output"
 
+    @property
+    def log_path(self) -> Path:
+        return self.path / "container.log"
+
     def summary(self) -> RecordSummary:
         return RecordSummary(
-            run_id=self.run_id, key=self.key, status=self.status,
-            inputs=self.data.get("inputs", {}), calibrated=self.data.get("calibrated"),
-            reason=self.data.get("reason", ""),
+            run_id=self.run.run_id, key=self.run.key, status=self.run.status,
+            inputs=self.run.inputs, calibrated=self.run.calibrated, reason=self.run.reason,
         )
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A record directory whose record.json could not be read: reported, never skipped silently."""
 
-def artifact_manifest(root: Path) -> dict[str, dict[str, Any]]:
+    path: Path
+    error: str
+
+
+def artifact_manifest(root: Path) -> dict[str, ArtifactFile]:
     """sha256 and size of every file under `root` except the record itself."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, ArtifactFile] = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.name != RECORD_FILE:
-            out[path.relative_to(root).as_posix()] = {"sha256": file_sha256(path), "size": path.stat().st_size}
+            out[path.relative_to(root).as_posix()] = ArtifactFile(file_sha256(path), path.stat().st_size)
     return out
 
 
@@ -98,15 +118,28 @@ class Ledger:
         self.originals_dir = self.root / "originals"
         # sha256 of model/data set files by path, size, mtime and inode (mlperf_ops.artifacts)
         self.digest_cache_file = self.root / DIGEST_CACHE_FILE
+        # Filled while reading: record directories whose record.json does not parse.
+        self.unreadable: dict[Path, Unreadable] = {}
 
     # -- reading -------------------------------------------------------------
 
     def _read(self, directory: Path) -> Record | None:
+        """The record in `directory`; None when there is none, or (noted in `unreadable`)
+        when it does not parse. Unreadable records never satisfy a plan."""
         try:
-            data = json.loads((directory / RECORD_FILE).read_text("utf-8"))
-            return Record(key=data["key"], run_id=data["run_id"], status=data["status"], path=directory, data=data)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # unreadable records never satisfy a plan
+            text = (directory / RECORD_FILE).read_text("utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            self.unreadable[directory] = Unreadable(directory, f"cannot read {RECORD_FILE}: {error.strerror}")
+            return None
+        try:
+            run = parse_record(json.loads(text))
+        except (ValueError, RecordError) as error:
+            self.unreadable[directory] = Unreadable(directory, str(error))
+            return None
+        self.unreadable.pop(directory, None)
+        return Record(run=run, path=directory)
 
     def records(self) -> Iterator[Record]:
         for parent in (self.records_dir, self.attempts_dir):
@@ -115,6 +148,12 @@ class Ledger:
                     record = self._read(directory)
                     if record is not None:
                         yield record
+
+    def problems(self) -> list[Unreadable]:
+        """Every record directory whose record.json does not parse (reads the whole ledger)."""
+        for _ in self.records():
+            pass
+        return sorted(self.unreadable.values(), key=lambda u: u.path)
 
     def done(self, key: str) -> Record | None:
         record = self._read(self.records_dir / key)
@@ -127,7 +166,7 @@ class Ledger:
             summary = record.summary()
             if record.status == "done" and record.path.parent == self.records_dir:
                 done[record.key] = summary
-            finished = float(record.data.get("finished_unix", 0))
+            finished = record.run.finished_unix
             if record.run_id not in latest or finished >= latest[record.run_id][0]:
                 latest[record.run_id] = (finished, summary)
         return LedgerSnapshot(latest={k: v for k, (_, v) in latest.items()}, done=done)
@@ -171,14 +210,14 @@ class Ledger:
         os.chmod(attempt.output_dir, 0o777)
         return attempt
 
-    def commit(self, attempt: Attempt, data: dict[str, Any]) -> Record:
+    def commit(self, attempt: Attempt, run: RunRecord) -> Record:
         """Seal an attempt: write record.json, then move the whole directory into place."""
-        status = data["status"]
+        status = run.status
         if status not in ("done", "failed", "invalid"):
             raise ValueError(f"bad status {status!r}")
         os.chmod(attempt.output_dir, 0o755)
-        data = {**data, "record_schema": RECORD_SCHEMA, "key": attempt.key, "run_id": attempt.run_id,
-                "artifacts": artifact_manifest(attempt.dir)}
+        data = record_json(replace(run, key=attempt.key, run_id=attempt.run_id,
+                                   artifacts=artifact_manifest(attempt.dir)))
         write_json(attempt.dir / RECORD_FILE, data)
         if status == "done":
             final = self.records_dir / attempt.key
@@ -211,8 +250,8 @@ class Ledger:
         record = self.done(key)
         if record is None:
             return None
-        data = {**record.data, "status": "retired", "reason": why, "finished_unix": time.time()}
-        write_json(record.path / RECORD_FILE, data)
+        write_json(record.path / RECORD_FILE,
+                   record_json(replace(record.run, status="retired", reason=why, finished_unix=time.time())))
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         final = self.attempts_dir / f"{stamp}-{key[:12]}-retired-{time.monotonic_ns()}"
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -245,7 +284,7 @@ class Ledger:
         final = self.records_dir / incoming.key
         existing = self._read(final)
         if existing is not None:
-            if existing.data.get("artifacts") == incoming.data.get("artifacts"):
+            if existing.run.artifacts == incoming.run.artifacts:
                 return "identical", existing
             raise UsageError(
                 f"conflict: record {incoming.key[:16]} ({incoming.run_id}) exists with different results",
@@ -275,11 +314,11 @@ class Ledger:
     def verify(self, record: Record) -> list[str]:
         """Files whose bytes no longer match the record (empty when intact)."""
         problems = []
-        for rel, meta in (record.data.get("artifacts") or {}).items():
+        for rel, meta in record.run.artifacts.items():
             path = record.path / rel
             if not path.is_file():
                 problems.append(f"{rel}: missing")
-            elif file_sha256(path) != meta.get("sha256"):
+            elif file_sha256(path) != meta.sha256:
                 problems.append(f"{rel}: sha256 differs")
         return problems
 

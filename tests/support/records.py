@@ -1,0 +1,34 @@
+"""Run records for tests that write the ledger without running anything."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mlperf_ops.state.record import RetryCounts, RunRecord, RunSummary
+
+
+def run_record(**fields: Any) -> RunRecord:
+    """A well-formed `RunRecord`; `fields` override the defaults (dicts for nested parts
+    are turned into their types: `summary={...}`, `retry={...}`)."""
+    now = time.time()
+    data: dict[str, Any] = {
+        "key": "0" * 64, "run_id": "sys/bench/Offline/performance", "status": "done", "reason": "ok",
+        "system": "sys", "benchmark": "bench", "official": "resnet", "scenario": "Offline",
+        "mode": "performance", "audit_test": None, "inputs": {}, "image": None, "profile": "smoke",
+        "submittable": False, "started_unix": now, "finished_unix": now, "duration_s": 0.0,
+        "tool_version": "test", "host": "test",
+    }
+    data.update(fields)
+    if isinstance(data.get("summary"), dict):
+        data["summary"] = RunSummary(**data["summary"])
+    if isinstance(data.get("retry"), dict):
+        data["retry"] = RetryCounts(**data["retry"])
+    return RunRecord(**data)
+
+
+def for_spec(spec: Any, **fields: Any) -> RunRecord:
+    """A record of planned run `spec` (a `plan.RunSpec`)."""
+    return run_record(key=spec.key, run_id=spec.run_id, system=spec.system, benchmark=spec.benchmark,
+                      official=spec.official, scenario=spec.scenario, mode=spec.mode,
+                      audit_test=spec.audit_test, inputs=dict(spec.inputs), **fields)
