@@ -237,8 +237,11 @@ def _build(tp: Any, value: Json, where: str) -> Any:
             raise RecordError(f"{here}: {value!r} is not one of {', '.join(map(repr, typing.get_args(tp)))}")
         return value
     if origin in (Union, types.UnionType):
+        options = [o for o in typing.get_args(tp) if value is None or o is not type(None)]
+        if len(options) == 1:  # `X | None` holding a value: X's own error names the field
+            return _build(options[0], value, where)
         errors = []
-        for option in typing.get_args(tp):
+        for option in options:
             try:
                 return _build(option, value, where)
             except RecordError as error:
