@@ -34,9 +34,36 @@ class DetailLog:
         return {n: self.values[f"effective_{n}"] for n in names if f"effective_{n}" in self.values}
 
 
+def _events_at_once(lines: list[str]) -> list[dict[str, Any]] | None:
+    """Every line's event from one JSON array, or None when any line is not a plain event.
+
+    A detail log holds thousands of lines; one json.loads over all of them is several
+    times faster than one call per line (check reads hundreds of logs). Anything unusual
+    (a foreign or blank line, a line holding more or less than one object, an event
+    without a key) returns None, and the line-by-line reader decides as before.
+    """
+    bodies = []
+    for raw in lines:
+        line = raw.strip()
+        if not line.startswith(MLLOG_PREFIX):
+            return None
+        bodies.append(line[len(MLLOG_PREFIX):])
+    try:
+        events: list[Any] = json.loads("[" + ",".join(bodies) + "]")
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if len(events) != len(bodies) or not all(isinstance(e, dict) and "key" in e for e in events):
+        return None
+    return events
+
+
 def parse_detail_text(text: str) -> DetailLog:
+    lines = text.splitlines()
+    events = _events_at_once(lines)
+    if events is not None:
+        return _from_events(events)
     log = DetailLog()
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
             continue
@@ -59,6 +86,23 @@ def parse_detail_text(text: str) -> DetailLog:
         elif isinstance(meta, dict) and meta.get("is_warning"):
             log.warnings.append(f"{key}: {value}")
         log.values[key] = value
+    return log
+
+
+def _from_events(events: list[dict[str, Any]]) -> DetailLog:
+    """The log of well-formed events (the same bookkeeping as parse_detail_text's loop)."""
+    log = DetailLog()
+    values = log.values
+    for event in events:
+        key = str(event["key"])
+        value = event.get("value")
+        meta = event.get("metadata")
+        if meta and isinstance(meta, dict):
+            if meta.get("is_error"):
+                log.errors.append(f"{key}: {value}")
+            elif meta.get("is_warning"):
+                log.warnings.append(f"{key}: {value}")
+        values[key] = value
     return log
 
 

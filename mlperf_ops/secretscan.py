@@ -80,10 +80,44 @@ def credential_key(name: object) -> bool:
     return isinstance(name, str) and bool(_CREDENTIAL_KEY.search(name))
 
 
+# The literal text each pattern above cannot match without, in the same order. `check`
+# scans every file of a tree (thousands of LoadGen logs), and a pattern that opens with a
+# look-behind or a character class is tried at every position of a file: testing for its
+# literal first (`in`, a C substring search) skips the regex where it cannot match, which
+# made check on a 200-result tree ~15x faster without changing any finding.
+_AWS_CASES = tuple(a + w + s for a in "aA" for w in "wW" for s in "sS\u017f")  # (?i) folds ſ to s
+TOKEN_NEEDLES: tuple[tuple[str, ...], ...] = (
+    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ("github_pat_",),
+    ("glpat-",),
+    ("AKIA", "ASIA", "ABIA", "ACCA"),
+    _AWS_CASES,
+    ("AIza",),
+    ("hf_",),
+    tuple(f"xox{c}-" for c in "abeoprs"),
+    ("https://hooks.slack.com/services/",),
+    ("npm_",),
+    ("pypi-AgEIcHlwaS5vcmc",),
+    ("mlc_",),
+    ("-----BEGIN ",),
+    ("eyJ",),
+    ("://",),
+)
+assert len(TOKEN_NEEDLES) == len(TOKEN_PATTERNS)
+# All the literals in one alternation: one pass that finds none of them (most files of a
+# tree) is about twice as fast as a substring search per literal. It only says "none":
+# its matches do not overlap, so one literal can hide another that starts inside it.
+_ANY_NEEDLE = re.compile("|".join(re.escape(n) for n in sorted({n for ns in TOKEN_NEEDLES for n in ns})))
+
+
 def scan_text(text: str) -> list[Leak]:
     """Every known token format in `text`, in order, with 1-based line and column."""
     leaks: list[Leak] = []
-    for pattern, what in TOKEN_PATTERNS:
+    if _ANY_NEEDLE.search(text) is None:
+        return leaks
+    for (pattern, what), needles in zip(TOKEN_PATTERNS, TOKEN_NEEDLES):
+        if not any(needle in text for needle in needles):
+            continue
         for match in pattern.finditer(text):
             line, col = position(text, match.start())
             leaks.append(Leak(what, line, col, match.start(), match.end()))

@@ -84,3 +84,25 @@ def test_a_megabyte_of_look_alikes_is_scanned_in_linear_time(text: str) -> None:
     start = time.process_time()
     secretscan.scan_text(text)
     assert time.process_time() - start < 5, "quadratic backtracking in a token pattern"
+
+
+@pytest.mark.parametrize("text", [
+    *TOKENS.values(),
+    "pypi-AgEIcHlwaS5vcmc" + "x" * 60,
+    "AwS_Secret_Access_Key: " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "aw\u017f_secret_access_key=" + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # (?i) folds the long s
+    "ftp://anonymous:guest@mirror.example.org/",
+])
+def test_the_literal_prefilter_never_hides_a_match(text: str) -> None:
+    # scan_text skips a pattern whose literal is absent; every pattern run on its own must agree.
+    brute = sorted(((m.start(), what) for pattern, what in secretscan.TOKEN_PATTERNS
+                    for m in pattern.finditer(text)))
+    assert brute, text
+    assert [(leak.start, leak.what) for leak in secretscan.scan_text(text)] == brute
+
+
+def test_a_literal_starting_inside_another_is_still_scanned() -> None:
+    # "glpat-" ends with the "-" that opens "-----BEGIN ": the one-pass test sees the first
+    # literal only; the per-pattern tests must still find the private key.
+    text = "glpat-----BEGIN RSA PRIVATE KEY-----"
+    assert "a private key" in [leak.what for leak in secretscan.scan_text(text)]
