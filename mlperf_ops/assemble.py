@@ -205,7 +205,7 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
                         tdir = sdir / test
                         for name in LOGS:
                             _copy(record.output_dir / name, tdir / "performance" / "run_1" / name)
-                        verification = record.path / "verification"
+                        verification = record.verification_dir
                         if verification.is_dir():
                             for path in sorted(verification.rglob("*")):
                                 if path.is_file():

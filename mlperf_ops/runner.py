@@ -132,7 +132,7 @@ def execute(
     (attempt.config_dir / "user.conf").write_text(spec.user_conf, "utf-8")
     if spec.audit_config:
         (attempt.config_dir / "audit.config").write_text(spec.audit_config, "utf-8")
-    log_path = attempt.dir / "container.log"
+    log_path = attempt.log_path
     timeout = float(system.container.timeout_s or profile.run_timeout_s)
 
     def line(text: str) -> None:
@@ -146,7 +146,7 @@ def execute(
         def accuracy_of(log: Path) -> Path:
             return _score_accuracy_log(log, spec, attempt, system, bench, target, image, engine, on_event)
 
-        verdict = verify_audit(spec, bench, attempt.dir, ledger, rules, accuracy_of)
+        verdict = verify_audit(spec, bench, attempt, ledger, rules, accuracy_of)
         verification = verdict.as_dict()
         on_event(Event("verify", verdict.summary, spec.run_id))
         if not verdict.passed:
@@ -192,11 +192,11 @@ def _score_accuracy_log(log: Path, spec: RunSpec, attempt: Attempt, system: Syst
     base = container_spec(spec, attempt, system, bench, target, image, command,
                           {"MLPERF_ACCURACY_LOG": log_in, "MLPERF_ACCURACY_OUT": out_in})
     spec_ = ContainerSpec(**{**base.__dict__, "mounts": (*base.mounts, Mount(attempt.dir, ATTEMPT_DIR, False))})
-    result = engine.run(spec_, attempt.dir / "accuracy-script.log",
+    result = engine.run(spec_, attempt.accuracy_script_log,
                         lambda text: on_event(Event("run-line", text, spec.run_id)), ACCURACY_SCRIPT_TIMEOUT_S)
     if result.exit_code != 0:
         raise RuntimeError(f"accuracy script {' '.join(command)} exited with {result.exit_code} "
-                           f"(log: {attempt.dir / 'accuracy-script.log'})")
+                           f"(log: {attempt.accuracy_script_log})")
     if not (attempt.dir / out_rel).is_file():
         raise RuntimeError(f"accuracy script {' '.join(command)} wrote no {out_in}")
     return attempt.dir / out_rel

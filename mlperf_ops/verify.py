@@ -20,7 +20,7 @@ from mlperf_ops.outcome import ACCURACY_LOG, DETAIL, SUMMARY, read_accuracy
 from mlperf_ops.manifest.model import BenchmarkSpec
 from mlperf_ops.plan import RunSpec
 from mlperf_ops.rules import Rules
-from mlperf_ops.state.ledger import Ledger
+from mlperf_ops.state.ledger import Attempt, Ledger
 
 # Runs the benchmark's accuracy script on a log (inside the image); returns accuracy.txt.
 AccuracyScript = Callable[[Path], Path]
@@ -45,15 +45,14 @@ def _write(folder: Path, files: dict[str, str]) -> None:
         path.write_text(text, "utf-8")
 
 
-def verify_audit(spec: RunSpec, bench: BenchmarkSpec, attempt_dir: Path, ledger: Ledger, rules: Rules,
+def verify_audit(spec: RunSpec, bench: BenchmarkSpec, attempt: Attempt, ledger: Ledger, rules: Rules,
                  accuracy_script: AccuracyScript) -> AuditVerdict:
     test = str(spec.audit_test)
     refs = spec.inputs.get("references") or {}
     perf = ledger.done(str(refs.get("performance")))
     if perf is None:
         return AuditVerdict(test, False, "reference performance run has no finished record", {})
-    output = attempt_dir / "output"
-    folder = attempt_dir / "verification"
+    output, folder = attempt.output_dir, attempt.verification_dir
     kind = rules.audit_tests[test].kind
     try:
         if kind == "duplicate_sample":
@@ -69,11 +68,11 @@ def verify_audit(spec: RunSpec, bench: BenchmarkSpec, attempt_dir: Path, ledger:
             acc = ledger.done(str(refs.get("accuracy")))
             if acc is None:
                 return AuditVerdict(test, False, "reference accuracy run has no finished record", {})
-            scratch = attempt_dir / "scratch"
+            scratch = attempt.scratch_dir
             scratch.mkdir(exist_ok=True)
 
             def score(log: Path) -> compliance.AccuracyScore:
-                local = log if log.is_relative_to(attempt_dir) else scratch / log.name
+                local = log if log.is_relative_to(attempt.dir) else scratch / log.name
                 if local != log:
                     shutil.copyfile(log, local)
                 txt = accuracy_script(local)

@@ -123,7 +123,7 @@ def test_test01_fallback_scores_with_the_examples_own_script(applied: Path, engi
             entry["data"] = "FFFFFFFF" if entry["data"] != "FFFFFFFF" else "00000000"
         log.write_text(json.dumps(entries), "utf-8")
 
-        verdict = verify_audit(spec, bench, attempt.dir, ledger, ctx.rules,
+        verdict = verify_audit(spec, bench, attempt, ledger, ctx.rules,
                                lambda path: _score_accuracy_log(path, spec, attempt, system, bench, target, image,
                                                                 engine, lambda event: None))
         assert verdict.details["mismatched"] == 3, verdict.as_dict()

@@ -1,18 +1,10 @@
 """The ledger: one record per run key, with its artifacts, in the state directory.
 
-Layout under the state directory:
-
-    records/<key>/record.json + artifacts   finished runs ("done"), one per content key
-    attempts/<stamp>-<key12>/...            failed or invalid attempts, kept apart
-    staging/<key12>-<pid>-<n>/              a run in progress (config/, output/)
-    originals/<tree>/<path>/<sha256>/...    untruncated accuracy logs replaced in a tree
-    digests.json                            cached sha256 of declared model/data set files
-    lock                                    held by the one `apply` allowed at a time
-
-A run is staged, then its directory is renamed into `records/` or `attempts/` in
-one step, so a crash or `kill -9` leaves at most a stale staging directory —
-never a half-written record. Stale staging directories are swept on the next
-`apply`; nothing finished is ever rewritten.
+The directory's layout is named in `state.layout`. A run is staged, then its directory
+is renamed into `records/` or `attempts/` in one step, so a crash or `kill -9` leaves at
+most a stale staging directory — never a half-written record. Stale staging
+directories are swept on the next `apply`; nothing finished is ever rewritten (a
+retired record gets its new status and moves to `attempts/`).
 """
 
 from __future__ import annotations
@@ -34,7 +26,8 @@ from mlperf_ops.plan import LedgerSnapshot, RecordSummary
 from mlperf_ops.state.atomic import publish_dir, write_json
 from mlperf_ops.state.record import ArtifactFile, RecordError, RunRecord, parse_record, record_json
 
-RECORD_FILE = "record.json"
+from mlperf_ops.state import layout
+from mlperf_ops.state.layout import RECORD_FILE
 
 
 @dataclass(frozen=True)
@@ -47,11 +40,27 @@ class Attempt:
 
     @property
     def config_dir(self) -> Path:
-        return self.dir / "config"
+        return self.dir / layout.CONFIG
 
     @property
     def output_dir(self) -> Path:
-        return self.dir / "output"
+        return self.dir / layout.OUTPUT
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / layout.CONTAINER_LOG
+
+    @property
+    def accuracy_script_log(self) -> Path:
+        return self.dir / layout.ACCURACY_SCRIPT_LOG
+
+    @property
+    def verification_dir(self) -> Path:
+        return self.dir / layout.VERIFICATION
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.dir / layout.SCRATCH
 
 
 @dataclass(frozen=True)
@@ -75,11 +84,15 @@ class Record:
 
     @property
     def output_dir(self) -> Path:
-        return self.path / "output"
+        return self.path / layout.OUTPUT
+
+    @property
+    def verification_dir(self) -> Path:
+        return self.path / layout.VERIFICATION
 
     @property
     def log_path(self) -> Path:
-        return self.path / "container.log"
+        return self.path / layout.CONTAINER_LOG
 
     def summary(self) -> RecordSummary:
         return RecordSummary(
@@ -105,17 +118,17 @@ def artifact_manifest(root: Path) -> dict[str, ArtifactFile]:
     return out
 
 
-DIGEST_CACHE_FILE = "digests.json"
+DIGEST_CACHE_FILE = layout.DIGEST_CACHE
 
 
 class Ledger:
     def __init__(self, state_dir: Path) -> None:
         # Absolute: record directories are bind-mounted into containers.
         self.root = state_dir.absolute()
-        self.records_dir = self.root / "records"
-        self.attempts_dir = self.root / "attempts"
-        self.staging_dir = self.root / "staging"
-        self.originals_dir = self.root / "originals"
+        self.records_dir = self.root / layout.RECORDS
+        self.attempts_dir = self.root / layout.ATTEMPTS
+        self.staging_dir = self.root / layout.STAGING
+        self.originals_dir = self.root / layout.ORIGINALS
         # sha256 of model/data set files by path, size, mtime and inode (mlperf_ops.artifacts)
         self.digest_cache_file = self.root / DIGEST_CACHE_FILE
         # Filled while reading: record directories whose record.json does not parse.
@@ -177,13 +190,13 @@ class Ledger:
     def lock(self) -> Iterator[None]:
         """One `apply` per state directory at a time; released by the kernel on kill -9."""
         self.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.root / "lock", "a+")
+        handle = open(self.root / layout.LOCK, "a+")
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as error:
                 if error.errno in (errno.EAGAIN, errno.EACCES):
-                    raise UsageError(f"another mlperf-ops apply holds {self.root / 'lock'}",
+                    raise UsageError(f"another mlperf-ops apply holds {self.root / layout.LOCK}",
                                      hint="wait for it to finish, or use another --state-dir") from None
                 raise
             yield
@@ -263,11 +276,11 @@ class Ledger:
 
     def write_probe(self, system_id: str, probe: dict[str, str]) -> None:
         """Host facts of the machine a system's runs happen on (for systems/<id>.json)."""
-        write_json(self.root / "probes" / f"{system_id}.json", probe)
+        write_json(self.root / layout.PROBES / f"{system_id}.json", probe)
 
     def probe(self, system_id: str) -> dict[str, str] | None:
         try:
-            data = json.loads((self.root / "probes" / f"{system_id}.json").read_text("utf-8"))
+            data = json.loads((self.root / layout.PROBES / f"{system_id}.json").read_text("utf-8"))
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
