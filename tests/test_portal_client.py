@@ -178,6 +178,19 @@ def test_step_three_is_retried_only_when_the_request_never_left() -> None:
     assert len([e for e in events if e.kind == "retry"]) == 2  # connection refused: safe
 
 
+def test_backoff_doubles_up_to_the_cap_plus_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    events: list[Event] = []
+    dead = client(f"http://127.0.0.1:{_closed_port()}", events, retry=RetryPolicy(5, 1.0, 3.0, 0.5))
+    with pytest.raises(PortalError) as caught:
+        dead.request_upload_url("x.tar.gz")
+    assert "re-run the upload" in (caught.value.hint or "")
+    # initial_wait * 2^(n-1), at most max_wait, plus up to `jitter` seconds
+    assert [int(w) for w in waits] == [1, 2, 3, 3] and all(0 <= w % 1 <= 0.5 for w in waits)
+    assert [e.data["attempt"] for e in events if e.kind == "retry"] == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("faulty", [FaultPlan(fail_check=1)], indirect=True)
 def test_step_three_503_is_not_retried(tmp_path: Path, faulty: DevPortal) -> None:
     with pytest.raises(PortalError):
