@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops import __version__
-from mlperf_ops.check.runner import PROVENANCE, SMOKE_MARKER
+from mlperf_ops.tree_layout import ACCURACY_DIR, ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, PROVENANCE, SMOKE_MARKER
 from mlperf_ops.controller import HARNESS_DIR, Context, make_plan
 from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.events import Event, EventSink
@@ -30,8 +30,7 @@ from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.sysdesc import probe_host
 from mlperf_ops.truncate import truncate_tree
 
-LOGS = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
-ACCURACY_FILES = (*LOGS, "mlperf_log_accuracy.json", "accuracy.txt")
+LOGS = LOG_FILES
 
 
 @dataclass
@@ -210,9 +209,8 @@ def assemble(ctx: Context, ledger: Ledger, out: Path, *, allow_smoke: bool, on_e
                             for path in sorted(verification.rglob("*")):
                                 if path.is_file():
                                     _copy(path, tdir / path.relative_to(verification))
-                        if (record.output_dir / "mlperf_log_accuracy.json").is_file() and (tdir / "accuracy").is_dir():
-                            _copy(record.output_dir / "mlperf_log_accuracy.json",
-                                  tdir / "accuracy" / "mlperf_log_accuracy.json")
+                        if (record.output_dir / ACCURACY_LOG).is_file() and (tdir / ACCURACY_DIR).is_dir():
+                            _copy(record.output_dir / ACCURACY_LOG, tdir / ACCURACY_DIR / ACCURACY_LOG)
                     results += 1
 
         src = top / "src"

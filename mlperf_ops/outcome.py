@@ -17,11 +17,8 @@ from mlperf_ops.manifest.model import LoadGenValue
 from mlperf_ops.plan import ACCURACY, CALIBRATION, RunSpec
 from mlperf_ops.rules import Rules
 from mlperf_ops.state.record import Failure, RunSummary, Status
+from mlperf_ops.tree_layout import ACCURACY_LOG, ACCURACY_TXT, DETAIL, SUMMARY
 
-SUMMARY = "mlperf_log_summary.txt"
-DETAIL = "mlperf_log_detail.txt"
-ACCURACY_LOG = "mlperf_log_accuracy.json"
-ACCURACY_TXT = "accuracy.txt"
 
 
 @dataclass

@@ -21,12 +21,11 @@ from typing import Any, BinaryIO
 
 from mlperf_ops import __version__
 from mlperf_ops.state.atomic import write_bytes
-from mlperf_ops.check import SMOKE_MARKER, CheckReport, check_tree
+from mlperf_ops.check import CheckReport, check_tree
 from mlperf_ops.errors import CheckFailed, UsageError
-from mlperf_ops.rules import DIVISIONS
+from mlperf_ops.tree_layout import DIVISIONS, PROVENANCE, SMOKE_MARKER
 
 FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z: any constant works; 0 upsets some tools
-PROVENANCE = "mlperf_ops_provenance.json"
 _CHUNK = 1 << 20
 # gzip level 1: on the 300-result bench tree (LoadGen logs) it compresses 4x faster than
 # level 6 (gzip's and `tar czf`'s default) for a tarball ~13 % larger. The extra bytes

@@ -21,8 +21,8 @@ from typing import Any
 
 from mlperf_ops import __version__
 from mlperf_ops.check.scenario import verify_passes
-from mlperf_ops.check import SMOKE_MARKER, CheckReport, Finding, check_tree
-from mlperf_ops.check.runner import PROVENANCE
+from mlperf_ops.check import CheckReport, Finding, check_tree
+from mlperf_ops.tree_layout import DETAIL, DIVISIONS, PROVENANCE, SMOKE_MARKER, SUMMARY
 from mlperf_ops.errors import UsageError
 from mlperf_ops.loadgen_log import DetailLog, SummaryLog, parse_detail, parse_summary, primary_metric
 from mlperf_ops.rules import Rules, load_rules
@@ -156,9 +156,9 @@ def _read_text(path: Path) -> str | None:
 
 
 def _logs(run_dir: Path) -> tuple[DetailLog | None, SummaryLog | None]:
-    detail = parse_detail(run_dir / "mlperf_log_detail.txt") if (run_dir / "mlperf_log_detail.txt").is_file() else None
+    detail = parse_detail(run_dir / DETAIL) if (run_dir / DETAIL).is_file() else None
     summary = (
-        parse_summary(run_dir / "mlperf_log_summary.txt") if (run_dir / "mlperf_log_summary.txt").is_file() else None
+        parse_summary(run_dir / SUMMARY) if (run_dir / SUMMARY).is_file() else None
     )
     return detail, summary
 
@@ -304,7 +304,7 @@ def collect_report(root: Path, *, source: str | None = None, check: CheckReport 
             broken.notes.append(f"could not read this result: {type(error).__name__}: {error}")
             scenarios.append(broken)
     divisions = sorted({r.division for r in report.results} | {p.name for p in root.iterdir()
-                                                               if p.is_dir() and p.name in ("closed", "open", "network")})
+                                                               if p.is_dir() and p.name in DIVISIONS})
     submitters = sorted({r.submitter for r in report.results} | {p.name for d in divisions
                                                                  for p in (root / d).iterdir() if p.is_dir()})
     return ReportData(

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlperf_ops.errors import CheckFailed, UsageError
-from mlperf_ops.rules import DIVISIONS
+from mlperf_ops.tree_layout import DIVISIONS
 from mlperf_ops.hashing import file_sha256
 
 

@@ -23,13 +23,11 @@ from pathlib import Path
 
 from mlperf_ops.state.atomic import write_bytes
 from mlperf_ops.hashing import file_sha256
+from mlperf_ops.tree_layout import ACCURACY_LOG, ACCURACY_TXT, DIVISIONS
 
 MAX_ACCURACY_LOG_SIZE = 10 * 1024
 VIEWABLE_SIZE = 4096
 SEPARATOR = b"\n\n...\n\n"
-ACCURACY_LOG = "mlperf_log_accuracy.json"
-ACCURACY_TXT = "accuracy.txt"
-DIVISIONS = ("closed", "open", "network")
 _HASH_LINE = re.compile(r"^hash=([\w\d]+)$")
 
 

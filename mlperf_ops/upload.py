@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from mlperf_ops import __version__
 from mlperf_ops.errors import CheckFailed, MlperfOpsError, OperationalError, UsageError
-from mlperf_ops.events import Event, EventSink
+from mlperf_ops.events import Event, EventSink, UploadKind
 from mlperf_ops.portal import (
     Portal,
     SignedUrlRejected,
@@ -47,9 +47,8 @@ from mlperf_ops.portal import (
 )
 from mlperf_ops.state import receipts as R
 from mlperf_ops.state.receipts import Receipt, ReceiptStore
+from mlperf_ops.tree_layout import DIVISIONS, SMOKE_MARKER
 
-DIVISIONS = ("closed", "open", "network")
-SMOKE_MARKER = "SMOKE_TREE.txt"
 MAX_URL_REFRESHES = 3
 PROGRESS_EVERY = 16 * 1024 * 1024
 
@@ -257,7 +256,7 @@ def upload_tarball(
 ) -> Receipt:
     emit_sink = on_event or _noop
 
-    def emit(kind: str, message: str, **data: Any) -> None:
+    def emit(kind: UploadKind, message: str, **data: Any) -> None:
         emit_sink(Event(kind, redact(message), data=data))
 
     tarball = Path(tarball)

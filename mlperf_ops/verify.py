@@ -16,7 +16,8 @@ from typing import Any
 
 from mlperf_ops import compliance
 from mlperf_ops.errors import MlperfOpsError
-from mlperf_ops.outcome import ACCURACY_LOG, DETAIL, SUMMARY, read_accuracy
+from mlperf_ops.outcome import read_accuracy
+from mlperf_ops.tree_layout import ACCURACY_LOG, DETAIL, SUMMARY
 from mlperf_ops.manifest.model import BenchmarkSpec
 from mlperf_ops.plan import RunSpec
 from mlperf_ops.rules import Rules

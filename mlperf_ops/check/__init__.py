@@ -12,11 +12,10 @@ from mlperf_ops.check.findings import (
     rule_table,
 )
 from mlperf_ops.check.official import OfficialVerdict, run_official_checker
-from mlperf_ops.check.runner import SMOKE_MARKER, check_tree, is_smoke_tree, tree_round
+from mlperf_ops.check.runner import check_tree, is_smoke_tree, tree_round
 
 __all__ = [
     "RULES",
-    "SMOKE_MARKER",
     "CheckReport",
     "Finding",
     "OfficialVerdict",

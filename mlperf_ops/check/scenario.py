@@ -17,7 +17,8 @@ from mlperf_ops.check.hygiene import rel
 from mlperf_ops.check.official_value import official_value
 from mlperf_ops.loadgen_log import DetailLog, SummaryLog, parse_detail_text, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
-from mlperf_ops.truncate import ACCURACY_LOG, MAX_ACCURACY_LOG_SIZE, hash_lines
+from mlperf_ops.tree_layout import ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, POWER_DIRS
+from mlperf_ops.truncate import MAX_ACCURACY_LOG_SIZE, hash_lines
 
 # Scenarios whose latency LoadGen judges with early stopping (the checker's
 # configuration.uses_early_stopping at b66003e1; a LoadGen fact, not a round's).
@@ -31,13 +32,10 @@ METRIC_KEYS = {
     "Server": "result_completed_samples_per_sec",
     "Interactive": "result_completed_samples_per_sec",
 }
-LOG_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
 # what performance/ holds beside run_1 for a power result (the official layout)
-POWER_DIRS = ("power", "ranging")
 SCENARIO_FILES = ("README.md", "user.conf", "measurements.json")
 SCENARIO_OPTIONAL = ("mlperf.conf",)
-RUN_OPTIONAL = ("mlperf_log_accuracy.json", "spl.txt")
-ACCURACY_FILES = LOG_FILES + (ACCURACY_LOG, "accuracy.txt")
+RUN_OPTIONAL = (ACCURACY_LOG, "spl.txt")
 # what TEST01/accuracy/ holds when its accuracy is compared rather than bit-exact
 # (compliance_check.py REQUIRED_TEST01_ACC_FILES at b66003e1)
 TEST01_FALLBACK_FILES = (ACCURACY_LOG, "accuracy.txt", "baseline_accuracy.txt", "compliance_accuracy.txt")

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from mlperf_ops.errors import UsageError
-from mlperf_ops.rules import DIVISIONS
+from mlperf_ops.tree_layout import DIVISIONS
 
 
 def copy_tree(src: Path, out: Path, submitter: str | None) -> None:

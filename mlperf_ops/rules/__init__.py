@@ -20,7 +20,6 @@ from mlperf_ops.errors import UsageError
 
 SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server", "Interactive")
 SYSTEM_TYPES = ("datacenter", "edge")
-DIVISIONS = ("closed", "open", "network")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""Names in an MLPerf Inference submission tree: the one place they are spelled.
+
+    <division>/<submitter>/
+        systems/<system>.json
+        results/<system>/<benchmark>/<scenario>/
+            user.conf, measurements.json, README.md
+            performance/run_1/   mlperf_log_summary.txt, mlperf_log_detail.txt (+ power/, ranging/)
+            accuracy/            the logs, mlperf_log_accuracy.json, accuracy.txt
+            TEST01/ TEST04/ …    performance/run_1/, accuracy/, verify_*.txt
+        src/ (or code/)          the harness source
+        calibration.md, documentation/
+    SMOKE_TREE.txt               at the top of a tree made with short runs: never submittable
+    mlperf_ops_provenance.json   which records and images made the tree
+
+assemble writes these names; check, truncate, preprocess, pack, report and upload read
+them. LoadGen's own file names are here too, because the ledger keeps a run's output
+under the same names.
+"""
+
+from __future__ import annotations
+
+DIVISIONS = ("closed", "open", "network")
+
+# LoadGen's output
+SUMMARY = "mlperf_log_summary.txt"
+DETAIL = "mlperf_log_detail.txt"
+ACCURACY_LOG = "mlperf_log_accuracy.json"
+TRACE = "mlperf_log_trace.json"
+LOG_FILES = (DETAIL, SUMMARY)
+# what the accuracy script writes, in the form the round's checker reads
+ACCURACY_TXT = "accuracy.txt"
+ACCURACY_FILES = (*LOG_FILES, ACCURACY_LOG, ACCURACY_TXT)
+
+# a scenario's folder
+USER_CONF = "user.conf"
+MEASUREMENTS = "measurements.json"
+SCENARIO_README = "README.md"
+PERFORMANCE_RUN = ("performance", "run_1")
+ACCURACY_DIR = "accuracy"
+POWER_DIRS = ("power", "ranging")
+
+# a submitter's folder
+SYSTEMS = "systems"
+RESULTS = "results"
+SOURCE = "src"
+CALIBRATION = "calibration.md"
+DOCUMENTATION = "documentation"
+
+# the tree's top
+SMOKE_MARKER = "SMOKE_TREE.txt"
+PROVENANCE = "mlperf_ops_provenance.json"
