@@ -85,21 +85,27 @@ class ImageInfo:
     tags: tuple[str, ...]
     labels: Mapping[str, str]
     size_bytes: int
+    # Registry digests (repo@sha256:…) of an image that was pulled or pushed; a locally
+    # built one has none, and its `id` (the config's sha256) is then its identity.
+    repo_digests: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- pure parts
 
 
 def container_kwargs(
-    spec: ContainerSpec, *, host_group_ids: Mapping[str, int] | None = None
+    spec: ContainerSpec, *, host_group_ids: Mapping[str, int] | None = None,
+    private_network: str | None = None,
 ) -> dict[str, Any]:
     """Render `docker.containers.create` keyword arguments for `spec` (pure).
 
     `host_group_ids` maps the AMD device groups (video, render) to the host's gids: the
     container's /etc/group may not know a `render` group, and the device nodes are owned
     by the host's gid anyway. Without it the names are passed and the engine resolves them.
+    `private_network` (a network `create_private_network` made) replaces `spec.network`:
+    the container is attached to that network and to nothing else.
     """
-    if spec.network not in ("none", "host", "bridge"):
+    if private_network is None and spec.network not in ("none", "host", "bridge"):
         raise OperationalError(f"unknown container network {spec.network!r}",
                                hint="use one of none, host, bridge")
     labels = {MANAGED_LABEL: "true", **dict(spec.labels)}
@@ -108,7 +114,7 @@ def container_kwargs(
         "command": list(spec.command) if spec.command is not None else None,
         "environment": dict(spec.env),
         "user": spec.user,
-        "network_mode": spec.network,
+        "network_mode": private_network or spec.network,
         "labels": labels,
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
@@ -277,6 +283,7 @@ class Engine:
                 tags=tuple(image.tags),
                 labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
                 size_bytes=int(attrs.get("Size") or 0),
+                repo_digests=tuple(str(d) for d in attrs.get("RepoDigests") or ()),
             )
 
         try:
@@ -394,11 +401,18 @@ class Engine:
         with handed_over(spec):
             return self._run(spec, log_path, on_line, timeout_s)
 
+    def run_on_network(self, spec: ContainerSpec, network: str, log_path: Path,
+                       on_line: Callable[[str], None] | None = None, timeout_s: float = 3600.0) -> ContainerResult:
+        """`run`, attached to the private network `network` only (a sidecar's; see `start_service`)."""
+        with handed_over(spec):
+            return self._run(spec, log_path, on_line, timeout_s, network)
+
     def _run(self, spec: ContainerSpec, log_path: Path, on_line: Callable[[str], None] | None,
-             timeout_s: float) -> ContainerResult:
+             timeout_s: float, private_network: str | None = None) -> ContainerResult:
         self.require_image(spec.image)
         kwargs = container_kwargs(
-            spec, host_group_ids=_host_group_ids() if spec.gpus and spec.gpus.vendor == "amd" else None
+            spec, host_group_ids=_host_group_ids() if spec.gpus and spec.gpus.vendor == "amd" else None,
+            private_network=private_network,
         )
         kwargs.pop("detach", None)
         image = kwargs.pop("image")
@@ -513,6 +527,123 @@ class Engine:
             lambda: self._client.containers.list(all=True, filters=_label_filter(labels))
         )
         return [str(c.id) for c in containers]
+
+    # ----------------------------------------------------------------------- services (LLM sidecars)
+    # A service is a long-running container (an inference server) that other containers reach
+    # by an alias on a private network that reaches nothing else: `internal` (no route out)
+    # and, because an internal bridge still holds an address of the host (from which every
+    # host service listening on 0.0.0.0 answers, whatever its interface), with no host address
+    # on the bridge at all (`inhibit_ipv4`). Containers on it reach each other and nothing else.
+
+    def create_private_network(self, name: str, labels: Mapping[str, str]) -> str:
+        """An internal bridge network without a host address (see above); its id."""
+        try:
+            network = self._retry(lambda: self._client.networks.create(
+                name, driver="bridge", internal=True, check_duplicate=True,
+                options={"com.docker.network.bridge.inhibit_ipv4": "true"},
+                labels={MANAGED_LABEL: "true", **dict(labels)}))
+        except docker.errors.DockerException as error:
+            raise translate_error(error, f"creating the private network {name}") from None
+        return str(network.id)
+
+    def network_info(self, name: str) -> dict[str, Any] | None:
+        """The engine's view of a network (`Internal`, `Containers`, `Labels`, …), or None."""
+        try:
+            network = self._client.networks.get(name)
+            network.reload()
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.DockerException as error:
+            raise translate_error(error, f"looking up network {name}") from None
+        return dict(network.attrs)
+
+    def remove_networks(self, labels: Mapping[str, str]) -> list[str]:
+        """Remove the managed networks carrying `labels` (their containers must be gone); names."""
+        removed: list[str] = []
+        try:
+            for network in self._client.networks.list(filters=_label_filter(labels)):
+                try:
+                    network.remove()
+                except docker.errors.NotFound:
+                    continue
+                removed.append(str(network.name))
+        except docker.errors.DockerException as error:
+            raise translate_error(error, "removing networks") from None
+        return removed
+
+    def start_service(self, spec: ContainerSpec, network: str, alias: str) -> str:
+        """Create and start `spec` detached on `network`, reachable there as `alias`; its id.
+
+        The same hardening as every run (`container_kwargs`); the caller stops it with
+        `stop_service`, and a leftover is found again by its labels.
+        """
+        self.require_image(spec.image)
+        from docker.types import EndpointConfig
+
+        kwargs = container_kwargs(
+            spec, host_group_ids=_host_group_ids() if spec.gpus and spec.gpus.vendor == "amd" else None,
+            private_network=network)
+        kwargs.pop("detach", None)
+        kwargs.pop("network_mode")
+        image, command = kwargs.pop("image"), kwargs.pop("command")
+        kwargs["network"] = network
+        kwargs["networking_config"] = {network: EndpointConfig(self._client.api._version, aliases=[alias])}
+        try:
+            container = self._retry(lambda: self._client.containers.create(image, command, **kwargs))
+        except docker.errors.DockerException as error:
+            raise translate_error(error, f"creating a container from {image}") from None
+        try:
+            container.start()
+        except docker.errors.DockerException as error:
+            self._remove_quietly(container)
+            raise translate_error(error, f"starting a container from {image}") from None
+        return str(container.id)
+
+    def service_status(self, container_id: str) -> tuple[str, int | None]:
+        """(`running` | `exited` | … | `gone`, the exit code once it has exited)."""
+        try:
+            container = self._client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return "gone", None
+        except docker.errors.DockerException as error:
+            raise translate_error(error, f"inspecting container {container_id[:12]}") from None
+        state = container.attrs.get("State") or {}
+        status = str(state.get("Status") or container.status)
+        return status, (int(state.get("ExitCode", -1)) if status in ("exited", "dead") else None)
+
+    def service_logs(self, container_id: str, tail: int | None = None) -> str:
+        """A service's output so far (its last `tail` lines), '' once it is gone."""
+        try:
+            container = self._client.containers.get(container_id)
+            raw = container.logs(stdout=True, stderr=True, tail="all" if tail is None else tail)
+        except docker.errors.NotFound:
+            return ""
+        except docker.errors.DockerException as error:
+            raise translate_error(error, f"reading the output of container {container_id[:12]}") from None
+        return bytes(raw).decode("utf-8", "replace")
+
+    def stop_service(self, container_id: str, grace_s: int = 10) -> None:
+        """Stop (SIGTERM, then SIGKILL after `grace_s`) and remove a service; gone already is fine."""
+        try:
+            container = self._client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.DockerException as error:
+            raise translate_error(error, f"stopping container {container_id[:12]}") from None
+        try:
+            container.stop(timeout=grace_s)
+        except docker.errors.DockerException:
+            pass  # it may have exited meanwhile; the removal below is what matters
+        self._remove_quietly(container)
+
+    @staticmethod
+    def _remove_quietly(container: Any) -> None:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException:
+            pass  # labelled: the next `apply` (or `images prune`) removes it
 
 
 def _label_filter(labels: Mapping[str, str] | None) -> dict[str, list[str]]:

@@ -182,7 +182,7 @@ def _scenario_runs(
         common["accuracy_command"] = list(bench.accuracy_command)
     if bench.server:
         # Only when declared, as above. Which server answers is part of what a run measured.
-        common["server"] = bench.server.env()
+        common["server"] = bench.server.key()  # a sidecar's declaration too (image, command, GPUs)
     out: list[PlannedRun] = []
 
     def make(mode: str, audit: str | None, user_conf: str, audit_config: str | None,

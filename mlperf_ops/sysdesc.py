@@ -243,6 +243,9 @@ def build_system_json(
     stack = [f"Python {probed['python']}"] if probed.get("python") else []
     if probed.get("framework_versions"):
         stack.append(probed["framework_versions"])
+    # The LLM servers apply started as sidecars, as they identified themselves (mlperf_ops/sidecar.py).
+    stack.extend(f"{key.split(':', 1)[1]}: {value}" for key, value in sorted(probed.items())
+                 if key.startswith("llm_server:"))
     if stack and "other_software_stack" in doc:
         doc["other_software_stack"] = ", ".join(stack)
     doc["number_of_nodes"] = "1"

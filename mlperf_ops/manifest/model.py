@@ -50,14 +50,53 @@ class ScenarioSpec:
         return dict(self.settings)
 
 
+SIDECAR_ALIAS = "llm-server"  # the sidecar's name on its private network
+SIDECAR_MODEL_MOUNT = "/mlperf/model"
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """An inference server container that `apply` starts (mlperf_ops/sidecar.py)."""
+
+    image: str
+    port: int
+    command: tuple[str, ...] | None = None
+    gpus: str | int | tuple[str, ...] | None = None  # "all" | a count | device ids
+    model_mount: str | None = None  # where the benchmark's model: goes (None: SIDECAR_MODEL_MOUNT)
+    env: tuple[tuple[str, str], ...] = ()
+    shm: str | None = None
+    health_timeout_s: int = 600
+
+    @property
+    def url(self) -> str:
+        return f"http://{SIDECAR_ALIAS}:{self.port}"
+
+    def key(self) -> dict[str, object]:
+        """What decides which server answers: part of the run keys (not the health timeout)."""
+        return {"image": self.image, "port": self.port, "command": list(self.command or ()),
+                "gpus": list(self.gpus) if isinstance(self.gpus, tuple) else self.gpus,
+                "model_mount": self.model_mount, "env": dict(self.env), "shm": self.shm}
+
+
 @dataclass(frozen=True)
 class LlmServer:
-    """An OpenAI-compatible server the LLM endpoint harness drives (README: LLM benchmarks)."""
+    """An OpenAI-compatible server the LLM endpoint harness drives (README: LLM benchmarks).
+
+    With a `sidecar`, `url` is where the harness reaches it on the private network."""
 
     url: str
     concurrency: int | None = None
     prompt: str | None = None  # tokens | text
     token_ids: str | None = None  # server | vocab
+    sidecar: Sidecar | None = None
+    declared_url: bool = True  # False: `url` was derived from the sidecar
+
+    def key(self) -> dict[str, object]:
+        """The run-key part: the harness's variables, and the sidecar's declaration if any."""
+        out: dict[str, object] = dict(self.env())
+        if self.sidecar is not None:
+            out["sidecar"] = self.sidecar.key()
+        return out
 
     def env(self) -> dict[str, str]:
         """The harness's MLPERF_LLM_* variables (mlperf_ops/harness/llm/runner.py)."""
@@ -177,8 +216,20 @@ def _benchmark(raw: dict[str, Any]) -> BenchmarkSpec:
 def _server(raw: dict[str, Any] | None) -> LlmServer | None:
     if not raw:
         return None
-    return LlmServer(url=raw["url"], concurrency=raw.get("concurrency"), prompt=raw.get("prompt"),
-                     token_ids=raw.get("token_ids"))
+    side = raw.get("sidecar")
+    sidecar = None
+    if isinstance(side, dict):
+        gpus = side.get("gpus")
+        command = side.get("command")
+        sidecar = Sidecar(image=side["image"], port=int(side["port"]), command=tuple(command) if command else None,
+                          gpus=tuple(gpus) if isinstance(gpus, list) else gpus, model_mount=side.get("model_mount"),
+                          env=tuple(sorted((side.get("env") or {}).items())), shm=side.get("shm"),
+                          health_timeout_s=int(side.get("health_timeout_s", 600)))
+    # Neither url nor sidecar (or both) is a validation problem (llm_server.py); "" keeps
+    # the model buildable so every problem is reported at once.
+    url = raw.get("url") or (sidecar.url if sidecar else "")
+    return LlmServer(url=url, concurrency=raw.get("concurrency"), prompt=raw.get("prompt"),
+                     token_ids=raw.get("token_ids"), sidecar=sidecar, declared_url="url" in raw)
 
 
 def _system(raw: dict[str, Any]) -> SystemSpec:
