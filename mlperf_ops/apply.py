@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlperf_ops.artifacts import verify_artifacts
-from mlperf_ops.audit_retry import after_timing_failure
+from mlperf_ops.audit_retry import REMEASURED, RECALIBRATED, after_timing_failure, counts_before, recalibrations
 from mlperf_ops.controller import Context, make_plan
 from mlperf_ops.engine import Engine
 from mlperf_ops.execution import Executor
 from mlperf_ops.estimate import run_start_data
-from mlperf_ops.events import Event, EventSink
+from mlperf_ops.events import Event, EventSink, ImageData, RunEndData
+from mlperf_ops.outcome import outran_calibration
 from mlperf_ops.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
 from mlperf_ops.plan import AUDIT, CALIBRATION, Plan, PlannedRun
 from mlperf_ops.probe_check import checked_probes
 from mlperf_ops.rerun import RERUN_REASON, rerun_preview, retire_matching
 from mlperf_ops.runner import STATE_LABEL, execute, state_label
-from mlperf_ops.sidecar import Sidecars, kept_server_facts
 from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.sysdesc import probe_host
 
@@ -49,13 +49,6 @@ class ApplyResult:
         return not self.failed and not self.remaining
 
 
-def _outran_calibration(record: Record) -> bool:
-    """An INVALID timed run that ended before LoadGen's minimum duration."""
-    summary = record.data.get("summary") or {}
-    return (record.status == "invalid" and summary.get("result_validity") == "INVALID"
-            and summary.get("min_duration_met") is False and not summary.get("errors"))
-
-
 def apply(
     ctx: Context,
     ledger: Ledger,
@@ -72,6 +65,10 @@ def apply(
     with ledger.lock():
         for stale in ledger.sweep_staging():
             on_event(Event("warning", f"removed an interrupted run's staging directory {stale.name}"))
+        for problem in ledger.problems():
+            # Never silently: an unreadable record is a run that will be done again.
+            on_event(Event("warning", f"unreadable record {problem.path}: {problem.error}; "
+                                      "its run counts as not done (move it away to silence this)"))
         if rerun:
             # `--rerun GLOB` re-runs exactly what it matches, unless --only says otherwise.
             only = only or rerun
@@ -101,19 +98,16 @@ def apply(
         # to an apply that was killed: it must not run alongside the resumed one.
         for orphan in engine.remove_orphans({STATE_LABEL: state_label(ledger.root)}):
             on_event(Event("warning", f"removed container {orphan[:12]} left by an interrupted apply"))
-        # LLM server sidecars (issue 13): also what a killed apply left of them.
-        sidecars = Sidecars(engine, ledger, on_event)
-        for leftover in sidecars.remove_leftovers():
-            on_event(Event("warning", f"removed LLM server sidecar {leftover[:24]} left by an interrupted apply"))
         for system_id, probe in probes.items():
             # systems/<id>.json describes the machine the runs happen on, as probed above.
-            ledger.write_probe(system_id, {**kept_server_facts(ledger.probe(system_id)), **probe})
+            ledger.write_probe(system_id, probe)
         try:
             for target_name in sorted({r.spec.image_target for r in first.pending}):
                 target = load_target(ctx.images_dir, target_name)
 
                 def image_event(event: ImageEvent) -> None:
-                    on_event(Event("image", event.message, data={"target": event.target, "stage": event.stage}))
+                    data: ImageData = {"target": event.target, "stage": event.stage}
+                    on_event(Event("image", event.message, data=dict(data)))
 
                 if local:
                     # We run inside the image (a Kubernetes pod): nothing to build or look up.
@@ -125,10 +119,8 @@ def apply(
                     assert isinstance(engine, Engine)
                     result.images[target_name] = ensure_image(engine, target, on_event=image_event)
 
-            attempts: dict[str, int] = {}
             given_up: set[str] = set()
-            timing_failures: dict[str, int] = {}  # per audit, since its reference was measured
-            remeasures: dict[str, int] = {}  # per scenario: reference performance runs re-measured
+            started = 0
             while True:
                 current = make_plan(ctx, ledger, system=system, only=only)
                 result.remaining = current.pending
@@ -137,68 +129,61 @@ def apply(
                     break
                 planned = runnable[0]
                 spec = planned.spec
-                attempts[spec.run_id] = attempts.get(spec.run_id, 0) + 1
+                started += 1
+                history = [r.run for r in ledger.records()]
+                reference = (spec.inputs.get("references") or {}).get("performance")
+                counts = counts_before(spec.run_id, spec.key, reference, history)
                 sys_spec = ctx.manifest.system(spec.system)
                 bench = next(b for b in sys_spec.benchmarks if b.name == spec.benchmark)
-                on_event(Event("run-start", planned.reason, spec.run_id,
-                               {"index": sum(attempts.values()), "pending": len(current.pending),
-                                **run_start_data(current, ctx.rules, planned)}))
-                # A sidecar benchmark runs on its server's private network (the server started if needed).
-                run_engine = sidecars.executor_for(sys_spec, bench, result.images[spec.image_target].tag)
+                start = run_start_data(current, ctx.rules, planned)
+                start["index"], start["pending"] = started, len(current.pending)
+                on_event(Event("run-start", planned.reason, spec.run_id, dict(start)))
                 record = execute(
                     spec, system=sys_spec, bench=bench, target=load_target(ctx.images_dir, spec.image_target),
-                    image=result.images[spec.image_target], engine=run_engine, ledger=ledger, rules=ctx.rules,
-                    profile=ctx.profile, on_event=on_event,
+                    image=result.images[spec.image_target], engine=engine, ledger=ledger, rules=ctx.rules,
+                    profile=ctx.profile, on_event=on_event, retry=counts,
                 )
                 result.records.append(record)
-                on_event(Event("run-end", record.data.get("reason", ""), spec.run_id,
-                               {"status": record.status, "duration_s": record.data.get("duration_s"),
-                                "log": str(record.path / "container.log")}))
-                if record.status == "done":
+                run = record.run
+                end: RunEndData = {"status": run.status, "duration_s": run.duration_s, "log": str(record.log_path)}
+                on_event(Event("run-end", run.reason, spec.run_id, dict(end)))
+                if run.status == "done":
                     continue
-                if spec.mode == AUDIT and record.data.get("retryable"):
+                if spec.mode == AUDIT and run.transient and reference:
                     # Only the audit's timing comparison failed: the compliance procedure's re-run.
-                    reference = str((spec.inputs.get("references") or {}).get("performance"))
-                    scenario_id = spec.run_id.rsplit("/", 1)[0]  # system/benchmark/scenario
-                    timing_failures[spec.run_id] = timing_failures.get(spec.run_id, 0) + 1
-                    decision = after_timing_failure(timing_failures[spec.run_id], ctx.profile.audit_retries,
-                                                    remeasures.get(scenario_id, 0))
+                    decision = after_timing_failure(run.retry.timing_failures, ctx.profile.audit_retries,
+                                                    run.retry.remeasures)
                     if decision.action == "remeasure":
                         # Retire (never delete) the reference and every audit compared with it:
                         # the next plan runs the reference again, then those audits right after,
                         # each starting its count afresh against the new measurement.
-                        remeasures[scenario_id] = remeasures.get(scenario_id, 0) + 1
-                        why = f"re-measured: {spec.run_id} disagreed with it"
-                        ledger.retire(reference, why)
+                        why = f"{REMEASURED}: {spec.run_id} disagreed with it"
+                        ledger.retire(str(reference), why)
                         for other in current.runs:
                             if (other.spec.inputs.get("references") or {}).get("performance") == reference:
                                 ledger.retire(other.spec.key, why)
-                                timing_failures.pop(other.spec.run_id, None)
                     if decision.action != "give-up":
                         on_event(Event("warning", f"{spec.run_id}: {decision.why}"))
                         continue
-                elif record.data.get("retryable") and attempts[spec.run_id] <= ctx.profile.transient_retries:
-                    on_event(Event("warning", f"{spec.run_id}: retrying ({record.data.get('reason')})"))
-                    continue
-                elif _outran_calibration(record) and attempts[spec.run_id] <= ctx.profile.transient_retries:
+                elif run.transient and run.summary is not None and outran_calibration(run.summary):
                     # The SUT ran faster than the calibration measured (the machine was busier
                     # then), so LoadGen ran out of queries before the minimum duration. Measure
                     # again: retiring the calibration gives the run new settings and a new key.
                     calibrations = [r.spec.key for r in current.runs if r.spec.mode == CALIBRATION
                                     and (r.spec.system, r.spec.benchmark, r.spec.scenario)
                                     == (spec.system, spec.benchmark, spec.scenario)]
-                    if calibrations:
-                        ledger.retire(calibrations[0], f"re-calibrated: {spec.run_id} outran it")
+                    if calibrations and recalibrations(calibrations[0], history) < ctx.profile.transient_retries:
+                        ledger.retire(calibrations[0], f"{RECALIBRATED}: {spec.run_id} outran it")
                         on_event(Event("warning", f"{spec.run_id}: ran out of queries before the minimum "
                                                   "duration; calibrating again"))
                         continue
+                elif run.transient and run.retry.attempt <= ctx.profile.transient_retries:
+                    on_event(Event("warning", f"{spec.run_id}: retrying ({run.reason})"))
+                    continue
                 given_up.add(spec.run_id)
                 if not keep_going:
                     break
             result.remaining = make_plan(ctx, ledger, system=system, only=only).pending
         finally:
-            try:
-                sidecars.stop()  # also when a run or the sidecar itself failed
-            finally:
-                engine.close()
+            engine.close()
         return result
