@@ -1,4 +1,4 @@
-"""`mlperf-ops images build|list|prune`: the harness images, one per hardware target.
+"""`mlperf-ops images build|list|prune|export-demo`: the harness images, one per hardware target.
 
 `images build controller --for TARGET` builds the controller image (mlperf-ops itself on
 top of TARGET's harness image) that `mlperf-ops render k8s` names in its Jobs.
@@ -68,6 +68,25 @@ def register(group: click.Group) -> None:
             return
         for ref in refs:
             click.echo(f"{ref.target}\t{ref.tag}\t{'built' if ref.built else 'up to date'}")
+
+    @images_group.command("export-demo")
+    @_images_dir_option
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/demo"),
+                  show_default=True, help="Host directory to (re)create.")
+    @click.option("-v", "--verbose", is_flag=True, help="Show every build output line.")
+    def export_demo(images_dir: Path, out: Path, verbose: bool) -> None:
+        """Copy the demo's model and data set out of the cpu image (built first if needed).
+
+        manifests/demo.yaml names these files as its model: and dataset:, so the demo runs
+        through the ResNet50 harness like a real closed run; `make submission` does this.
+        """
+        from mlperf_ops import demo_export
+        from mlperf_ops.engine import Engine  # docker: imported only when talking to it
+
+        engine = Engine.connect()
+        ref = images.ensure_image(engine, images.load_target(images_dir, "cpu"), on_event=_progress(verbose))
+        copied = demo_export.export(engine, ref.tag, out)
+        click.echo(f"{out}\t{'copied from' if copied else 'up to date with'} {ref.tag}")
 
     @images_group.command("list")
     @_images_dir_option

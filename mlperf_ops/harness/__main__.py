@@ -1,4 +1,4 @@
-"""`python3 -m harness {train,run,accuracy}` (on the host: `python -m mlperf_ops.harness`).
+"""`python3 -m harness {train,demo,run,accuracy}` (on the host: `python -m mlperf_ops.harness`).
 
 Exit codes: 0 done (for `run`: LoadGen finished; validity is in the summary),
 1 operational failure, 2 bad input. Errors are one `error:` line plus a `hint:` line.
@@ -7,13 +7,17 @@ Exit codes: 0 done (for `run`: LoadGen finished; validity is in the summary),
 from __future__ import annotations
 
 import os
+import sys
 
 # One BLAS/OpenMP thread unless told otherwise: must be set before numpy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+if sys.argv[1:2] == ["demo"]:
+    # The demo's files have declared digests: train on one BLAS kernel on every CPU
+    # (demo_imagenet.OPENBLAS_CORETYPE; OpenBLAS reads it when numpy loads).
+    os.environ["OPENBLAS_CORETYPE"] = "Prescott"
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from .errors import HarnessError, run_reporting  # noqa: E402
@@ -25,6 +29,17 @@ def _train(args: argparse.Namespace) -> int:
     meta = model.train(Path(args.out))
     print(f"harness: wrote {args.out}/{model.MODEL_FILE} sha256={meta['sha256']} "
           f"held-out accuracy={100 * meta['heldout_accuracy']:.2f}%", flush=True)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from . import demo_imagenet
+
+    meta = demo_imagenet.build(Path(args.out))
+    print(f"harness: wrote {args.out}/{meta['model_file']} sha256={meta['model_sha256']} and "
+          f"{args.out}/{meta['dataset_dir']}/ ({meta['images']} images, {meta['distinct_images']} distinct); "
+          f"held-out top-1 through the ResNet50 preprocessing={100 * meta['heldout_top1_onnx_on_jpegs']:.2f}%",
+          flush=True)
     return 0
 
 
@@ -65,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train and export the demo model (deterministic)")
     train.add_argument("--out", required=True, help="model directory to write")
     train.set_defaults(func=_train)
+    demo = sub.add_parser("demo", help="the demo as ResNet50 files: the digits model in resnet50_v1.onnx's "
+                          "signature and an ImageNet-layout validation set (deterministic)")
+    demo.add_argument("--out", required=True, help="directory to create")
+    demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="one LoadGen run configured by MLPERF_* environment variables")
     run.set_defaults(func=_run)
     acc = sub.add_parser("accuracy", help="top-1 accuracy of an mlperf_log_accuracy.json")
