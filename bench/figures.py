@@ -7,7 +7,10 @@ both sides alike. Its spread is [min, max] of the pair values. When the spread i
 than the figure's tolerance the bench says it cannot judge, and why it thinks so: steal
 time (a hypervisor taking the vCPUs) and other load from /proc, CPU frequency changes
 from /sys or /proc/cpuinfo — or, when none of those moved, that the measured thing
-itself varies.
+itself varies. A wide spread on a disturbed machine is never judged (`"judged": false` in
+bench.json), even when every pair falls on one side of the bar: other load does not slow
+both sides of a ratio alike. A steady spread is judged, and the verdict names any
+disturbance it was measured beside.
 
 `make bench` (bench/run.py) starts dist/bench.json afresh; each bench script merges
 its figures into it as {"name": {"ratio": r, "spread": [lo, hi], "bar": b, ...}}.
@@ -164,33 +167,58 @@ class Figure:
     def _passes(self, value: float) -> bool:
         return value >= self.bar if self.higher_is_better else value <= self.bar
 
+    def _causes(self) -> list[str]:
+        return self.noise.causes() if self.noise else []
+
+    def judgeable(self) -> bool:
+        """False when the bench cannot say pass or miss: a blocker, or a spread wider than
+        the tolerance while the machine was disturbed (steal time, other load, frequency).
+        Other load does not shift both sides of a ratio alike (it slows the CPU-heavy side
+        more, or makes a shared server the bottleneck of both), so even pairs that all fall
+        on one side of the bar prove nothing then. On an undisturbed machine a wide spread
+        still judges when every pair falls on the same side."""
+        if self.blocker:
+            return False
+        if not self.spread_too_wide():
+            return True
+        if self._causes():
+            return False
+        lo, hi = self.spread
+        return self._passes(lo) == self._passes(hi)
+
     def verdict(self) -> str:
         if self.blocker:
             return f"cannot be judged: {self.blocker}"
+        causes = self._causes()
         if self.spread_too_wide():
-            causes = self.noise.causes() if self.noise else []
-            why = "; ".join(causes) if causes else (
-                "no steal time, extra load or frequency change seen: the measured thing itself varies")
             lo, hi = self.spread
-            # A wide spread still judges when every pair falls on the same side of the bar.
+            side = ("every pair met the bar" if self._passes(lo) and self._passes(hi) else
+                    "every pair missed the bar" if not self._passes(lo) and not self._passes(hi) else
+                    "the pairs fall on both sides of the bar")
+            if causes:
+                return (f"spread too wide to judge (beyond ±{self.tolerance:.0%}; {side}): "
+                        + "; ".join(causes))
+            why = "no steal time, extra load or frequency change seen: the measured thing itself varies"
             if self._passes(lo) and self._passes(hi):
                 return f"meets the bar in every pair, though the spread is wide (beyond ±{self.tolerance:.0%}): {why}"
             if not self._passes(lo) and not self._passes(hi):
                 return f"MISSES the bar in every pair; the spread is wide (beyond ±{self.tolerance:.0%}): {why}"
             return f"spread too wide to judge (beyond ±{self.tolerance:.0%}): {why}"
+        # A steady spread beside other load is a verdict, but one that names the load.
+        beside = f" (measured beside: {'; '.join(causes)})" if causes else ""
         if self.meets_bar():
-            return "meets the bar"
+            return "meets the bar" + beside
         if not self.judge_spread and self.noise is not None:  # the figure is itself a spread: say why
-            causes = self.noise.causes()
             return "MISSES the bar: " + ("; ".join(causes) if causes else
                                          "no steal time, extra load or frequency change seen: it varies by itself")
-        return "MISSES the bar"
+        return "MISSES the bar" + beside
 
     def as_dict(self) -> dict[str, Any]:
         lo, hi = self.spread
         return {"ratio": round(self.ratio, 4), "spread": [round(lo, 4), round(hi, 4)], "bar": self.bar,
                 "higher_is_better": self.higher_is_better, "pairs": len(self.values),
-                "values": [round(v, 4) for v in self.values], "verdict": self.verdict(), "what": self.what,
+                "values": [round(v, 4) for v in self.values], "verdict": self.verdict(),
+                "judged": self.judgeable(), "what": self.what,
                 **({"noise": self.noise.as_dict()} if self.noise else {}), **self.extra}
 
 
