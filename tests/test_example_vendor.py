@@ -100,6 +100,29 @@ def test_closed_tree_has_its_paperwork_and_passes_check(applied: Path, tmp_path:
     assert not [f for f in report.get("findings", []) if f.get("severity") == "error"], report
 
 
+def test_closed_tree_is_refused_by_ours_as_by_the_official_checker(applied: Path, tmp_path: Path) -> None:
+    # The official checker's verdict on this tree, recorded once (tests/data/example_vendor/NOTE.md):
+    # a smoke tree judged as a submission fails the 600 s rule on each performance and audit
+    # log, and nothing else. Ours, with --as-submission, must say the same of every result.
+    official = json.loads((REPO / "tests" / "data" / "example_vendor" / "official_verdicts.json").read_text("utf-8"))
+    tree = tmp_path / "tree"
+    done = mlperf_ops("assemble", MANIFEST, "--state-dir", applied, "--out", tree, "--smoke")
+    assert done.returncode == 0, explain(done)
+    checked = mlperf_ops("check", tree, "--as-submission", "--json")
+    assert checked.returncode == 3, explain(checked)
+    report = json.loads(checked.stdout)
+    assert {r["path"]: r["valid"] for r in report["results"]} == {
+        r["result"]: r["valid"] for r in official["results"]}
+    ours = {(f["rule_id"], f["path"].removesuffix("/performance/run_1/mlperf_log_detail.txt"))
+            for f in report["findings"] if f["severity"] == "error"}
+    theirs = {("perf.min-duration", line.split(" ", 1)[0].removesuffix("/performance/run_1/mlperf_log_detail.txt"))
+              for r in official["results"] for line in r["errors"] if "Test duration less than 600s" in line}
+    assert len(theirs) == 9 and ours == theirs
+    other = [line for r in official["results"] for line in r["errors"]
+             if "Test duration less than 600s" not in line and "Checks failed for" not in line]
+    assert other == []  # the official checker found nothing else to refuse
+
+
 def test_test01_fallback_scores_with_the_examples_own_script(applied: Path, engine: Engine) -> None:
     os.environ["MLPERF_OPS_PROJECT"] = str(PROJECT)
     try:
