@@ -1,0 +1,140 @@
+"""`check` beside the official submission checker: wall time on the same trees, same verdicts.
+
+Two figures, each official seconds / our seconds over alternating pairs (bar >= 5):
+  - check_vs_official_real: the largest real tree of tests/data/real_trees/ (most results,
+    then most bytes), checked for the round its official_verdicts.json names;
+  - check_vs_official_200: the LoadGen tree of tests/treegen.py copied under 67 system
+    names (201 results), without its SMOKE_TREE.txt marker so that both checkers judge
+    it as a submission (both refuse every result: 1 s runs miss the 600 s rule).
+Both sides run as a user runs them, one process per check: `python -m mlperf_ops check
+TREE --round R --json` and `python <checkout>/tools/submission/submission_checker/main.py
+--input TREE --version R --csv FILE`. Before timing, the per-result verdicts of both are
+compared; a figure whose verdicts differ is reported as not judgeable, with the results
+that differ.
+
+The official side needs MLPERF_INFERENCE_CHECKOUT (a mlcommons/inference checkout, outside
+this project); without it the bench says so and times only our side.
+
+    MLPERF_INFERENCE_CHECKOUT=/path/to/inference python bench/bench_check_official.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from mlperf_ops.check.official import _entry_point, per_result_verdicts  # noqa: E402
+
+import treegen  # noqa: E402
+from figures import Figure, Noise, alternating_pairs, pair_count, report, timed  # noqa: E402
+
+CORPUS = HERE.parent / "tests" / "data" / "real_trees"
+CHECKOUT_ENV = "MLPERF_INFERENCE_CHECKOUT"
+BAR = 5.0
+GENERATED_SYSTEMS = 67  # x 3 scenarios = 201 results
+
+
+def largest_real_tree() -> tuple[Path, str]:
+    """(tree, round) of the corpus entry with the most results, then the most bytes."""
+    best: tuple[int, int, Path, str] | None = None
+    for entry in sorted(CORPUS.iterdir()):
+        doc_path = entry / "official_verdicts.json"
+        if not doc_path.is_file():
+            continue
+        doc = json.loads(doc_path.read_text())
+        tree = entry / "tree"
+        size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
+        candidate = (len(doc["results"]), size, tree, str(doc["round"]))
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    assert best is not None, f"no real trees under {CORPUS}"
+    return best[2], best[3]
+
+
+def generated_tree(dest: Path) -> Path:
+    from bench_check_pack import build_large
+
+    root = build_large(dest, GENERATED_SYSTEMS)
+    (root / "SMOKE_TREE.txt").unlink()  # judged as a submission, as the official checker does
+    return root
+
+
+def run_ours(tree: Path, round_name: str) -> dict[str, bool]:
+    proc = subprocess.run([sys.executable, "-m", "mlperf_ops", "check", str(tree), "--round", round_name, "--json"],
+                          capture_output=True, text=True, check=False)
+    try:  # exit 0 (passed) or 3 (refused results) both carry the verdicts
+        results = json.loads(proc.stdout)["results"]
+    except (ValueError, KeyError):
+        raise SystemExit(f"mlperf-ops check failed on {tree} (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return {r["path"]: bool(r["valid"]) for r in results}
+
+
+def run_official(checkout: Path, tree: Path, round_name: str, csv: Path) -> dict[str, bool]:
+    proc = subprocess.run([sys.executable, str(_entry_point(checkout)), "--input", str(tree), "--version", round_name,
+                           "--csv", str(csv)], capture_output=True, text=True, cwd=checkout, check=False)
+    output = proc.stdout + proc.stderr
+    if "Traceback (most recent call last)" in output:
+        raise SystemExit(f"the official checker crashed on {tree}:\n{output[-3000:]}")
+    return per_result_verdicts(output, tree)
+
+
+def measure(name: str, label: str, tree: Path, round_name: str, checkout: Path | None, work: Path) -> None:
+    ours = run_ours(tree, round_name)
+    accepted = sum(ours.values())
+    print(f"{label}: {tree} ({round_name}), {len(ours)} results, ours: {accepted} accepted, "
+          f"{len(ours) - accepted} refused", flush=True)
+    if checkout is None:
+        seconds = min(timed(lambda: run_ours(tree, round_name)) for _ in range(3))
+        print(f"  our check: {seconds:.2f} s (best of 3); the official side is not measured: "
+              f"{CHECKOUT_ENV} is not set (give it a mlcommons/inference checkout)", flush=True)
+        return
+    csv = work / f"{name}.csv"
+    official = run_official(checkout, tree, round_name, csv)
+    differ = sorted(k for k in set(ours) | set(official) if ours.get(k) != official.get(k))
+    for key in differ[:10]:
+        print(f"  verdicts differ: {key}: ours {ours.get(key)}, official {official.get(key)}", flush=True)
+    noise = Noise()
+    pairs = alternating_pairs(lambda: timed(lambda: run_official(checkout, tree, round_name, csv)),
+                              lambda: timed(lambda: run_ours(tree, round_name)), pair_count(), noise)
+    t_official = sorted(b for b, _ in pairs)[len(pairs) // 2]
+    t_ours = sorted(s for _, s in pairs)[len(pairs) // 2]
+    print(f"  official checker: {t_official:.2f} s, mlperf-ops check: {t_ours:.2f} s (medians of {len(pairs)})",
+          flush=True)
+    report(Figure(
+        name, [b / s for b, s in pairs], bar=BAR, higher_is_better=True, noise=noise,
+        what=f"official checker seconds / `mlperf-ops check` seconds on {label} ({len(ours)} results, "
+             f"{round_name}), one process each",
+        blocker=(f"the verdicts differ on {len(differ)} of {len(ours)} results" if differ else None),
+        extra={"official_s": round(t_official, 3), "ours_s": round(t_ours, 3), "results": len(ours),
+               "same_verdicts": not differ, "tree": str(tree.relative_to(HERE.parent)) if tree.is_relative_to(
+                   HERE.parent) else label}))
+
+
+def main() -> None:
+    raw = os.environ.get(CHECKOUT_ENV)
+    checkout = Path(raw).resolve() if raw else None
+    if checkout is None:
+        print(f"{CHECKOUT_ENV} is not set: check is timed alone, with no official side and no figure", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-check-official-"))
+    try:
+        tree, round_name = largest_real_tree()
+        measure("check_vs_official_real", f"the largest real tree ({tree.parent.name})", tree, round_name,
+                checkout, work)
+        generated = generated_tree(work / "tree")
+        measure("check_vs_official_200", "the generated tree", generated, treegen.ROUND, checkout, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
