@@ -33,9 +33,11 @@ class HarnessRun:
 
 
 def write_dataset(path: Path, prompts: list[str]) -> Path:
-    # pandas' default JSON orientation, as the reference's pd.read_json reads it
+    # pandas' default JSON orientation, as the reference's pd.read_json reads it; `output` holds
+    # the reference answers an accuracy run is scored against
     path.write_text(json.dumps({"input": {str(i): p for i, p in enumerate(prompts)},
-                                "tok_input": {str(i): [1, 2, 3] for i in range(len(prompts))}}))
+                                "tok_input": {str(i): [1, 2, 3] for i in range(len(prompts))},
+                                "output": {str(i): f"The answer to {p}" for i, p in enumerate(prompts)}}))
     return path
 
 

@@ -27,12 +27,14 @@ import requests
 import llm_tiny_model
 from llm_harness_run import REPO, run_harness, write_dataset
 from mlperf_ops.compliance import verify_test06
+from mlperf_ops.outcome import read_accuracy
 from mlperf_ops.rules import load_rules
 from test_check_llm import findings
 
 pytestmark = pytest.mark.slow
 SAMPLES = 8
 MAX_TOKENS = 128  # llama3.1-8b's official max_tokens; the tiny model never stops before it
+SCORING_DATA = Path(__file__).parent / "data" / "llm_scoring"
 
 
 def _ensure_llama_cpp() -> None:
@@ -164,11 +166,31 @@ def test_performance_run_on_llama_cpp(tmp_path: Path, llama_server: tuple[str, P
         assert len(latency) == 1 and "TTFT" in latency[0].message and "limit of 500 ms" in latency[0].message
 
 
-def test_accuracy_log_holds_the_streamed_token_ids(tmp_path: Path, llama_server: tuple[str, Path, Path]) -> None:
+def accuracy_env(vocab: Path, nltk_data: Path, tokenizer: str = "tokenizer_fast") -> dict[str, str]:
+    """An accuracy run decodes its answers with the model's tokenizer: the scoring test data's
+    tokenizers give the tiny model's byte ids (3 + byte) their bytes back."""
+    return {**_env(vocab), "MLPERF_LLM_TOKENIZER": str(SCORING_DATA / tokenizer), "NLTK_DATA": str(nltk_data)}
+
+
+@pytest.fixture(scope="module")
+def nltk_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mlperf_ops.harness.llm.sentences import write_nltk_data
+
+    root = tmp_path_factory.mktemp("nltk_data")
+    write_nltk_data(root)
+    return root
+
+
+def test_accuracy_log_holds_the_streamed_token_ids(tmp_path: Path, llama_server: tuple[str, Path, Path],
+                                                   nltk_data: Path) -> None:
     url, data, vocab = llama_server
     run = run_harness(tmp_path / "Offline", url=url, dataset=data, scenario="Offline", mode="AccuracyOnly",
-                      conf={"performance_sample_count_override": SAMPLES}, extra_env=_env(vocab))
+                      conf={"performance_sample_count_override": SAMPLES}, extra_env=accuracy_env(vocab, nltk_data))
     assert run.code == 0, run.stdout + run.stderr
+    # scored as the reference scores it: every metric the checker reads, over every sample
+    found = read_accuracy(run.out / "accuracy.txt", load_rules("v6.1"), "llama3.1-8b")
+    assert found is not None and set(found) == {"ROUGE1", "ROUGE2", "ROUGEL", "ROUGELSUM", "GEN_LEN"}, found
+    assert "'gen_num': 8}" in (run.out / "accuracy.txt").read_text()
     entries = json.loads((run.out / "mlperf_log_accuracy.json").read_text())
     assert sorted(e["qsl_idx"] for e in entries) == list(range(SAMPLES))
     known = set(llm_tiny_model.vocab().values())
@@ -179,10 +201,11 @@ def test_accuracy_log_holds_the_streamed_token_ids(tmp_path: Path, llama_server:
         answers[entry["qsl_idx"]] = ids.tolist()
     # Greedy decoding on a fixed model: the same prompt gives the same answer, request after request.
     again = run_harness(tmp_path / "again", url=url, dataset=data, scenario="Offline", mode="AccuracyOnly",
-                        conf={"performance_sample_count_override": SAMPLES}, extra_env=_env(vocab))
+                        conf={"performance_sample_count_override": SAMPLES}, extra_env=accuracy_env(vocab, nltk_data))
     assert again.code == 0, again.stderr
     for entry in json.loads((again.out / "mlperf_log_accuracy.json").read_text()):
         assert np.frombuffer(bytes.fromhex(entry["data"]), dtype=np.int32).tolist() == answers[entry["qsl_idx"]]
+    assert (again.out / "accuracy.txt").read_text() == (run.out / "accuracy.txt").read_text()
 
 
 def test_test06_runs_and_verifies(tmp_path: Path, llama_server: tuple[str, Path, Path]) -> None:

@@ -1,4 +1,5 @@
-"""One streamed completion from an OpenAI-compatible `/v1/completions`, token by token.
+"""One streamed completion from an OpenAI-compatible `/v1/completions` (or, for a benchmark
+declared with a chat template, `/v1/chat/completions`), token by token.
 
 The request asks for `logprobs: 1` as the reference's SUT_API.py does: with it, servers send
 one token per event (llama.cpp's server otherwise merges tokens that only decode together),
@@ -21,6 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TOKEN_ID_MODES = ("server", "vocab")
+# completions: the prompt as it is (the reference's preprocessed prompts already hold the
+# model's prompt format); chat: the prompt text as one user message, the server applying the
+# model's chat template. Chat streams name each token in `logprobs.content[].token`.
+API_MODES = ("completions", "chat")
+API_PATHS = {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
 TOKEN_ID_PREFIX = "token_id:"
 
 
@@ -51,8 +57,10 @@ class TokenDecoder:
         self.mode = mode
         self.vocab = dict(vocab or {})
 
-    def request_fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"logprobs": 1}
+    def request_fields(self, api: str = "completions") -> dict[str, Any]:
+        # The chat API's logprobs is a switch plus a count of alternatives; at least one
+        # alternative, since llama.cpp's server reads a count of 0 as "no logprobs".
+        fields: dict[str, Any] = {"logprobs": True, "top_logprobs": 1} if api == "chat" else {"logprobs": 1}
         if self.mode == "server":
             fields["return_tokens_as_token_ids"] = True
         return fields
@@ -86,13 +94,22 @@ def load_vocab(text: str) -> dict[str, int]:
 def _event_tokens(choice: Mapping[str, Any]) -> list[str]:
     logprobs = choice.get("logprobs")
     if isinstance(logprobs, Mapping):
-        tokens = logprobs.get("tokens")
+        tokens = logprobs.get("tokens")  # completions
         if isinstance(tokens, list):
             return [str(t) for t in tokens]
-    text = choice.get("text")
-    if text:
-        raise ServerFault("the server streamed text without logprobs tokens: it ignored logprobs=1")
+        content = logprobs.get("content")  # chat completions
+        if isinstance(content, list):
+            return [str(item.get("token")) for item in content if isinstance(item, Mapping)]
+    if _event_text(choice):
+        raise ServerFault("the server streamed text without logprobs tokens: it ignored the logprobs request")
     return []
+
+
+def _event_text(choice: Mapping[str, Any]) -> str:
+    delta = choice.get("delta")
+    if isinstance(delta, Mapping):
+        return str(delta.get("content") or "")
+    return str(choice.get("text") or "")
 
 
 def stream_completion(
@@ -104,6 +121,7 @@ def stream_completion(
     *,
     connect_timeout_s: float,
     read_timeout_s: float,
+    api: str = "completions",
 ) -> Completion:
     """POST `body` with stream=true and read the server-sent events to the end.
 
@@ -113,7 +131,7 @@ def stream_completion(
     import requests
 
     max_tokens = int(body.get("max_tokens") or 0)
-    payload = {**body, **decoder.request_fields(), "stream": True,
+    payload = {**body, **decoder.request_fields(api), "stream": True,
                "stream_options": {"include_usage": True}}
     out = Completion()
     done = False
@@ -150,7 +168,7 @@ def stream_completion(
                         if not out.token_ids:
                             on_first_token(ids)
                         out.token_ids.extend(ids)
-                    out.text += str(choice.get("text") or "")
+                    out.text += _event_text(choice)
                     if choice.get("finish_reason"):
                         out.finish_reason = str(choice["finish_reason"])
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,

@@ -1,10 +1,10 @@
 """The prompts: the benchmark's preprocessed data set file, read the way the reference reads it.
 
 The reference loads it with pandas (`pd.read_json` for llama3.1-8b's JSON, a pickled
-DataFrame for llama2-70b) and uses two columns: `input` (the prompt text) and `tok_input`
-(its token ids). This reads the JSON forms pandas writes and reads — a list of records, or
+DataFrame for llama2-70b) and uses `input` (the prompt text) and `tok_input` (its token
+ids) for the run, `output` (the reference answer) for scoring the accuracy run. This reads the JSON forms pandas writes and reads — a list of records, or
 `{column: {row: value}}` — without pandas; a pickle must be converted to JSON first
-(`df[["input", "tok_input"]].to_json(path)`), since unpickling a file runs its code.
+(`df[["input", "tok_input", "output"]].to_json(path)`), since unpickling a file runs its code.
 """
 
 from __future__ import annotations
@@ -59,6 +59,25 @@ def load(path: Path, mode: str) -> Prompts:
             raise HarnessError(f"{path}: row {i}'s input is not a prompt text")
         texts.append(value)
     return Prompts(texts, mode)
+
+
+def load_targets(path: Path) -> list[str]:
+    """The `output` column: the reference answers the accuracy run is scored against."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise HarnessError(f"cannot read the data set {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise HarnessError(f"the data set {path} is not JSON: {exc}") from exc
+    try:
+        values = _column(data, "output", path)
+    except HarnessError as exc:
+        raise HarnessError(exc.message, hint="an accuracy run scores against the data set's `output` column "
+                           "(the reference answers); convert it along with `input` and `tok_input`") from None
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise HarnessError(f"{path}: row {i}'s output is not a text")
+    return list(values)
 
 
 def _column(data: Any, column: str, path: Path) -> list[Any]:

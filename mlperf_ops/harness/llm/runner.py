@@ -11,6 +11,10 @@ MLPERF_OUTPUT_DIR; Interactive runs as Server under the interactive LoadGen mode
   MLPERF_LLM_TOKEN_IDS        server (vLLM's return_tokens_as_token_ids, default) | vocab
   MLPERF_LLM_VOCAB            for `vocab`: a tokenizer.json or a {token: id} JSON
                               (default $MLPERF_MODEL_PATH/tokenizer.json)
+  MLPERF_LLM_API              completions (/v1/completions, default) | chat
+                              (/v1/chat/completions: the server applies the model's chat template)
+  MLPERF_LLM_TOKENIZER        accuracy runs: the model directory (or tokenizer.json /
+                              tokenizer.model) the answers are decoded with (default $MLPERF_MODEL_PATH)
   MLPERF_LLM_CONCURRENCY      requests in flight at most (default 8)
   MLPERF_LLM_READ_TIMEOUT_S   silence that fails a request (default 600)
   MLPERF_LLM_HEALTH_TIMEOUT_S how long to wait for /v1/models before the run (default 300)
@@ -31,7 +35,7 @@ from typing import Any
 from .. import loadgen_settings
 from ..errors import HarnessError
 from . import dataset, server
-from .client import TOKEN_ID_MODES, TokenDecoder, load_vocab
+from .client import API_MODES, TOKEN_ID_MODES, TokenDecoder, load_vocab
 from .settings import GENERATION, generation_for
 from .sut import Endpoint, EndpointSut
 
@@ -39,6 +43,7 @@ SCENARIOS = ("SingleStream", "Offline", "Server")  # SingleStream: llama3.1-8b-e
 MODES = ("PerformanceOnly", "AccuracyOnly")
 AUDIT_CONFIG = "audit.config"
 RUN_FILE = "llm_run.json"
+ACCURACY_TXT = "accuracy.txt"
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class LlmContract:
     concurrency: int
     read_timeout_s: float
     health_timeout_s: float
+    api: str = "completions"
+    tokenizer: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "LlmContract":
@@ -91,6 +98,18 @@ class LlmContract:
             vocab = str(Path(get("MLPERF_MODEL_PATH")) / "tokenizer.json")
         # The dataset artifact is mounted at MLPERF_DATASET_PATH: the JSON file itself, or a
         # directory holding dataset.json.
+        api = get("MLPERF_LLM_API", GENERATION[benchmark].api)
+        if api not in API_MODES:
+            raise HarnessError(f"MLPERF_LLM_API={api!r}", hint=f"one of {', '.join(API_MODES)}")
+        prompt_mode = get("MLPERF_LLM_PROMPT", "tokens")
+        if api == "chat" and prompt_mode != "text":
+            raise HarnessError("MLPERF_LLM_API=chat sends the prompt text as a user message",
+                               hint="set MLPERF_LLM_PROMPT=text (a chat request has no token-id prompt)")
+        tokenizer = get("MLPERF_LLM_TOKENIZER", get("MLPERF_MODEL_PATH"))
+        if mode == "AccuracyOnly" and not get("MLPERF_AUDIT_TEST") and not tokenizer:
+            raise HarnessError("an accuracy run decodes its answers with the model's tokenizer, and none is given",
+                               hint="declare the model artifact (its directory holds the tokenizer files) "
+                                    "or set MLPERF_LLM_TOKENIZER")
         mounted = Path(get("MLPERF_DATASET_PATH", "/mlperf/dataset"))
         default_data = str(mounted if mounted.is_file() else mounted / "dataset.json")
         return cls(
@@ -104,12 +123,14 @@ class LlmContract:
             url=url.rstrip("/"),
             dataset=Path(get("MLPERF_LLM_DATASET", default_data)),
             model=get("MLPERF_LLM_MODEL"),
-            prompt_mode=get("MLPERF_LLM_PROMPT", "tokens"),
+            prompt_mode=prompt_mode,
             token_ids=token_ids,
             vocab=Path(vocab) if vocab else None,
             concurrency=int(_number(env, "MLPERF_LLM_CONCURRENCY", 8, minimum=1)),
             read_timeout_s=_number(env, "MLPERF_LLM_READ_TIMEOUT_S", 600, minimum=0.001),
             health_timeout_s=_number(env, "MLPERF_LLM_HEALTH_TIMEOUT_S", 300, minimum=0),
+            api=api,
+            tokenizer=Path(tokenizer) if tokenizer else None,
         )
 
 
@@ -162,6 +183,15 @@ def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
         except (OSError, ValueError) as exc:
             raise HarnessError(f"cannot use the vocabulary {contract.vocab}: {exc}") from exc
     decoder = TokenDecoder(contract.token_ids, vocab)
+    evaluation = None
+    if contract.mode == "AccuracyOnly" and not contract.audit_test:
+        assert contract.tokenizer is not None  # from_env checked it
+        from . import accuracy
+
+        # Loaded before the run: a missing tokenizer or target column fails now, not after
+        # the whole data set has been generated.
+        evaluation = accuracy.prepare(contract.benchmark, contract.dataset, contract.tokenizer, len(prompts))
+        say(f"accuracy: answers decoded with {contract.tokenizer} ({evaluation.detok.kind})")
     contract.output_dir.mkdir(parents=True, exist_ok=True)
 
     identity = server.wait_healthy(contract.url, contract.health_timeout_s)
@@ -175,7 +205,7 @@ def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
 
     settings = configure(lg, contract)
     endpoint = Endpoint(url=contract.url, model=model, body=generation.body(), decoder=decoder,
-                        read_timeout_s=contract.read_timeout_s)
+                        read_timeout_s=contract.read_timeout_s, api=contract.api)
     say(f"benchmark={contract.benchmark} loadgen_model={contract.loadgen_model} scenario={contract.scenario} "
         f"mode={contract.mode} audit={contract.audit_test or '-'} samples={len(prompts)} "
         f"concurrency={contract.concurrency} max_tokens={generation.max_tokens}")
@@ -199,7 +229,7 @@ def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
     record = {
         "benchmark": contract.benchmark, "scenario": contract.scenario, "mode": contract.mode,
         "audit_test": contract.audit_test or None, "server": identity.as_dict(), "model": model,
-        "generation": generation.body(), "concurrency": contract.concurrency,
+        "generation": generation.body(), "api": contract.api, "concurrency": contract.concurrency,
         "samples_completed": tally.completed, "tokens": tally.tokens, "seconds": round(elapsed, 3),
         "faults": tally.faults, "first_fault": tally.first_fault, "first_fault_sample": tally.first_fault_sample,
     }
@@ -210,7 +240,7 @@ def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
             f"server fault: {tally.first_fault} (sample {tally.first_fault_sample}; "
             f"{tally.faults} request(s) failed, the rest were not sent)",
             hint=f"details in {contract.output_dir / RUN_FILE}", exit_code=1)
-    if contract.mode == "AccuracyOnly":
-        say("accuracy: mlperf_log_accuracy.json holds int32 token ids as the reference writes them; "
-            "this harness does not score them yet")
+    if evaluation is not None:
+        result = evaluation.run(contract.output_dir / "mlperf_log_accuracy.json", contract.output_dir / ACCURACY_TXT)
+        say(f"accuracy: {accuracy.line(result)}")
     return 0

@@ -8,6 +8,13 @@ Sources (mlcommons/inference @ b66003e10e2db4b8c36a448b0545ec90fcc6e9e9):
   logprobs 1).
 The settings go into the request body as the OpenAI completions API names them; `top_k`,
 `seed` and `min_tokens` are extensions that vLLM, SGLang and llama.cpp's server accept.
+
+`api` is the endpoint a benchmark's reference sends to. Both served benchmarks use
+`/v1/completions` with the preprocessed prompt, which already holds the model's prompt format
+(llama2-70b's SUT_API.py; no reference script of either sends chat requests). `chat` (the
+prompt text as a user message to `/v1/chat/completions`, the server applying the model's chat
+template) is there for benchmarks whose reference applies a chat template (deepseek-r1's
+backends do) and can be chosen per run with MLPERF_LLM_API.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ class Generation:
     top_k: int | None = None
     seed: int | None = None
     min_tokens: int = 1
+    api: str = "completions"
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {

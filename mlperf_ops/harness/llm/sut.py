@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import ServerFault, TokenDecoder, stream_completion
+from .client import API_PATHS, ServerFault, TokenDecoder, stream_completion
 from .dataset import Prompts
 
 # A faulted sample is still completed (LoadGen waits for every sample), with a token count
@@ -40,10 +40,16 @@ class Endpoint:
     decoder: TokenDecoder
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 600.0
+    api: str = "completions"  # client.API_MODES
 
     @property
     def completions_url(self) -> str:
-        return self.url.rstrip("/") + "/v1/completions"
+        return self.url.rstrip("/") + API_PATHS[self.api]
+
+    def request(self, prompt: str | list[int]) -> dict[str, Any]:
+        if self.api == "chat":
+            return {"model": self.model, "messages": [{"role": "user", "content": prompt}], **self.body}
+        return {"model": self.model, "prompt": prompt, **self.body}
 
 
 @dataclass
@@ -114,12 +120,13 @@ class EndpointSut:
         if self.tally.first_fault is not None:
             self._complete_faulted(response_id, first_sent)
             return
-        body = {"model": self.endpoint.model, "prompt": self.prompts.prompt(index), **self.endpoint.body}
+        body = self.endpoint.request(self.prompts.prompt(index))
         started = time.monotonic()
         try:
             completion = stream_completion(
                 session, self.endpoint.completions_url, body, self.endpoint.decoder, first_token,
-                connect_timeout_s=self.endpoint.connect_timeout_s, read_timeout_s=self.endpoint.read_timeout_s)
+                connect_timeout_s=self.endpoint.connect_timeout_s, read_timeout_s=self.endpoint.read_timeout_s,
+                api=self.endpoint.api)
         except ServerFault as fault:
             with self.tally.lock:
                 self.tally.faults += 1
