@@ -117,7 +117,7 @@ def bench_validate() -> None:
     for path in paths:  # warm-up: rules, schema and profiles are cached after the first call
         check_manifest(path)
 
-    from mlperf_ops.sysdesc import probe_host
+    from mlperf_ops.probe import probe_host
 
     host = probe_host()
 

@@ -25,7 +25,7 @@ from mlperf_ops.probe_check import checked_probes
 from mlperf_ops.rerun import RERUN_REASON, rerun_preview, retire_matching
 from mlperf_ops.runner import STATE_LABEL, execute, state_label
 from mlperf_ops.state.ledger import Ledger, Record
-from mlperf_ops.sysdesc import probe_host
+from mlperf_ops.probe import probe_host
 
 
 

@@ -23,56 +23,7 @@ from typing import Any
 from mlperf_ops.errors import UsageError
 from mlperf_ops.hashing import file_sha256
 from mlperf_ops.manifest.model import Artifact, Manifest
-from mlperf_ops.state.atomic import write_json
-from mlperf_ops.state.ledger import DIGEST_CACHE_FILE, Ledger
-
-CACHE_FILE = DIGEST_CACHE_FILE  # its name in the state directory, which the ledger lays out
-CACHE_VERSION = 1
-
-
-class DigestCache:
-    """File digests keyed by absolute path, valid while size, mtime and inode stay the same."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.hashed = 0  # files actually read (not served from the cache): for tests and messages
-        self._dirty = False
-        if path is not None:
-            try:
-                data = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError):
-                data = None  # no cache yet, or a damaged one: hashing again is always correct
-            if isinstance(data, dict) and data.get("version") == CACHE_VERSION \
-                    and isinstance(data.get("files"), dict):
-                self.entries = data["files"]
-
-    @classmethod
-    def in_state_dir(cls, state_dir: Path) -> "DigestCache":
-        return cls(Ledger(state_dir).digest_cache_file)
-
-    def file_digest(self, path: Path, info: os.stat_result) -> str:
-        key = str(path)
-        identity = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino, "dev": info.st_dev}
-        cached = self.entries.get(key)
-        if isinstance(cached, dict) and all(cached.get(k) == v for k, v in identity.items()) \
-                and isinstance(cached.get("sha256"), str):
-            return str(cached["sha256"])
-        try:
-            digest = file_sha256(path)
-        except OSError as error:
-            raise UsageError(f"cannot read {path}: {error.strerror}",
-                             hint="the harness reads it too: it must be readable by the user running mlperf-ops") from None
-        self.hashed += 1
-        self.entries[key] = {**identity, "sha256": digest}
-        self._dirty = True
-        return digest
-
-    def save(self) -> None:
-        if self.path is not None and self._dirty:
-            write_json(self.path, {"version": CACHE_VERSION, "files": self.entries})
-            self._dirty = False
-
+from mlperf_ops.state.digests import DigestCache
 
 def _regular(path: Path, shown: str) -> os.stat_result:
     info = path.lstat()

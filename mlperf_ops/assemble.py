@@ -27,7 +27,7 @@ from mlperf_ops.manifest.documents import measurements_document, system_document
 from mlperf_ops.paperwork import SourceCopy, write_paperwork
 from mlperf_ops.plan import ACCURACY, AUDIT, CALIBRATION, PERFORMANCE, Plan, PlannedRun
 from mlperf_ops.state.ledger import Ledger, Record
-from mlperf_ops.sysdesc import probe_host
+from mlperf_ops.probe import probe_host
 from mlperf_ops.truncate import truncate_tree
 
 LOGS = LOG_FILES

@@ -18,7 +18,7 @@ from mlperf_ops.plan import Plan, plan
 from mlperf_ops.project import find_project_root
 from mlperf_ops.rules import Rules, load_rules
 from mlperf_ops.state.ledger import Ledger
-from mlperf_ops.sysdesc import probe_host
+from mlperf_ops.probe import probe_host
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 

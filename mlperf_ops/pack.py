@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlperf_ops import __version__
-from mlperf_ops.state.atomic import write_bytes
+from mlperf_ops.atomic import write_bytes
 from mlperf_ops.check import CheckReport, check_tree
 from mlperf_ops.errors import CheckFailed, UsageError
 from mlperf_ops.tree_layout import DIVISIONS, PROVENANCE, SMOKE_MARKER

@@ -1,24 +1,16 @@
-"""System descriptions (`systems/<system>.json`): probe the host, merge, validate.
+"""System descriptions (`systems/<system>.json`): merge what was probed with what was declared.
 
-`probe_host()` reads what the machine can tell about itself without root;
-`build_system_json()` merges it with what a human declared in the manifest and
-avoids the type traps of the official checker (README, "Troubleshooting");
-`system_json_findings()` is the one validation used both by the checker and by
-manifest validation before any run starts.
+`build_system_json()` merges the host probe (`probe.probe_host`) and what the images
+contain (`software_facts`) with what a human declared in the manifest, and avoids the
+type traps of the official checker (README, "Troubleshooting"). Its rules live in
+`check.system_json`, the one validation used by the checker and by manifest validation.
 """
 
 from __future__ import annotations
 
-import os
-import platform
-import re
-import shutil
-import subprocess
-from pathlib import Path
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mlperf_ops.check.findings import Finding, finding
 from mlperf_ops.rules import Rules, available_rounds, load_rules
 
 # Accelerator fields a CPU-only system cannot describe; "N/A" is what accepted
@@ -34,98 +26,6 @@ _ACCELERATOR_KEYS = (
     "accelerator_on-chip_memories",
 )
 _NOT_APPLICABLE = "N/A"
-
-
-# --------------------------------------------------------------------------- probing
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def _run(argv: list[str], timeout: float = 10.0) -> str:
-    """Output of a helper program, or "" when it is absent or fails (never raises)."""
-    if shutil.which(argv[0]) is None:
-        return ""
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return proc.stdout if proc.returncode == 0 else ""
-
-
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
-
-
-def _probe_cpu(out: dict[str, str]) -> None:
-    text = _read("/proc/cpuinfo")
-    models = re.findall(r"^model name\s*:\s*(.+)$", text, re.M)
-    if models:
-        out["host_processor_model_name"] = models[0].strip()
-    sockets = set(re.findall(r"^physical id\s*:\s*(\d+)$", text, re.M))
-    lscpu = _run(["lscpu"])
-    fields = dict(
-        (k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lscpu.splitlines())
-    )
-    if not out.get("host_processor_model_name") and fields.get("Model name"):
-        out["host_processor_model_name"] = fields["Model name"]
-    n_sockets = len(sockets) or int(fields.get("Socket(s)", "0") or 0)
-    if n_sockets:
-        out["host_processors_per_node"] = str(n_sockets)
-    cores_per_socket = fields.get("Core(s) per socket")
-    if cores_per_socket and cores_per_socket.isdigit():
-        out["host_processor_core_count"] = str(int(cores_per_socket))
-    else:
-        core_ids = set(re.findall(r"^core id\s*:\s*(\d+)$", text, re.M))
-        count = len(core_ids) or (os.cpu_count() or 0)
-        if count:
-            out["host_processor_core_count"] = str(count)
-    mhz = fields.get("CPU max MHz") or next(iter(re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.M)), "")
-    if mhz:
-        out["host_processor_frequency"] = f"{float(mhz):.0f} MHz"
-    caches = [f"{k.split()[0]} {fields[k]}" for k in ("L1d cache", "L1i cache", "L2 cache", "L3 cache") if fields.get(k)]
-    if caches:
-        out["host_processor_caches"] = ", ".join(caches)
-    else:
-        size = re.findall(r"^cache size\s*:\s*(.+)$", text, re.M)
-        if size:
-            out["host_processor_caches"] = size[0].strip()
-
-
-def _probe_memory_storage(out: dict[str, str]) -> None:
-    mem = re.search(r"^MemTotal:\s*(\d+)\s*kB", _read("/proc/meminfo"), re.M)
-    if mem:
-        out["host_memory_capacity"] = _human_bytes(int(mem.group(1)) * 1024)
-    try:
-        st = os.statvfs("/")
-        out["host_storage_capacity"] = _human_bytes(st.f_blocks * st.f_frsize)
-    except OSError:
-        pass
-    rotational = [_read(str(p)).strip() for p in Path("/sys/block").glob("*/queue/rotational")]
-    if rotational:
-        out["host_storage_type"] = "HDD" if all(r == "1" for r in rotational if r) else "SSD"
-
-
-def _probe_software(out: dict[str, str]) -> None:
-    # Only what the host contributes: the benchmark's Python and frameworks live in the
-    # image (see `software_facts`), not in the controller's environment.
-    release = dict(
-        (k, v.strip().strip('"'))
-        for k, _, v in (line.partition("=") for line in _read("/etc/os-release").splitlines())
-        if k
-    )
-    os_name = release.get("PRETTY_NAME") or platform.system()
-    if os_name:
-        out["operating_system"] = os_name
-    out["kernel"] = platform.release()
 
 
 # Distributions that count as the `framework` of a system, most specific first; the
@@ -163,37 +63,6 @@ def software_facts(stacks: Iterable[tuple[str, Mapping[str, str]]]) -> dict[str,
         out["framework"] = ", ".join(frameworks)
     if frameworks or loadgen:
         out["framework_versions"] = ", ".join(frameworks + loadgen)
-    return out
-
-
-def _probe_accelerators(out: dict[str, str]) -> None:
-    nvidia = _run(
-        ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"]
-    ).strip()
-    if nvidia:
-        rows = [r.split(",") for r in nvidia.splitlines() if r.strip()]
-        out["accelerator_vendor"] = "nvidia"  # compared with the manifest (probe_check)
-        out["accelerator_model_name"] = rows[0][0].strip()
-        out["accelerators_per_node"] = str(len(rows))
-        if len(rows[0]) > 1:
-            out["accelerator_memory_capacity"] = rows[0][1].strip()
-        return
-    rocm = _run(["rocm-smi", "--showproductname"])
-    names = re.findall(r"Card (?:series|SKU|model)\s*:\s*(.+)", rocm)
-    if names:
-        out["accelerator_vendor"] = "amd"
-        out["accelerator_model_name"] = names[0].strip()
-        out["accelerators_per_node"] = str(len(set(re.findall(r"GPU\[(\d+)\]", rocm))) or 1)
-
-
-def probe_host() -> dict[str, str]:
-    """What this machine tells about itself. Missing facts are simply absent keys."""
-    out: dict[str, str] = {}
-    for step in (_probe_cpu, _probe_memory_storage, _probe_software, _probe_accelerators):
-        try:
-            step(out)
-        except Exception:  # a probe must never stop a run; the manifest fills gaps
-            continue
     return out
 
 
@@ -283,98 +152,3 @@ def build_system_json(
     else:
         doc.pop(flag, None)
     return doc
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _truthy_flag(value: Any) -> bool:
-    return bool(value)
-
-
-def system_json_findings(
-    doc: Any, rules: Rules, *, division: str, submitter: str, path: str = ""
-) -> list[Finding]:
-    """Everything wrong with one system description, as findings at `path`."""
-    return [f for _, f in keyed_system_json_findings(doc, rules, division=division, submitter=submitter, path=path)]
-
-
-def keyed_system_json_findings(
-    doc: Any, rules: Rules, *, division: str, submitter: str, path: str = ""
-) -> list[tuple[str | None, Finding]]:
-    """`system_json_findings`, each paired with the JSON key it is about (None: the whole document).
-
-    Manifest validation needs the key to point at the manifest line that declares it.
-    """
-    out: list[tuple[str | None, Finding]] = []
-    if not isinstance(doc, dict):
-        return [(None, finding("system.bad-json", path, "the system description must be a JSON object"))]
-    sd = rules.system_description
-    if sd is None:
-        return [(None, finding("system.not-checked", path, f"no system-description rules for {rules.round}"))]
-
-    flag_value = doc.get(sd.network_flag_key)
-    required = list(sd.required_keys)
-    if _truthy_flag(flag_value):
-        required += [k for k in sd.network_required_keys if k not in required]
-    for key in required:
-        if key not in doc:
-            out.append((key, finding("system.missing-key", path, f"key {key!r} is missing")))
-        elif key in sd.non_empty_keys and not doc[key]:
-            hint = ""
-            if doc[key] == 0:
-                hint = ' (the integer 0 counts as empty: write "0" as a string)'
-            out.append((key, finding("system.empty-key", path, f"key {key!r} needs a meaningful value{hint}")))
-    for key, value in doc.items():
-        if isinstance(value, (dict, list)):
-            out.append((key, finding("system.bad-value-type", path, f"key {key!r} holds a {type(value).__name__}")))
-
-    for key in ("division", "submitter", "status", "system_type", sd.network_flag_key):
-        value = doc.get(key)
-        if value is not None and not isinstance(value, str):
-            out.append((key, finding(
-                "system.bad-value-type", path, f"key {key!r} must be a string, not {type(value).__name__} ({value!r})"
-            )))
-
-    status = doc.get("status")
-    if isinstance(status, str) and status and status.lower() not in sd.status_values:
-        out.append(("status", finding(
-            "system.bad-status", path, f"status {status!r} is not one of {', '.join(sd.status_values)}"
-        )))
-    system_type = doc.get("system_type")
-    if isinstance(system_type, str) and system_type and system_type not in sd.system_type_values:
-        out.append(("system_type", finding(
-            "system.bad-type", path,
-            f"system_type {system_type!r} must be exactly one of {', '.join(sd.system_type_values)}",
-        )))
-    for key in sd.integer_keys:
-        value = doc.get(key)
-        if value in (None, "") or isinstance(value, bool):
-            continue
-        try:
-            int(str(value).strip())
-        except ValueError:
-            out.append((key, finding("system.not-integer", path, f"key {key!r} = {value!r} is not an integer")))
-
-    doc_division = doc.get("division")
-    if isinstance(doc_division, str) and doc_division and doc_division.lower() != division.lower():
-        out.append(("division", finding(
-            "system.division-mismatch", path, f"division {doc_division!r} but the directory is {division!r}"
-        )))
-    doc_submitter = doc.get("submitter")
-    if isinstance(doc_submitter, str) and doc_submitter and doc_submitter.lower() != submitter.lower():
-        out.append(("submitter", finding(
-            "system.submitter-mismatch", path, f"submitter {doc_submitter!r} but the directory is {submitter!r}"
-        )))
-
-    is_network = isinstance(flag_value, str) and flag_value.lower() == "true"
-    if division == "network" and not is_network:
-        out.append((sd.network_flag_key, finding(
-            "system.network-flag", path, f'the network division needs {sd.network_flag_key}: "true"'
-        )))
-    elif division != "network" and _truthy_flag(flag_value):
-        out.append((sd.network_flag_key, finding(
-            "system.network-flag", path,
-            f"{sd.network_flag_key}={flag_value!r} outside the network division: leave the key out",
-        )))
-    return out

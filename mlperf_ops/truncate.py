@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlperf_ops.state.atomic import write_bytes
+from mlperf_ops.atomic import write_bytes
 from mlperf_ops.hashing import file_sha256
 from mlperf_ops.tree_layout import ACCURACY_LOG, ACCURACY_TXT, DIVISIONS
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from mlperf_ops.apply import apply
-from mlperf_ops.artifacts import CACHE_FILE, DigestCache, digest
+from mlperf_ops.artifacts import digest
+from mlperf_ops.state.digests import CACHE_FILE, DigestCache
 from mlperf_ops.controller import load_context
 from mlperf_ops.errors import UsageError
 from mlperf_ops.events import Event

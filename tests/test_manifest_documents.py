@@ -19,7 +19,7 @@ from mlperf_ops.manifest import check_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# What a well-behaved Linux host reports (sysdesc.probe_host's keys).
+# What a well-behaved Linux host reports (probe.probe_host's keys).
 HOST = {
     "host_processor_model_name": "Example CPU 9000",
     "host_processors_per_node": "1",

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from mlperf_ops.rules import load_rules
-from mlperf_ops.sysdesc import build_system_json, probe_host, software_facts, system_json_findings
+from mlperf_ops.check.system_json import system_json_findings
+from mlperf_ops.probe import probe_host
+from mlperf_ops.sysdesc import build_system_json, software_facts
 
 RULES = load_rules("v6.1")
 DECLARED = {

@@ -8,12 +8,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from mlperf_ops import sysdesc
 from mlperf_ops.check.findings import CheckReport, Finding, ResultRow, Severity, finding, strictly
 from mlperf_ops.check.hygiene import hygiene_findings, rel
 from mlperf_ops.check.scenario import ScenarioCtx, check_scenario
 from mlperf_ops.check.seed_round import collapse_seed_findings, refuse
 from mlperf_ops.check.verdicts import assign_verdicts
+from mlperf_ops.check.system_json import system_json_findings
 from mlperf_ops.errors import UsageError
 from mlperf_ops.tree_layout import DIVISIONS
 from mlperf_ops.rules import SCENARIOS, Rules, available_rounds, load_rules
@@ -154,7 +154,7 @@ class _Walker:
                 docs[entry.name[:-5]] = None
                 continue
             self.findings.extend(
-                sysdesc.system_json_findings(doc, self.rules, division=division, submitter=submitter, path=where)
+                system_json_findings(doc, self.rules, division=division, submitter=submitter, path=where)
             )
             docs[entry.name[:-5]] = doc if isinstance(doc, dict) else None
         return docs

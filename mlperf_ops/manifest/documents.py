@@ -26,9 +26,10 @@ from mlperf_ops.manifest.model import BenchmarkSpec, Manifest, SystemSpec
 from mlperf_ops.manifest.source import SourceDoc
 from mlperf_ops.probe_check import accepted
 from mlperf_ops.rules import Rules
-from mlperf_ops.sysdesc import SOFTWARE_KEYS, build_system_json, keyed_system_json_findings, software_facts
+from mlperf_ops.check.system_json import keyed_system_json_findings
+from mlperf_ops.sysdesc import SOFTWARE_KEYS, build_system_json, software_facts
 
-# system id -> what the machine its runs happen on tells about itself (sysdesc.probe_host).
+# system id -> what the machine its runs happen on tells about itself (probe.probe_host).
 HostFacts = Callable[[str], Mapping[str, str]]
 
 # Keys the manifest sets outside `description`: declaring them there too is a conflict.

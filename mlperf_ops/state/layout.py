@@ -6,6 +6,7 @@
     originals/<tree>/<path>/<sha256>/...    untruncated accuracy logs replaced in a tree
     probes/<system>.json                    host facts of the machine a system ran on
     digests.json                            cached sha256 of declared model/data set files
+    receipts/<sha256>.json                  what the portal said about each upload
     lock                                    held by the one `apply` allowed at a time
 
 Inside one run's directory (a staged attempt, then a record):
@@ -27,6 +28,7 @@ STAGING = "staging"
 ORIGINALS = "originals"
 PROBES = "probes"
 DIGEST_CACHE = "digests.json"
+RECEIPTS = "receipts"
 LOCK = "lock"
 
 RECORD_FILE = "record.json"

@@ -23,7 +23,7 @@ from pathlib import Path
 from mlperf_ops.hashing import file_sha256
 from mlperf_ops.errors import OperationalError, UsageError
 from mlperf_ops.plan import LedgerSnapshot, RecordSummary
-from mlperf_ops.state.atomic import publish_dir, write_json
+from mlperf_ops.atomic import publish_dir, write_json
 from mlperf_ops.state.record import ArtifactFile, RecordError, RunRecord, parse_record, record_json
 
 from mlperf_ops.state import layout
@@ -118,9 +118,6 @@ def artifact_manifest(root: Path) -> dict[str, ArtifactFile]:
     return out
 
 
-DIGEST_CACHE_FILE = layout.DIGEST_CACHE
-
-
 class Ledger:
     def __init__(self, state_dir: Path) -> None:
         # Absolute: record directories are bind-mounted into containers.
@@ -129,8 +126,6 @@ class Ledger:
         self.attempts_dir = self.root / layout.ATTEMPTS
         self.staging_dir = self.root / layout.STAGING
         self.originals_dir = self.root / layout.ORIGINALS
-        # sha256 of model/data set files by path, size, mtime and inode (mlperf_ops.artifacts)
-        self.digest_cache_file = self.root / DIGEST_CACHE_FILE
         # Filled while reading: record directories whose record.json does not parse.
         self.unreadable: dict[Path, Unreadable] = {}
 

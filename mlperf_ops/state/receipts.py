@@ -15,9 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlperf_ops.state import atomic
+from mlperf_ops import atomic
+from mlperf_ops.state import layout
 
-RECEIPTS_DIR = "receipts"
+RECEIPTS_DIR = layout.RECEIPTS
 
 # result values
 OK = "ok"  # all three steps done

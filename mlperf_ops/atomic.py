@@ -1,6 +1,7 @@
 """Crash-safe file and directory writes (write to a temp sibling, fsync, rename).
 
-Used for the state directory and for the files mlperf-ops writes into trees and dist/.
+Used by the ledger for the state directory and by assemble, truncate, pack and report for
+the files they write into trees and dist/: a neutral helper, owned by none of them.
 """
 
 from __future__ import annotations
