@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mlperf_ops.manifest.model import LoadGenValue
 from mlperf_ops.rules import AuditTest
+
+# A user.conf value (what a manifest declares and calibration chooses).
+LoadGenValue = int | float
 
 
 def _format(value: LoadGenValue) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-LoadGenValue = int | float
+from mlperf_ops.loadgen_config import LoadGenValue
 
 
 @dataclass(frozen=True)
