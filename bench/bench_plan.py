@@ -27,7 +27,8 @@ from mlperf_ops.keys import content_key  # noqa: E402
 from mlperf_ops.manifest import check_manifest  # noqa: E402
 from mlperf_ops.manifest.model import Manifest, build_manifest  # noqa: E402
 from mlperf_ops.pipeline import load_profile  # noqa: E402
-from mlperf_ops.plan import LedgerSnapshot, plan  # noqa: E402
+from mlperf_ops.plan import plan  # noqa: E402
+from mlperf_ops.state.snapshot import LedgerSnapshot
 from mlperf_ops.rules import Rules, load_rules  # noqa: E402
 
 TARGET_RUNS = 10_000
@@ -105,7 +106,7 @@ def bench_plan() -> None:
 
 
 def _summary(run: Any) -> Any:
-    from mlperf_ops.plan import RecordSummary
+    from mlperf_ops.state.snapshot import RecordSummary
 
     return RecordSummary(run_id=run.spec.run_id, key=run.spec.key, status="done", inputs=run.spec.inputs)
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import yaml
 
-from mlperf_ops import images, k8s
+from mlperf_ops import demo_export, images, k8s
 from mlperf_ops.errors import UsageError
 from mlperf_ops.manifest import Manifest, load_manifest
 from mlperf_ops.manifest.model import SystemSpec
 from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import LedgerSnapshot, plan
+from mlperf_ops.plan import plan
+from mlperf_ops.state.snapshot import LedgerSnapshot
 from mlperf_ops.project import find_project_root
 from mlperf_ops.rules import load_rules
 
@@ -88,6 +89,11 @@ def k8s_artifacts(spec: SystemSpec) -> tuple[k8s.K8sArtifact, ...]:
     for bench in spec.benchmarks:
         for kind, artifact in (("model", bench.model), ("dataset", bench.dataset)):
             if artifact is None:
+                continue
+            if demo_export.carried_by_controller(artifact.path) and artifact.k8s_host_path is None \
+                    and artifact.k8s_claim is None:
+                # The demo's files: the controller image (FROM cpu) made them at this path of its
+                # project directory, the pod's working directory, so no volume brings them.
                 continue
             if not artifact.path.startswith("/"):
                 raise UsageError(f"system {spec.id!r}, {bench.name}: {kind} path {artifact.path!r} is relative",

@@ -19,6 +19,7 @@ from mlperf_ops.loadgen_config import LoadGenValue
 from mlperf_ops.manifest.model import BenchmarkSpec, Manifest, ScenarioSpec, SystemSpec
 from mlperf_ops.pipeline import Profile
 from mlperf_ops.rules import Rules
+from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 
 CALIBRATION = "calibration"
 PERFORMANCE = "performance"
@@ -27,24 +28,6 @@ AUDIT = "audit"
 
 LOADGEN_SCENARIO = {"Interactive": "Server"}
 
-
-
-@dataclass(frozen=True)
-class RecordSummary:
-    """What the planner needs to know about one ledger record."""
-
-    run_id: str
-    key: str
-    status: str  # done | failed | invalid
-    inputs: Mapping[str, Any]
-    calibrated: Mapping[str, LoadGenValue] | None = None
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class LedgerSnapshot:
-    latest: Mapping[str, RecordSummary] = field(default_factory=dict)  # by run_id: newest attempt
-    done: Mapping[str, RecordSummary] = field(default_factory=dict)  # by key: finished records
 
 
 @dataclass(frozen=True)

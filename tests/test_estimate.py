@@ -15,7 +15,8 @@ from mlperf_ops.estimate import LOADGEN_MIN_DURATION_S, estimate_runs
 from mlperf_ops.units import human_duration
 from mlperf_ops.manifest import load_manifest
 from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import CALIBRATION, LedgerSnapshot, Plan, RecordSummary, plan
+from mlperf_ops.plan import CALIBRATION, Plan, plan
+from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
 
 REPO = Path(__file__).resolve().parents[1]

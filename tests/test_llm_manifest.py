@@ -14,7 +14,8 @@ from mlperf_ops import images
 from mlperf_ops.manifest import load_manifest
 from mlperf_ops.manifest.model import LlmServer, Manifest
 from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import LedgerSnapshot, RecordSummary, plan
+from mlperf_ops.plan import plan
+from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
 from mlperf_ops.runner import container_env
 

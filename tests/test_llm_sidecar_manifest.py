@@ -18,7 +18,8 @@ from mlperf_ops.errors import OperationalError
 from mlperf_ops.manifest import load_manifest
 from mlperf_ops.manifest.model import Accelerator, Manifest, Sidecar
 from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import LedgerSnapshot, RecordSummary, plan
+from mlperf_ops.plan import plan
+from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
 from mlperf_ops.runner import container_env
 from mlperf_ops.sidecar import kept_server_facts, parse_identity, server_spec, sidecar_labels

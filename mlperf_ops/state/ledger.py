@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mlperf_ops.hashing import file_sha256
 from mlperf_ops.errors import OperationalError, UsageError
-from mlperf_ops.plan import LedgerSnapshot, RecordSummary
+from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.atomic import publish_dir, write_json
 from mlperf_ops.state.record import ArtifactFile, RecordError, RunRecord, parse_record, record_json
 
