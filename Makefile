@@ -49,8 +49,11 @@ $(VENV)/.installed: $(VENV)/.runtime requirements-dev.lock
 engine: ## make sure a Docker engine answers (installs and starts one on Debian/Ubuntu as root)
 	bash scripts/ensure-docker.sh
 
-images: venv-runtime engine ## build the images the demo needs (no-op when up to date)
+# The demo's model and data set are made in the cpu image; manifests/demo.yaml names them
+# in build/demo/ (copied again only when the image changed).
+images: venv-runtime engine ## build the images the demo needs, copy the demo's files to build/demo (no-op when up to date)
 	$(MLPERF) images build $(TARGETS)
+	$(MLPERF) images export-demo --out build/demo
 
 test: setup venv ## run the whole test suite (needs Docker: `make setup` brings it)
 	bash scripts/ensure-test-tools.sh

@@ -14,7 +14,7 @@ can declare their digests):
                                is class d + 1
   DIR/val/                     ILSVRC2012_val_00000001.JPEG ... _00050000.JPEG and val_map.txt
                                (`<file> <digit>`): image i is held-out digit (i - 1) % 450
-  DIR/demo.json                what was built, the held-out accuracy through these files
+  DIR/demo.json                what was built: both digests, the held-out accuracy through these files
 
 The images are 64x64 grey JPEGs: a 4-pixel border and 7x7 pixels per digit pixel, so the
 reference's resize to 256 and centre crop to 224 put each digit pixel on one 28x28 block,
@@ -122,6 +122,16 @@ def _link_or_copy(source: Path, target: Path) -> None:
         target.write_bytes(source.read_bytes())
 
 
+def tree_sha256(root: Path) -> str:
+    """A directory's digest as `mlperf-ops digest` defines it (README, "Models and data sets"):
+    the sha256 of `<sha256>  <relative path>` lines, one per file, sorted by path in byte order.
+    Written afresh here because the harness cannot import mlperf_ops."""
+    rels = sorted((p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()),
+                  key=lambda rel: rel.encode("utf-8"))
+    text = "".join(f"{hashlib.sha256((root / rel).read_bytes()).hexdigest()}  {rel}\n" for rel in rels)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _score(model_path: Path, set_dir: Path, distinct: int) -> float:
     """Top-1 of the model on the first `distinct` images, through the harness's own code."""
     from .resnet import ResnetBackend
@@ -170,6 +180,7 @@ def build(out_dir: Path, count: int = dataset.EVAL_SET_SIZE) -> dict[str, Any]:
         "model_file": MODEL_FILE,
         "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
         "dataset_dir": DATASET_DIR,
+        "dataset_sha256": tree_sha256(set_dir),
         "images": count,
         "distinct_images": distinct,
         "classifier": f"sklearn MLPClassifier hidden_layer_sizes={list(model.HIDDEN_LAYERS)} random_state=0, "
