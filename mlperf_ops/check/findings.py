@@ -79,6 +79,10 @@ RULES: dict[str, tuple[Severity, str]] = {
     "perf.token-latencies-off": ("error", "an LLM benchmark's log was not run with use_token_latencies"),
     "perf.token-latency": ("error", "LLM Server/Interactive 99th-percentile TTFT or TPOT not below the limit"),
     "perf.network-sut-name": ("error", "a network-mode system's LoadGen sut_name lacks the required substring"),
+    # power results (performance/power/ beside run_1)
+    "power.files": ("error", "a power result's run_1/, ranging/ or power/ does not hold exactly the round's files"),
+    "power.samples": ("error", "no positive analyser reading between the log's power_begin and power_end"),
+    "power.analyser-logs": ("info", "the Power WG's own checks of the analyser logs are left to the official checker"),
     # accuracy
     "acc.missing": ("error", "the accuracy directory or one of its files is missing"),
     "acc.invalid": ("error", "the accuracy run's LoadGen log is missing or reports errors"),

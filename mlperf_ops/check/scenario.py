@@ -294,9 +294,56 @@ def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
     out.official_value, out.unit = reported.value, reported.unit
     _check_token_latencies(ctx, detail, perf / "run_1" / LOG_FILES[0])
     _check_network_sut_name(ctx, detail, perf / "run_1" / LOG_FILES[0])
-    # the official procedure restricts this file list only for power runs: other files
-    # (a harness's metadata.json, a trace) are hygiene
-    _check_run_files(ctx, perf / "run_1", "warning")
+    if (perf / "power").exists():
+        _check_power(ctx, perf, detail)
+    else:
+        # the official procedure restricts this file list only for power runs: other files
+        # (a harness's metadata.json, a trace) are hygiene
+        _check_run_files(ctx, perf / "run_1", "warning")
+
+
+def _check_power(ctx: ScenarioCtx, perf: Path, detail: DetailLog) -> None:
+    """A power result: the analyser's and the ranging run's files, and samples in the run.
+
+    What the official checker itself enforces (its power_check.py at b66003e1): the file
+    lists of run_1/, ranging/ and power/ (the round's rules data), and at least one
+    positive analyser reading between LoadGen's power_begin and power_end. The Power
+    WG's own checks of the analyser logs (power_checker.py: PTD versions, checksums,
+    uncertainty, ranging against testing) are not reproduced here: an info finding says so.
+    """
+    from mlperf_ops.check.power_value import _time, average_power
+
+    rules = ctx.rules
+    optional = set(rules.power_optional_files)
+    lists = (
+        (perf / "run_1", rules.power_run_files, optional | set(rules.power_run_optional_files)),
+        (perf / "ranging", rules.power_run_files, optional | set(rules.power_run_optional_files)),
+        (perf / "power", rules.power_log_files, optional),
+    )
+    for folder, required, allowed in lists:
+        if not folder.is_dir():
+            ctx.add("power.files", folder, f"a power result needs performance/{folder.name}/ "
+                                           f"({', '.join(required)})")
+            continue
+        present = {entry.name for entry in folder.iterdir() if entry.is_file()}
+        missing = sorted(set(required) - present)
+        extra = sorted(present - set(required) - allowed)
+        if missing or extra:
+            said = "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
+                                               f"unexpected {', '.join(extra)}" if extra else "") if part)
+            ctx.add("power.files", folder, f"a power result's {folder.name}/ must hold exactly "
+                                           f"{', '.join(required)}: {said}")
+    begin, end = _time(detail.values.get("power_begin")), _time(detail.values.get("power_end"))
+    spl = perf / "run_1" / "spl.txt"
+    if begin is None or end is None:
+        ctx.add("power.samples", perf / "run_1" / LOG_FILES[0],
+                "a power result's LoadGen log needs power_begin and power_end")
+    elif spl.is_file() and average_power(spl, begin, end) is None:
+        ctx.add("power.samples", spl, f"no positive power reading between power_begin ({begin}) "
+                                      f"and power_end ({end})")
+    ctx.add("power.analyser-logs", perf / "power",
+            "the Power WG's checks of the analyser logs (power_checker.py) are not reproduced: "
+            "run the official checker on this tree", "info")
 
 
 # MultiStream queries hold 8 samples: a SingleStream latency times 8 stands for one

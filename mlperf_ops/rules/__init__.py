@@ -186,6 +186,13 @@ class Rules:
     # systems/<file> describing a power system's supplies ("{system}" stands for its id);
     # "" where the round has none
     nameplate_power_file: str = ""
+    # a power result's file lists: run_1/ and ranging/ hold exactly `power_run_files`
+    # (`power_run_optional_files` allowed), performance/power/ exactly `power_log_files`;
+    # `power_optional_files` may be in any of them
+    power_run_files: tuple[str, ...] = ()
+    power_run_optional_files: tuple[str, ...] = ()
+    power_log_files: tuple[str, ...] = ()
+    power_optional_files: tuple[str, ...] = ()
 
     def may_infer(self, folder_scenario: str, log_scenario: str, system_type: str | None) -> bool:
         """Whether a `log_scenario` run may stand for a `folder_scenario` result."""
@@ -396,6 +403,10 @@ def load_rules(round_name: str) -> Rules:
         latency_in_seconds=frozenset(raw.get("latency_in_seconds") or ()),
         result_units=_nested_str(raw.get("result_units")),
         nameplate_power_file=str(raw.get("nameplate_power_file") or ""),
+        power_run_files=_tuple((raw.get("power_files") or {}).get("run")),
+        power_run_optional_files=_tuple((raw.get("power_files") or {}).get("run_optional")),
+        power_log_files=_tuple((raw.get("power_files") or {}).get("power")),
+        power_optional_files=_tuple((raw.get("power_files") or {}).get("optional")),
     )
 
 
