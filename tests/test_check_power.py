@@ -116,3 +116,16 @@ def test_agrees_with_the_official_checker_on_power_results(variant: str, tmp_pat
     # every power result says that the analyser's own logs are left to the official checker
     infos = [f for f in report.findings if f.rule_id == "power.analyser-logs"]
     assert len(infos) == 3 and all(f.severity == "info" for f in infos)
+
+
+def test_json_carries_the_power_figure_of_the_official_csv(tmp_path: Path) -> None:
+    # official_summary_power.csv: the official checker's CSV for the tree as made (its
+    # second row per result holds the power metric and unit); --json says the same
+    import csv
+
+    rows = list(csv.DictReader((CORPUS / "lenovo_v6.0" / "official_summary_power.csv").open(encoding="utf-8")))
+    official = {(r["Scenario"], r["Units"]): float(r["Result"]) for r in rows if r["Units"] in ("Watts", "millijoules")}
+    assert len(official) == 3
+    report = check_tree(build("as_made", tmp_path / "tree"), round="v6.0")
+    ours = {(r.path.rsplit("/", 1)[1], r.as_dict()["power_unit"]): r.as_dict()["power_value"] for r in report.results}
+    assert ours == pytest.approx(official, rel=1e-12)

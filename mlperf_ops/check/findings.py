@@ -171,6 +171,10 @@ class ResultRow:
     # the value as the official summary CSV reports it, in `unit` (Tokens/s, Latency (ms), ...)
     official_value: float | None = None
     unit: str | None = None
+    # a power result's power metric as the official CSV's second row reports it, in
+    # `power_unit` (Watts; millijoules per query for SingleStream/MultiStream)
+    power_value: float | None = None
+    power_unit: str | None = None
     # the verdict: no error finding in the result's folder nor in what it depends on
     # (its benchmark folder, system, submitter); `reasons` are those errors
     valid: bool | None = None

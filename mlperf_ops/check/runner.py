@@ -288,6 +288,7 @@ class _Walker:
                 row.metric, row.value = outcome.metric, outcome.value
                 row.validity, row.accuracy = outcome.validity, outcome.accuracy
                 row.official_value, row.unit = outcome.official_value, outcome.unit
+                row.power_value, row.power_unit = outcome.power_value, outcome.power_unit
             except Exception as error:  # one bad result never stops the others
                 self.internal(scenario_dir, error)
             self.findings.extend(ctx.findings)

@@ -78,6 +78,8 @@ class ScenarioOutcome:
     # the value as the official summary CSV reports it (tokens/s for LLMs, ms latencies)
     official_value: float | None = None
     unit: str | None = None
+    power_value: float | None = None  # a power result's metric (the official CSV's second row)
+    power_unit: str | None = None
 
 
 def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
@@ -295,14 +297,14 @@ def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
     _check_token_latencies(ctx, detail, perf / "run_1" / LOG_FILES[0])
     _check_network_sut_name(ctx, detail, perf / "run_1" / LOG_FILES[0])
     if (perf / "power").exists():
-        _check_power(ctx, perf, detail)
+        _check_power(ctx, perf, detail, out)
     else:
         # the official procedure restricts this file list only for power runs: other files
         # (a harness's metadata.json, a trace) are hygiene
         _check_run_files(ctx, perf / "run_1", "warning")
 
 
-def _check_power(ctx: ScenarioCtx, perf: Path, detail: DetailLog) -> None:
+def _check_power(ctx: ScenarioCtx, perf: Path, detail: DetailLog, out: ScenarioOutcome) -> None:
     """A power result: the analyser's and the ranging run's files, and samples in the run.
 
     What the official checker itself enforces (its power_check.py at b66003e1): the file
@@ -311,7 +313,7 @@ def _check_power(ctx: ScenarioCtx, perf: Path, detail: DetailLog) -> None:
     WG's own checks of the analyser logs (power_checker.py: PTD versions, checksums,
     uncertainty, ranging against testing) are not reproduced here: an info finding says so.
     """
-    from mlperf_ops.check.power_value import _time, average_power
+    from mlperf_ops.check.power_value import POWER_UNITS, _time, average_power, power_metric
 
     rules = ctx.rules
     optional = set(rules.power_optional_files)
@@ -341,6 +343,8 @@ def _check_power(ctx: ScenarioCtx, perf: Path, detail: DetailLog) -> None:
     elif spl.is_file() and average_power(spl, begin, end) is None:
         ctx.add("power.samples", spl, f"no positive power reading between power_begin ({begin}) "
                                       f"and power_end ({end})")
+    out.power_value = power_metric(perf / "run_1", ctx.path.name, detail.values)
+    out.power_unit = POWER_UNITS.get(ctx.scenario)
     ctx.add("power.analyser-logs", perf / "power",
             "the Power WG's checks of the analyser logs (power_checker.py) are not reproduced: "
             "run the official checker on this tree", "info")
