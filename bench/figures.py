@@ -5,7 +5,8 @@ Every figure is the median of at least five pairs (baseline, subject) measured i
 alternating order (AB, BA, AB, ...) so a drift of the machine during the run falls on
 both sides alike. Its spread is [min, max] of the pair values. When the spread is wider
 than the figure's tolerance the bench says it cannot judge, and why it thinks so: steal
-time (a hypervisor taking the vCPUs) and other load from /proc, CPU frequency changes
+time (a hypervisor taking the vCPUs) and other load from /proc (the load average, and per
+pair the CPU used outside the bench's own process tree), CPU frequency changes
 from /sys or /proc/cpuinfo — or, when none of those moved, that the measured thing
 itself varies. A wide spread on a disturbed machine is never judged (`"judged": false` in
 bench.json), even when every pair falls on one side of the bar: other load does not slow
@@ -33,6 +34,7 @@ MIN_PAIRS = 5
 STEAL_LIMIT = 0.02  # share of CPU time stolen above which timings are suspect
 LOAD_LIMIT = 0.5  # other runnable tasks per core (load average beyond our own work)
 FREQ_LIMIT = 0.05  # relative change of the mean CPU frequency between samples
+OTHER_CPU_LIMIT = 0.25  # share of the machine's CPU that processes outside the bench used in a pair
 
 
 def bench_json_path() -> Path:
@@ -77,6 +79,44 @@ def _cpu_mhz() -> float | None:
     return statistics.fmean(found) if found else None
 
 
+def _busy_total() -> tuple[float, float]:
+    """(busy, total) CPU seconds of all CPUs since boot from /proc/stat (idle and iowait
+    are not busy; steal is not ours either); (0, 0) where absent."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, IndexError, ValueError):
+        return 0.0, 0.0
+    values += [0] * (8 - len(values))
+    user, nice, system, idle, iowait, irq, softirq, _steal = values
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, sum(values) / tick
+
+
+def _own_cpu() -> float:
+    """CPU seconds used so far by this process and every process below it, live ones
+    (their utime+stime from /proc) and reaped ones (their parents' cutime+cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        rest = text[text.rindex(")") + 2:].split()
+        parents[int(entry.name)] = int(rest[1])
+        used[int(entry.name)] = sum(int(v) for v in rest[11:15]) / tick
+    mine = {os.getpid()}
+    grew = True
+    while grew:  # the process tree below us, by parent links
+        found = {pid for pid, parent in parents.items() if parent in mine} - mine
+        grew = bool(found)
+        mine |= found
+    return sum(used.get(pid, 0.0) for pid in mine)
+
+
 def _load1() -> float:
     try:
         return float(Path("/proc/loadavg").read_text().split()[0])
@@ -84,14 +124,35 @@ def _load1() -> float:
         return 0.0
 
 
+def other_share(busy: tuple[float, float], total: tuple[float, float], own: tuple[float, float]) -> float:
+    """Share of the machine's CPU capacity that others used between two samples:
+    (busy seconds - our own seconds) / all CPUs' seconds, each a (before, after) pair."""
+    capacity = total[1] - total[0]
+    if capacity <= 0:
+        return 0.0
+    return max(0.0, (busy[1] - busy[0]) - (own[1] - own[0])) / capacity
+
+
 @dataclass
 class Noise:
-    """What the machine did while a figure was measured (sampled by `sample()`)."""
+    """What the machine did while a figure was measured (sampled by `sample()`).
+
+    Two measures of other load: the 1-minute load average (smoothed over a minute, so it
+    lags a short measurement), and, exactly over each pair, the CPU time that processes
+    outside the bench's own process tree used (/proc/stat minus our tree). A bench whose
+    own work runs outside its tree (containers, children of the Docker daemon) sets
+    `own_cpu_visible=False`: their CPU would read as others'."""
 
     steal_start: tuple[int, int] = field(default_factory=_cpu_times)
     mhz: list[float] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
     steal_share: float = 0.0
+    own_cpu_visible: bool = True
+    other_shares: list[float] = field(default_factory=list)  # per pair
+    _last: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0), repr=False)
+
+    def __post_init__(self) -> None:
+        self._last = (*_busy_total(), _own_cpu() if self.own_cpu_visible else 0.0)
 
     def sample(self) -> None:
         mhz = _cpu_mhz()
@@ -101,6 +162,11 @@ class Noise:
         steal, total = _cpu_times()
         d_total = total - self.steal_start[1]
         self.steal_share = (steal - self.steal_start[0]) / d_total if d_total > 0 else 0.0
+        if self.own_cpu_visible:
+            now = (*_busy_total(), _own_cpu())
+            before = self._last
+            self.other_shares.append(other_share((before[0], now[0]), (before[1], now[1]), (before[2], now[2])))
+            self._last = now
 
     def causes(self, own_load: float = 1.0) -> list[str]:
         """Why timings may be off; empty when nothing outside was seen."""
@@ -113,6 +179,9 @@ class Noise:
             if other > LOAD_LIMIT * cores:
                 out.append(f"other load: load average up to {max(self.loads):.1f} on {cores} cores "
                            f"(~{other:.1f} runnable tasks besides the bench)")
+        if self.other_shares and max(self.other_shares) > OTHER_CPU_LIMIT:
+            out.append(f"other processes used up to {max(self.other_shares):.0%} of the machine's CPU "
+                       f"during a pair ({cores} cores; /proc/stat minus the bench's own process tree)")
         if len(self.mhz) >= 2:
             low, high = min(self.mhz), max(self.mhz)
             if high > 0 and (high - low) / high > FREQ_LIMIT:
@@ -122,6 +191,7 @@ class Noise:
     def as_dict(self) -> dict[str, Any]:
         return {"steal_share": round(self.steal_share, 4),
                 "load_max": max(self.loads) if self.loads else None,
+                "other_cpu_share_max": round(max(self.other_shares), 3) if self.other_shares else None,
                 "mhz": [round(min(self.mhz)), round(max(self.mhz))] if self.mhz else None}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from figures import Figure, Noise  # noqa: E402
+from figures import Figure, Noise, other_share  # noqa: E402
 
 
 def _noise(load: float, steal: float = 0.0, mhz: tuple[float, float] = (2000.0, 2000.0)) -> Noise:
@@ -54,3 +54,34 @@ def test_steady_spread_is_judged_and_names_the_load_it_was_measured_beside() -> 
     busy = _figure(STEADY, _noise(BUSY))
     assert busy.judgeable() and busy.verdict().startswith("meets the bar (measured beside: other load")
     assert _figure(STEADY, _noise(0.1)).verdict() == "meets the bar"
+
+
+def test_other_share_is_the_cpu_others_used_over_the_pair() -> None:
+    # 2 cores for 10 s = 20 CPU-seconds; 15 busy, 5 of them ours: others used half the machine
+    assert other_share((100.0, 115.0), (1000.0, 1020.0), (3.0, 8.0)) == pytest.approx(0.5)
+    assert other_share((100.0, 105.0), (1000.0, 1020.0), (3.0, 8.0)) == 0.0  # all the busy time was ours
+    noise = _noise(0.1)
+    noise.other_shares = [0.1, 0.6]
+    assert any("other processes used up to 60%" in c for c in noise.causes())
+
+
+def test_own_cpu_counts_live_children() -> None:
+    import subprocess
+
+    from figures import _own_cpu
+
+    before = _own_cpu()
+    # A child that burns 0.5 s of CPU, says so, then stays alive: its CPU is not yet in
+    # our rusage (it is not reaped), only in /proc, and must count as the bench's own.
+    spin = ("import sys, time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\n"
+            "print('done', flush=True)\ntime.sleep(30)")
+    child = subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "done"
+        assert _own_cpu() - before >= 0.45
+    finally:
+        child.kill()
+        child.wait()
+    blind = Noise(own_cpu_visible=False)
+    blind.sample()
+    assert blind.other_shares == []
