@@ -105,3 +105,59 @@ def test_a_failed_run_record_says_the_harness_error(tmp_path: Path) -> None:
                       f"(log: {log})")
     log.write_text("Traceback ...\n")
     assert container_failure(ContainerExit(1, False, False, 60.0, log)) == f"harness exited with code 1 (log: {log})"
+
+
+class _Streamed:
+    """A requests response streaming the given server-sent events (for the parser alone)."""
+
+    status_code = 200
+
+    def __init__(self, events: list[object]) -> None:
+        self.lines = [b"data: " + json.dumps(e).encode() for e in events] + [b"data: [DONE]"]
+
+    def __enter__(self) -> "_Streamed":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def iter_lines(self) -> list[bytes]:
+        return self.lines
+
+
+class _Session:
+    def __init__(self, events: list[object]) -> None:
+        self.events = events
+        self.sent: list[dict[str, object]] = []
+
+    def post(self, url: str, json: dict[str, object], **_: object) -> _Streamed:
+        self.sent.append({"url": url, **json})
+        return _Streamed(self.events)
+
+
+def test_chat_stream_tokens_come_from_logprobs_content() -> None:
+    from mlperf_ops.harness.llm.client import stream_completion
+    from mlperf_ops.harness.llm.sut import Endpoint
+
+    def chunk(delta: dict[str, str], tokens: list[str] | None, finish: str | None = None) -> dict[str, object]:
+        logprobs = None if tokens is None else {"content": [{"token": t, "logprob": -0.1} for t in tokens]}
+        return {"choices": [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]}
+
+    # vLLM's shape: a role-only first chunk, then one token per chunk, ids as token_id:N
+    events: list[object] = [chunk({"role": "assistant"}, None), chunk({"content": "Hi"}, ["token_id:13347"]),
+                            chunk({"content": "!"}, ["token_id:0"]), chunk({}, [], "length"),
+                            {"choices": [], "usage": {"completion_tokens": 2}}]
+    session = _Session(events)
+    firsts: list[list[int]] = []
+    endpoint = Endpoint(url="http://x", model="m", body={"max_tokens": 2}, decoder=TokenDecoder("server"), api="chat")
+    done = stream_completion(session, endpoint.completions_url, endpoint.request("Say hi"), endpoint.decoder,
+                             firsts.append, connect_timeout_s=1, read_timeout_s=1, api="chat")
+    assert done.token_ids == [13347, 0] and done.text == "Hi!" and firsts == [[13347]]
+    sent = session.sent[0]
+    assert sent["url"] == "http://x/v1/chat/completions"
+    assert sent["messages"] == [{"role": "user", "content": "Say hi"}] and "prompt" not in sent
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 1 and sent["return_tokens_as_token_ids"] is True
+    # text without its tokens is a server that ignored the logprobs request
+    with pytest.raises(ServerFault, match="ignored the logprobs request"):
+        stream_completion(_Session([chunk({"content": "Hi"}, None)]), endpoint.completions_url, {"max_tokens": 2},
+                          endpoint.decoder, firsts.append, connect_timeout_s=1, read_timeout_s=1, api="chat")
