@@ -238,3 +238,27 @@ def test_a_demo_accuracy_run_goes_through_the_resnet50_harness(engine: Any, tmp_
     assert record["accuracy"]["acc"] > 95.0
     accuracy_txt = (record_dir / "output" / "accuracy.txt").read_text("utf-8")
     assert f"good={good}, total=50000" in accuracy_txt
+
+
+def test_the_demo_files_cannot_run_in_the_closed_division(tmp_path: Path) -> None:
+    """Only the paths and digests differ from a real closed run, so the closed division must
+    refuse the demo's own files by their digests (the digits model never files a closed result)."""
+    from mlperf_ops import demo_export
+
+    assert (demo_export.MODEL_SHA256, demo_export.DATASET_SHA256) == (_declared("model"), _declared("dataset"))
+    text = (DEMO.read_text("utf-8").replace("division: open", "division: closed")
+            .replace("- name: digits-mlp", "- name: resnet").replace("        maps_to: resnet\n", "")
+            .replace("          SingleStream: {}\n", "          SingleStream: {}\n          MultiStream: {}\n"))
+    manifest = tmp_path / "closed-demo.yaml"
+    manifest.write_text(text, "utf-8")
+    result = subprocess.run([sys.executable, "-m", "mlperf_ops", "validate", str(manifest)],
+                            capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+                            env={**os.environ, "MLPERF_OPS_PROJECT": str(REPO)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if ": systems[0].benchmarks[0]." in line]
+    assert len(errors) == 2 and "Traceback" not in result.stderr, result.stderr
+    for kind in ("model", "dataset"):
+        line_no = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(f"        {kind}: "))
+        assert any(e.startswith(f"{manifest}:{line_no}:") and f"benchmarks[0].{kind}.sha256: 'resnet' declares "
+                   f"the built-in demo's {kind}" in e for e in errors), result.stderr
+    assert "hint: point `model:` at the reference file" in result.stderr

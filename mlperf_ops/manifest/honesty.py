@@ -7,6 +7,9 @@ image.yaml's `serves:`, that it runs the benchmark for real and which artifacts 
 Without this check the digits demo would happily run under the name `resnet` and its 97 %
 would clear the closed target: nothing later in the chain could tell.
 
+The demo's own files (the digits classifier in resnet50_v1.onnx's signature, the digits as an
+ImageNet-layout set) would pass that test, so their digests are refused there too.
+
 A benchmark with `command:` runs the submitter's own harness: the claim is theirs
 (docs/harness.md), as it is for any vendor submission.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlperf_ops import demo_export
 from mlperf_ops.errors import Problem
 from mlperf_ops.images import image_serves
 from mlperf_ops.manifest.model import BenchmarkSpec, Manifest
@@ -55,4 +59,11 @@ def harness_problems(doc: SourceDoc, manifest: Manifest, images_dir: Path, targe
             f"{bench.name!r} declares no {what}",
             "add e.g. `model: {path: /models/resnet50_v1.onnx, sha256: …}` and "
             "`dataset: {path: /data/imagenet/val, sha256: …}` (`mlperf-ops digest PATH` prints the digest)")]
-    return []
+    demo = {"model": demo_export.MODEL_SHA256, "dataset": demo_export.DATASET_SHA256}
+    return [doc.problem(
+        (*bpath, name, "sha256"),
+        f"{bench.name!r} declares the built-in demo's {name} (the digits classifier's files made "
+        f"with the cpu image), not the reference's: it cannot run in the {manifest.division} division",
+        f"point `{name}:` at the reference file and its digest, or submit the demo in the open "
+        f"division as a custom model with `maps_to: {bench.official}` (manifests/demo.yaml)")
+        for name, artifact in declared.items() if artifact is not None and artifact.sha256 == demo[name]]
