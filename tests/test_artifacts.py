@@ -244,6 +244,6 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest
     def refuse(path: Path) -> str:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("mlperf_ops.artifacts.file_sha256", refuse)
+    monkeypatch.setattr("mlperf_ops.state.digests.file_sha256", refuse)
     with pytest.raises(UsageError, match="cannot read .*ILSVRC2012_val_00000001.JPEG: Permission denied"):
         digest(_dataset(tmp_path / "val"))

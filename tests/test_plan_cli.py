@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from mlperf_ops.state.record import record_json
+from tests.support.records import run_record
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = "manifests/demo.yaml"
@@ -87,11 +89,17 @@ def test_done_record_in_the_state_dir_is_skipped(tmp_path: Path) -> None:
     target = next(r for r in data["runs"] if r["mode"] == "accuracy")
     record_dir = state / "records" / target["key"]
     record_dir.mkdir(parents=True)
+    # A record that is not a whole run record never satisfies the plan, and plan says so.
     (record_dir / "record.json").write_text(json.dumps({
         "key": target["key"], "run_id": target["run_id"], "status": "done", "inputs": {},
     }), encoding="utf-8")
+    partial, result = plan_json(state)
+    assert partial["pending_total"] == data["pending_total"]
+    assert f"warning: unreadable record {record_dir}: record.json: missing field reason" in result.stderr, result.stderr
+    record = run_record(key=target["key"], run_id=target["run_id"], mode="accuracy")
+    (record_dir / "record.json").write_text(json.dumps(record_json(record)), encoding="utf-8")
     again, result = plan_json(state)
-    assert result.returncode == 0
+    assert result.returncode == 0 and "unreadable" not in result.stderr
     by_id = {r["run_id"]: r for r in again["runs"]}
     assert (by_id[target["run_id"]]["action"], by_id[target["run_id"]]["reason"]) == ("skip", "up to date")
     assert again["pending_total"] == data["pending_total"] - 1

@@ -40,6 +40,9 @@ def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | Non
     ledger = Ledger(state_dir)
     ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
     result = make_plan(ctx, ledger, system=system)
+    for problem in ledger.problems():
+        click.echo(f"warning: unreadable record {problem.path}: {problem.error}; its run counts as not done",
+                   err=True)
     if rerun:
         from mlperf_ops.rerun import rerun_preview
 

@@ -228,7 +228,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def _build(tp: Any, value: Json, where: str) -> Any:
     """Check `value` against the type `tp` and build it (dataclasses from objects)."""
-    here = where or "record"
+    here = where or "record.json"
     if tp is Any:
         return value
     origin = typing.get_origin(tp)
