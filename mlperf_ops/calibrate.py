@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlperf_ops.loadgen_log import SummaryLog
-from mlperf_ops.loadgen_config import LoadGenValue
+from mlperf_ops.loadgen import LoadGenValue
 
 # What each scenario needs to know about the SUT, and the user.conf key it sets.
 CALIBRATED_KEY = {

@@ -58,7 +58,7 @@ class Problem:
     def __post_init__(self) -> None:
         # The last line of defence against printing a megabyte a user wrote: every message
         # that quotes a value shortens it, and no message or hint is longer than this.
-        from mlperf_ops.yamlfile.shorten import clip
+        from mlperf_ops.shorten import clip
 
         object.__setattr__(self, "message", clip(self.message))
         if self.hint is not None:

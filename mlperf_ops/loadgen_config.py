@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlperf_ops.rules import AuditTest
-
-# A user.conf value (what a manifest declares and calibration chooses).
-LoadGenValue = int | float
+from mlperf_ops.loadgen import LoadGenValue
 
 
 def _format(value: LoadGenValue) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from mlperf_ops.calibrate import choose_settings
 from mlperf_ops.loadgen_log import parse_detail, parse_summary, primary_metric
-from mlperf_ops.loadgen_config import LoadGenValue
+from mlperf_ops.loadgen import LoadGenValue
 from mlperf_ops.plan import ACCURACY, CALIBRATION, RunSpec
 from mlperf_ops.rules import Rules
 from mlperf_ops.state.record import Failure, RunSummary, Status

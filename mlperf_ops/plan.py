@@ -15,7 +15,7 @@ from typing import Any
 from mlperf_ops.calibrate import CALIBRATED_KEY, measurement_settings, needs_calibration
 from mlperf_ops.keys import content_key
 from mlperf_ops.loadgen_config import render_audit_config, render_user_conf
-from mlperf_ops.loadgen_config import LoadGenValue
+from mlperf_ops.loadgen import LoadGenValue
 from mlperf_ops.manifest.model import BenchmarkSpec, Manifest, ScenarioSpec, SystemSpec
 from mlperf_ops.pipeline import Profile
 from mlperf_ops.rules import Rules

@@ -19,6 +19,9 @@ under the same names.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 DIVISIONS = ("closed", "open", "network")
 
 # LoadGen's output
@@ -49,3 +52,20 @@ DOCUMENTATION = "documentation"
 # the tree's top
 SMOKE_MARKER = "SMOKE_TREE.txt"
 PROVENANCE = "mlperf_ops_provenance.json"
+
+# A truncated accuracy log (the official truncate_accuracy_log.py's format): at most
+# 10 KiB, its first and last 4 KiB around a separator, and accuracy.txt carrying a
+# `hash=<sha256 of the original log>` line.
+MAX_ACCURACY_LOG_SIZE = 10 * 1024
+VIEWABLE_SIZE = 4096
+SEPARATOR = b"\n\n...\n\n"
+_HASH_LINE = re.compile(r"^hash=([\w\d]+)$")
+
+
+def hash_lines(accuracy_txt: Path) -> list[str]:
+    """The values of `hash=` lines in accuracy.txt (empty if none or unreadable)."""
+    try:
+        text = accuracy_txt.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [m.group(1) for m in map(_HASH_LINE.match, text.splitlines()) if m]

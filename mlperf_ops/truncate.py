@@ -16,19 +16,22 @@ a second run changes nothing.
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlperf_ops.atomic import write_bytes
 from mlperf_ops.hashing import file_sha256
-from mlperf_ops.tree_layout import ACCURACY_LOG, ACCURACY_TXT, DIVISIONS
+from mlperf_ops.tree_layout import (
+    ACCURACY_LOG,
+    ACCURACY_TXT,
+    DIVISIONS,
+    MAX_ACCURACY_LOG_SIZE,
+    SEPARATOR,
+    VIEWABLE_SIZE,
+    hash_lines,
+)
 
-MAX_ACCURACY_LOG_SIZE = 10 * 1024
-VIEWABLE_SIZE = 4096
-SEPARATOR = b"\n\n...\n\n"
-_HASH_LINE = re.compile(r"^hash=([\w\d]+)$")
 
 
 @dataclass
@@ -37,15 +40,6 @@ class TruncateResult:
     already_done: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (dir, why)
 
-
-
-def hash_lines(accuracy_txt: Path) -> list[str]:
-    """The values of `hash=` lines in accuracy.txt (empty if none or unreadable)."""
-    try:
-        text = accuracy_txt.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    return [m.group(1) for m in map(_HASH_LINE.match, text.splitlines()) if m]
 
 
 def accuracy_dirs(root: Path) -> list[Path]:

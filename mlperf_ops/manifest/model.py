@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlperf_ops.loadgen_config import LoadGenValue
+from mlperf_ops.loadgen import LoadGenValue
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from mlperf_ops.errors import Problem
-from mlperf_ops.yamlfile.shorten import shorten
+from mlperf_ops.shorten import shorten
 from mlperf_ops.yamlfile.source import SourceDoc
 from mlperf_ops.yamlfile import validmemo
 

@@ -17,7 +17,7 @@ import yaml
 from mlperf_ops.errors import Problem
 from mlperf_ops.yamlfile.compose import Refused, compose
 from mlperf_ops.yamlfile.construct import construct
-from mlperf_ops.yamlfile.shorten import shorten
+from mlperf_ops.shorten import shorten
 from mlperf_ops.yamlfile.text import decode, forbidden_character
 
 PathKey = tuple[str | int, ...]
