@@ -21,12 +21,14 @@ from mlperf_ops.controller import Context, make_plan
 from mlperf_ops import secretscan
 from mlperf_ops.errors import CheckFailed, UsageError
 from mlperf_ops.hashing import file_sha256
-from mlperf_ops.state import layout
-from mlperf_ops.state.layout import RECORD_FILE
-from mlperf_ops.state.ledger import Ledger
+from mlperf_ops.state.ledger import Ledger, record_file
 
 BUNDLE_SCHEMA = 1
 INDEX = "bundle.json"
+# A bundle's own layout: each finished record as the ledger keeps it, by key, and the
+# probes of the systems that ran them.
+RECORDS = "records"
+PROBES = "probes"
 
 
 @dataclass
@@ -46,7 +48,7 @@ def export_bundle(ctx: Context, ledger: Ledger, system: str, out: Path) -> dict[
     leaks = [(record.path.name, rel, leak) for record in records for rel, leak in secretscan.scan_tree(record.path)]
     if leaks:
         # A bundle is a CI artifact that other jobs and people download: no secret may ride in it.
-        where = ", ".join(f"{layout.RECORDS}/{key}/{rel}:{leak.line} ({leak.what})" for key, rel, leak in leaks[:3])
+        where = ", ".join(f"{RECORDS}/{key}/{rel}:{leak.line} ({leak.what})" for key, rel, leak in leaks[:3])
         raise CheckFailed(f"{len(leaks)} secret-looking value(s) in the records to export: {where}",
                           hint="a harness printed a credential into its log; remove the record "
                                "(`apply --rerun`) after fixing the harness, and revoke the credential")
@@ -54,7 +56,7 @@ def export_bundle(ctx: Context, ledger: Ledger, system: str, out: Path) -> dict[
         "bundle_schema": BUNDLE_SCHEMA, "tool_version": __version__, "created_unix": time.time(),
         "submitter": ctx.manifest.submitter, "round": ctx.rules.round, "system": system,
         "profile": ctx.profile.name,
-        "records": {r.key: {"run_id": r.run_id, "record_sha256": file_sha256(r.path / RECORD_FILE)} for r in records},
+        "records": {r.key: {"run_id": r.run_id, "record_sha256": file_sha256(record_file(r.path))} for r in records},
         "missing": [p.spec.run_id for p in plan.runs if ledger.done(p.spec.key) is None],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -67,11 +69,11 @@ def export_bundle(ctx: Context, ledger: Ledger, system: str, out: Path) -> dict[
 
         tar.addfile(info, io.BytesIO(data))
         for record in records:
-            tar.add(record.path, arcname=f"{layout.RECORDS}/{record.key}")
+            tar.add(record.path, arcname=f"{RECORDS}/{record.key}")
         probe = ledger.probe(system)
         if probe is not None:
             pdata = json.dumps(probe, indent=2, sort_keys=True).encode("utf-8")
-            pinfo = tarfile.TarInfo(f"{layout.PROBES}/{system}.json")
+            pinfo = tarfile.TarInfo(f"{PROBES}/{system}.json")
             pinfo.size = len(pdata)
             tar.addfile(pinfo, io.BytesIO(pdata))
     tmp.replace(out)
@@ -116,9 +118,9 @@ def merge_bundles(ledger: Ledger, bundles: list[Path], *, submitter: str | None 
                     listing = "\n".join(f"  - {p}" for p in problems[:20])
                     raise UsageError(f"{bundle} failed verification; nothing imported from it:\n{listing}")
                 for key in sorted(index["records"]):
-                    status, _ = ledger.import_record(root / layout.RECORDS / key)
+                    status, _ = ledger.import_record(root / RECORDS / key)
                     (result.imported if status == "imported" else result.identical).append(key)
-                for probe in sorted((root / layout.PROBES).glob("*.json")) if (root / layout.PROBES).is_dir() else []:
+                for probe in sorted((root / PROBES).glob("*.json")) if (root / PROBES).is_dir() else []:
                     ledger.write_probe(probe.stem, json.loads(probe.read_text("utf-8")))
                     result.probes.append(probe.stem)
     return result
@@ -127,26 +129,26 @@ def merge_bundles(ledger: Ledger, bundles: list[Path], *, submitter: str | None 
 def _verify(root: Path, index: dict[str, Any]) -> list[str]:
     problems = []
     listed = index.get("records") or {}
-    present = {p.name for p in (root / layout.RECORDS).iterdir()} if (root / layout.RECORDS).is_dir() else set()
+    present = {p.name for p in (root / RECORDS).iterdir()} if (root / RECORDS).is_dir() else set()
     for extra in sorted(present - set(listed)):
-        problems.append(f"{layout.RECORDS}/{extra}: not in the bundle index")
+        problems.append(f"{RECORDS}/{extra}: not in the bundle index")
     for key, meta in sorted(listed.items()):
-        rdir = root / layout.RECORDS / key
-        record_file = rdir / RECORD_FILE
-        if not record_file.is_file():
-            problems.append(f"{layout.RECORDS}/{key}: missing")
+        rdir = root / RECORDS / key
+        rfile = record_file(rdir)
+        if not rfile.is_file():
+            problems.append(f"{RECORDS}/{key}: missing")
             continue
-        if file_sha256(record_file) != meta.get("record_sha256"):
-            problems.append(f"{layout.RECORDS}/{key}/{RECORD_FILE}: sha256 differs from the index")
+        if file_sha256(rfile) != meta.get("record_sha256"):
+            problems.append(f"{RECORDS}/{key}/{rfile.name}: sha256 differs from the index")
             continue
-        data = json.loads(record_file.read_text("utf-8"))
+        data = json.loads(rfile.read_text("utf-8"))
         if data.get("key") != key or data.get("status") != "done":
-            problems.append(f"{layout.RECORDS}/{key}: record says key {data.get('key')!r}, status {data.get('status')!r}")
+            problems.append(f"{RECORDS}/{key}: record says key {data.get('key')!r}, status {data.get('status')!r}")
             continue
         for rel, art in (data.get("artifacts") or {}).items():
             path = rdir / rel
             if not path.is_file():
-                problems.append(f"{layout.RECORDS}/{key}/{rel}: missing")
+                problems.append(f"{RECORDS}/{key}/{rel}: missing")
             elif file_sha256(path) != art.get("sha256"):
-                problems.append(f"{layout.RECORDS}/{key}/{rel}: sha256 differs from the record")
+                problems.append(f"{RECORDS}/{key}/{rel}: sha256 differs from the record")
     return problems

@@ -109,6 +109,11 @@ class Unreadable:
     error: str
 
 
+def record_file(directory: Path) -> Path:
+    """The record file of a record directory (in a ledger, or unpacked from a bundle)."""
+    return directory / RECORD_FILE
+
+
 def artifact_manifest(root: Path) -> dict[str, ArtifactFile]:
     """sha256 and size of every file under `root` except the record itself."""
     out: dict[str, ArtifactFile] = {}
