@@ -108,6 +108,10 @@ assert len(TOKEN_NEEDLES) == len(TOKEN_PATTERNS)
 # tree) is about twice as fast as a substring search per literal. It only says "none":
 # its matches do not overlap, so one literal can hide another that starts inside it.
 _ANY_NEEDLE = re.compile("|".join(re.escape(n) for n in sorted({n for ns in TOKEN_NEEDLES for n in ns})))
+# The same over a file's raw bytes (UTF-8 literals; ~1.6x faster than over the text): an
+# ASCII literal is in the bytes exactly when it is in their decoded text, and "ſ" only as
+# its one UTF-8 sequence, which always decodes back to it.
+_ANY_NEEDLE_BYTES = re.compile(b"|".join(re.escape(n.encode()) for n in sorted({n for ns in TOKEN_NEEDLES for n in ns})))
 
 
 def scan_text(text: str) -> list[Leak]:
@@ -135,8 +139,10 @@ def scan_value(value: str) -> list[Leak]:
 def scan_file(path: Path, limit: int = 64 * 1024 * 1024) -> list[Leak]:
     """Leaks in a text file (a log, a record); binary bytes are read as replacement characters."""
     with path.open("rb") as handle:
-        text = handle.read(limit).decode("utf-8", errors="replace")
-    return scan_text(text)
+        data = handle.read(limit)
+    if _ANY_NEEDLE_BYTES.search(data) is None:
+        return []
+    return scan_text(data.decode("utf-8", errors="replace"))
 
 
 def scan_tree(root: Path) -> Iterator[tuple[Path, Leak]]:

@@ -106,3 +106,14 @@ def test_a_literal_starting_inside_another_is_still_scanned() -> None:
     # literal only; the per-pattern tests must still find the private key.
     text = "glpat-----BEGIN RSA PRIVATE KEY-----"
     assert "a private key" in [leak.what for leak in secretscan.scan_text(text)]
+
+
+@pytest.mark.parametrize("text", [*TOKENS.values(), "aw\u017f_secret_access_key=" + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"])
+def test_a_file_is_scanned_as_its_text(text: str, tmp_path: Path) -> None:
+    # scan_file tests the literals on the raw bytes first; invalid UTF-8 around them changes nothing
+    path = tmp_path / "log.txt"
+    path.write_bytes(b"\xff\xfe bad bytes \xc5 then " + text.encode() + b"\n\x80")
+    expected = secretscan.scan_text(path.read_bytes().decode("utf-8", errors="replace"))
+    assert expected and secretscan.scan_file(path) == expected
+    path.write_bytes(b"\xff\xfe nothing here \xc5\n")
+    assert secretscan.scan_file(path) == []
