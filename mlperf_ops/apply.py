@@ -24,6 +24,7 @@ from mlperf_ops.plan import AUDIT, CALIBRATION, Plan, PlannedRun
 from mlperf_ops.probe_check import checked_probes
 from mlperf_ops.rerun import RERUN_REASON, rerun_preview, retire_matching
 from mlperf_ops.runner import STATE_LABEL, execute, state_label
+from mlperf_ops.sidecar import Sidecars, kept_server_facts
 from mlperf_ops.state.ledger import Ledger, Record
 from mlperf_ops.probe import probe_host
 
@@ -98,9 +99,13 @@ def apply(
         # to an apply that was killed: it must not run alongside the resumed one.
         for orphan in engine.remove_orphans({STATE_LABEL: state_label(ledger.root)}):
             on_event(Event("warning", f"removed container {orphan[:12]} left by an interrupted apply"))
+        # LLM server sidecars (issue 13): also what a killed apply left of them.
+        sidecars = Sidecars(engine, ledger, on_event)
+        for leftover in sidecars.remove_leftovers():
+            on_event(Event("warning", f"removed the LLM server sidecar's {leftover} left by an interrupted apply"))
         for system_id, probe in probes.items():
             # systems/<id>.json describes the machine the runs happen on, as probed above.
-            ledger.write_probe(system_id, probe)
+            ledger.write_probe(system_id, {**kept_server_facts(ledger.probe(system_id)), **probe})
         try:
             for target_name in sorted({r.spec.image_target for r in first.pending}):
                 target = load_target(ctx.images_dir, target_name)
@@ -138,9 +143,11 @@ def apply(
                 start = run_start_data(current, ctx.rules, planned)
                 start["index"], start["pending"] = started, len(current.pending)
                 on_event(Event("run-start", planned.reason, spec.run_id, dict(start)))
+                # A sidecar benchmark runs on its server's private network (the server started if needed).
+                run_engine = sidecars.executor_for(sys_spec, bench, result.images[spec.image_target].tag)
                 record = execute(
                     spec, system=sys_spec, bench=bench, target=load_target(ctx.images_dir, spec.image_target),
-                    image=result.images[spec.image_target], engine=engine, ledger=ledger, rules=ctx.rules,
+                    image=result.images[spec.image_target], engine=run_engine, ledger=ledger, rules=ctx.rules,
                     profile=ctx.profile, on_event=on_event, retry=counts,
                 )
                 result.records.append(record)
@@ -185,5 +192,8 @@ def apply(
                     break
             result.remaining = make_plan(ctx, ledger, system=system, only=only).pending
         finally:
-            engine.close()
+            try:
+                sidecars.stop()  # also when a run or the sidecar itself failed
+            finally:
+                engine.close()
         return result

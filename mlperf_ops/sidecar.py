@@ -211,8 +211,8 @@ class Sidecars:
         if not isinstance(self._engine, Engine):
             return []
         labels = {STATE_LABEL: self._state_label, ROLE_LABEL: ROLE}
-        gone = self._engine.remove_orphans(labels)
-        return gone + self._engine.remove_networks(labels)
+        gone = [f"container {cid[:12]}" for cid in self._engine.remove_orphans(labels)]
+        return gone + [f"network {name}" for name in self._engine.remove_networks(labels)]
 
     def executor_for(self, system: SystemSpec, bench: BenchmarkSpec, harness_image: str) -> Executor:
         """The executor for one run: the engine itself, or (for a sidecar benchmark) the engine
