@@ -250,7 +250,11 @@ class Sidecars:
             return
         engine = self._engine
         try:
-            self._keep_log(running)
+            try:
+                self._keep_log(running)
+            except (OperationalError, OSError) as error:
+                # Stopping the server matters more than keeping its output.
+                self._event("warning", f"could not keep the LLM server sidecar's output: {error}")
             engine.stop_service(running.container_id)
         finally:
             engine.remove_networks({"org.mlperf-ops.network": running.network})
