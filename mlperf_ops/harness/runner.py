@@ -10,11 +10,12 @@ Contract (environment):
   MLPERF_OUTPUT_DIR       LoadGen's mlperf_log_* and accuracy.txt (default /mlperf/output)
   MLPERF_MODEL_DIR        digits.onnx, eval_labels.npy, ... (default /opt/mlperf-ops/models)
   MLPERF_MODEL_PATH       with MLPERF_DATASET_PATH: ResNet50 (resnet.py) on the ImageNet layout
-  MLPERF_DATASET_PATH     (imagenet.py) instead of the digits demo; only for MLPERF_BENCHMARK=resnet
+  MLPERF_DATASET_PATH     (imagenet.py) instead of the digits model on generated samples; only for
+                          MLPERF_BENCHMARK=resnet (the demo too, with its own files: demo_imagenet.py)
   MLPERF_HARNESS_BACKEND  onnxruntime (default) | noop | identity (inputs rendered, model free)
   MLPERF_ORT_PROVIDER     onnxruntime execution provider (default CPUExecutionProvider)
 Optional tuning: MLPERF_HARNESS_MAX_BATCH, MLPERF_ORT_INTRA_OP_THREADS,
-MLPERF_HARNESS_PROGRESS_SECONDS.
+MLPERF_HARNESS_PROGRESS_SECONDS, MLPERF_HARNESS_SAMPLE_CACHE_MB (imagenet.py).
 """
 
 from __future__ import annotations
