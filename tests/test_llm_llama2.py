@@ -10,22 +10,28 @@ tokens_per_sample) with a Llama-2-style SentencePiece tokenizer.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from llm_harness_run import run_harness
+from llm_harness_run import run_harness, write_dataset
 from mlperf_ops.check.scenario import ScenarioCtx, ScenarioOutcome, check_accuracy, check_performance
 from mlperf_ops.compliance import verify_test06
 from mlperf_ops.outcome import read_accuracy
 from mlperf_ops.rules import load_rules
-from test_llm_llamacpp import (SAMPLES, _env, accuracy_env, llama_files, llama_server,  # noqa: F401 (fixtures)
-                               nltk_data)
+from test_llm_llamacpp import SAMPLES as LLAMA31_SAMPLES
+from test_llm_llamacpp import _env, accuracy_env, llama_files, llama_server, nltk_data  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 BENCHMARK = "llama2-70b-99.9"
 MAX_TOKENS = 1024
+SAMPLES = 4  # 4096 tokens per pass over the data set: a few seconds of this server
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("llama2") / "dataset.json",
+                         [f"[INST] Summarize conversation {i}: the quick brown fox. [/INST]" for i in range(SAMPLES)])
 RULES = load_rules("v6.1")
 BENCH = RULES.benchmark(BENCHMARK)
 
@@ -52,8 +58,8 @@ PERF = {  # scenario -> LoadGen model key, user.conf settings (short runs)
 
 @pytest.mark.parametrize("scenario", list(PERF))
 def test_llama2_performance_on_llama_cpp(tmp_path: Path, llama_server: tuple[str, Path, Path],  # noqa: F811
-                                         scenario: str) -> None:
-    url, data, vocab = llama_server
+                                         data: Path, scenario: str) -> None:
+    url, _, vocab = llama_server
     model_key, conf = PERF[scenario]
     run = run_harness(tmp_path / scenario, url=url, dataset=data, scenario=scenario, loadgen_model=model_key,
                       benchmark=BENCHMARK, conf={**conf, "performance_sample_count_override": SAMPLES},
@@ -82,8 +88,8 @@ def test_llama2_performance_on_llama_cpp(tmp_path: Path, llama_server: tuple[str
 
 
 def test_llama2_accuracy_scored_and_checked(tmp_path: Path, llama_server: tuple[str, Path, Path],  # noqa: F811
-                                            nltk_data: Path) -> None:  # noqa: F811
-    url, data, vocab = llama_server
+                                            nltk_data: Path, data: Path) -> None:  # noqa: F811
+    url, _, vocab = llama_server
     scenario_dir = tmp_path / "Offline"
     run = run_harness(scenario_dir, url=url, dataset=data, scenario="Offline", mode="AccuracyOnly",
                       loadgen_model="llama2-70b", benchmark=BENCHMARK,
@@ -108,8 +114,10 @@ def test_llama2_accuracy_scored_and_checked(tmp_path: Path, llama_server: tuple[
     assert f"covered {SAMPLES} samples" in rules["acc.dataset-size"][0], rules
 
 
-def test_llama2_test06(tmp_path: Path, llama_server: tuple[str, Path, Path]) -> None:  # noqa: F811
-    url, data, vocab = llama_server
+def test_llama2_test06(tmp_path: Path, llama_server: tuple[str, Path, Path], data: Path) -> None:  # noqa: F811
+    """The round's TEST06 audit.config asks for 100 queries: 100 x 1024 tokens from this
+    server, the slowest test here (272 s on 2 cores busy with other test runs)."""
+    url, _, vocab = llama_server
     audit = RULES.audit_tests["TEST06"].audit_config_lines(BENCHMARK)
     run = run_harness(tmp_path / "Server", url=url, dataset=data, scenario="Server", audit=("TEST06", audit),
                       loadgen_model="llama2-70b", benchmark=BENCHMARK,
@@ -127,15 +135,16 @@ def test_chat_completions_on_llama_cpp(tmp_path: Path, llama_files: tuple[Path, 
     """MLPERF_LLM_API=chat: the prompt text as a user message to /v1/chat/completions, the
     server applying the model's chat template; tokens named in logprobs.content."""
     home = llama_files[0]
-    url, data, vocab = llama_server
-    conf = {"min_duration": 1000, "min_query_count": SAMPLES, "offline_expected_qps": 1,
-            "performance_sample_count_override": SAMPLES}
+    url, data, vocab = llama_server  # llama3.1-8b's 8 prompts, 128 new tokens each
+    # 32 queries: over LoadGen's 1 s minimum duration however fast the server is
+    conf = {"min_duration": 1000, "min_query_count": 4 * LLAMA31_SAMPLES, "offline_expected_qps": 1,
+            "performance_sample_count_override": LLAMA31_SAMPLES}
     run = run_harness(tmp_path / "Offline", url=url, dataset=data, scenario="Offline", conf=conf,
                       extra_env={**_env(vocab), "MLPERF_LLM_API": "chat"})
     assert run.code == 0, run.stdout + run.stderr
     record = run.record
     assert record["api"] == "chat" and record["faults"] == 0, record
-    assert record["tokens"] == 128 * record["samples_completed"] >= 128 * SAMPLES, record
+    assert record["tokens"] == 128 * record["samples_completed"] >= 128 * 4 * LLAMA31_SAMPLES, record
     assert "Result is : VALID" in run.summary()
     logs = "".join(p.read_text() for p in home.glob("server-*.log"))
     assert '"POST /v1/chat/completions HTTP/1.1" 200' in logs
@@ -143,4 +152,3 @@ def test_chat_completions_on_llama_cpp(tmp_path: Path, llama_files: tuple[Path, 
     bad = run_harness(tmp_path / "bad", url=url, dataset=data, scenario="Offline", conf=conf,
                       extra_env={**_env(vocab), "MLPERF_LLM_API": "chat", "MLPERF_LLM_PROMPT": "tokens"})
     assert bad.code == 2 and "MLPERF_LLM_API=chat sends the prompt text" in bad.stderr, bad.stderr
-    _ = json  # the record is JSON (run.record)
