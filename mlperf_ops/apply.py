@@ -156,8 +156,10 @@ def apply(
                 on_event(Event("run-end", run.reason, spec.run_id, dict(end)))
                 if run.status == "done":
                     continue
-                if spec.mode == AUDIT and run.transient and reference:
-                    # Only the audit's timing comparison failed: the compliance procedure's re-run.
+                if spec.mode == AUDIT and run.transient and run.verification is not None and reference:
+                    # Only the audit's timing comparison failed (the runner counted it in
+                    # timing_failures): the compliance procedure's re-run. An audit that is
+                    # INVALID because it outran its calibration is handled below.
                     decision = after_timing_failure(run.retry.timing_failures, ctx.profile.audit_retries,
                                                     run.retry.remeasures)
                     if decision.action == "remeasure":

@@ -42,8 +42,8 @@ def run_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: Script) -
         attempt = ledger.begin(spec.key, spec.run_id)
         (attempt.output_dir / "mlperf_log_summary.txt").write_text("Result is : VALID\n")
         outcome = script(spec, sum(1 for c in calls if c == spec.run_id))
-        if spec.mode == "audit" and outcome.get("failure") == "transient":
-            # What the runner does when an audit fails only its timing comparison.
+        if spec.mode == "audit" and outcome.get("failure") == "transient" and outcome.get("verification"):
+            # What the runner does when an audit's verification fails only its timing comparison.
             retry = replace(retry, timing_failures=retry.timing_failures + 1)
         data: dict[str, Any] = {"finished_unix": time.time(), "retry": retry, **outcome}
         if spec.mode == "calibration":
@@ -105,3 +105,15 @@ def test_a_run_that_outran_its_calibration_calibrates_again(tmp_path: Path, monk
     ledger, calls, result = run_apply(tmp_path, monkeypatch, lambda spec, n: outran if spec.run_id == perf and n == 1 else {})
     assert result.ok, result.failed
     assert calls.count("demo-cpu/digits-mlp/Offline/calibration") == 2 and calls.count(perf) == 2
+
+
+def test_an_audit_that_outran_its_calibration_calibrates_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An INVALID audit run (transient: it ran out of queries) is not a timing comparison:
+    it re-calibrates like a performance run would, and never crashes the retry policy."""
+    audit = "demo-cpu/digits-mlp/Offline/TEST04"
+    outran = {"status": "invalid", "reason": "LoadGen result is INVALID",
+              "failure": "transient", "summary": {"result_validity": "INVALID", "min_duration_met": False}}
+    ledger, calls, result = run_apply(tmp_path, monkeypatch, lambda spec, n: outran if spec.run_id == audit and n == 1 else {})
+    assert result.ok, result.failed
+    assert calls.count("demo-cpu/digits-mlp/Offline/calibration") == 2
+    assert [r.run.reason for r in ledger.records() if r.status == "retired"][0].startswith("re-calibrated: " + audit)
