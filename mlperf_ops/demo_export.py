@@ -36,7 +36,9 @@ def carried_by_controller(path: str) -> bool:
     parts = Path(os.path.normpath(path)).parts
     return not Path(path).is_absolute() and parts[:len(DEFAULT_OUT.parts)] == DEFAULT_OUT.parts
 STAMP = ".image"
-METADATA = "demo.json"  # written by the build, holds the model's and the data set's digests  # the image tag the files came from: the same tag means nothing to copy
+METADATA = "demo.json"  # written by the build, holds the model's and the data set's digests
+MODEL_FILE = "digits_resnet50_v1.onnx"  # harness/demo_imagenet.py's names (importing it would load numpy)
+DATASET_DIR = "val"  # the image tag the files came from: the same tag means nothing to copy
 EXPORT_TIMEOUT_S = 600.0
 
 
@@ -45,19 +47,25 @@ class RunsContainers(Protocol):
             timeout_s: float = 3600.0) -> ContainerResult: ...
 
 
+def _complete(out_dir: Path) -> bool:
+    return (out_dir / MODEL_FILE).is_file() and (out_dir / DATASET_DIR / "val_map.txt").is_file()
+
+
 def _same_files(new: Path, old: Path) -> bool:
-    """The image's demo.json (both digests) equals the one already there."""
+    """The image's demo.json (both digests) equals the one already there, whose files are there."""
     try:
-        return (new / METADATA).read_bytes() == (old / METADATA).read_bytes()
+        return (new / METADATA).read_bytes() == (old / METADATA).read_bytes() and _complete(old)
     except OSError:
         return False
 
 
 def up_to_date(out_dir: Path, image_tag: str) -> bool:
+    """Copied from this image, and not deleted since (a changed file is for apply's digest check)."""
     try:
-        return (out_dir / STAMP).read_text("utf-8").strip() == image_tag
+        stamped = (out_dir / STAMP).read_text("utf-8").strip() == image_tag
     except OSError:
         return False
+    return stamped and _complete(out_dir)
 
 
 def export(engine: RunsContainers, image_tag: str, out_dir: Path = DEFAULT_OUT,

@@ -134,6 +134,9 @@ def test_the_files_have_the_digests_the_demo_manifest_declares(demo_files: Path)
     dataset_sha = digest(demo_files / demo_imagenet.DATASET_DIR)
     assert (model_sha, dataset_sha) == (_declared("model"), _declared("dataset"))
     assert (meta["model_sha256"], meta["dataset_sha256"]) == (model_sha, dataset_sha)  # the harness's own digest
+    from mlperf_ops import demo_export  # the names `images export-demo` checks for
+
+    assert (demo_export.MODEL_FILE, demo_export.DATASET_DIR) == (demo_imagenet.MODEL_FILE, demo_imagenet.DATASET_DIR)
     assert meta["heldout_top1_onnx_on_jpegs"] > 0.95
 
 
@@ -262,3 +265,67 @@ def test_the_demo_files_cannot_run_in_the_closed_division(tmp_path: Path) -> Non
         assert any(e.startswith(f"{manifest}:{line_no}:") and f"benchmarks[0].{kind}.sha256: 'resnet' declares "
                    f"the built-in demo's {kind}" in e for e in errors), result.stderr
     assert "hint: point `model:` at the reference file" in result.stderr
+
+
+# --- images export-demo: copied once per image, never replaced by the same bytes --------------
+
+
+class _FakeEngine:
+    """Runs the export's `cp` on this host: the image's demo directory is `source`."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+        self.runs = 0
+
+    def run(self, spec: Any, log_path: Path, on_line: None = None, timeout_s: float = 3600.0) -> Any:
+        import shutil
+
+        from mlperf_ops import demo_export
+
+        self.runs += 1
+        assert spec.command[-2:] == [f"{demo_export.IMAGE_DIR}/.", "/out/"] and spec.network == "none"
+        (mount,) = spec.mounts
+        assert mount.target == "/out" and not mount.read_only
+        shutil.copytree(self.source, mount.source, dirs_exist_ok=True)
+        log_path.write_text("")
+        return type("Result", (), {"exit_code": 0})()
+
+
+def _image_files(root: Path, digest_text: str) -> Path:
+    (root / "val").mkdir(parents=True)
+    (root / "val" / "val_map.txt").write_text("ILSVRC2012_val_00000001.JPEG 3\n")
+    (root / "digits_resnet50_v1.onnx").write_bytes(b"model")
+    (root / "demo.json").write_text(digest_text)
+    return root
+
+
+def test_export_copies_once_per_image_and_keeps_identical_files_in_place(tmp_path: Path) -> None:
+    from mlperf_ops import demo_export
+
+    engine = _FakeEngine(_image_files(tmp_path / "image", '{"model_sha256": "a"}'))
+    out = tmp_path / "build" / "demo"
+    assert demo_export.export(engine, "mlperf-ops/cpu:1", out) is True
+    assert (out / "val" / "val_map.txt").is_file() and (out / ".image").read_text() == "mlperf-ops/cpu:1\n"
+    assert demo_export.export(engine, "mlperf-ops/cpu:1", out) is False and engine.runs == 1
+    inode = (out / "val" / "val_map.txt").stat().st_ino
+    # A new image with the same files (a harness edit): the files a running apply mounted stay.
+    assert demo_export.export(engine, "mlperf-ops/cpu:2", out) is True and engine.runs == 2
+    assert (out / "val" / "val_map.txt").stat().st_ino == inode and (out / ".image").read_text() == "mlperf-ops/cpu:2\n"
+    # Different files: replaced as a whole.
+    engine.source = _image_files(tmp_path / "image2", '{"model_sha256": "b"}')
+    assert demo_export.export(engine, "mlperf-ops/cpu:3", out) is True
+    assert json.loads((out / "demo.json").read_text()) == {"model_sha256": "b"}
+    assert sorted(p.name for p in out.parent.iterdir()) == [".demo.lock", "demo"], "no staging left behind"
+    # Deleted by hand: copied again although the stamp names the image.
+    (out / "digits_resnet50_v1.onnx").unlink()
+    assert demo_export.export(engine, "mlperf-ops/cpu:3", out) is True and (out / "digits_resnet50_v1.onnx").is_file()
+
+
+def test_the_demo_files_need_no_volume_in_a_kubernetes_job_but_other_relative_paths_do() -> None:
+    from mlperf_ops import demo_export
+
+    assert demo_export.carried_by_controller("build/demo/val")
+    assert demo_export.carried_by_controller("build/demo/digits_resnet50_v1.onnx")
+    assert not demo_export.carried_by_controller("/opt/mlperf-ops/build/demo/val")
+    assert not demo_export.carried_by_controller("build/demo/../../models/x.onnx")
+    assert not demo_export.carried_by_controller("models/resnet50_v1.onnx")
