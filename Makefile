@@ -93,7 +93,7 @@ submission: setup ## apply → assemble → check → pack, then a summary
 	$(MLPERF) check --strict $(DIST)/submission
 	$(MLPERF) pack $(DIST)/submission --out $(DIST)
 	$(MLPERF) report $(DIST)/submission --out $(DIST)/report.html
-	$(MLPERF) summary $(MANIFEST) $(PIPELINE_FLAG) --dist $(DIST)
+	$(MLPERF) summary --dist $(DIST)
 
 bench: setup venv ## performance figures, each as a ratio against a baseline measured in the same run
 	$(BIN)/python bench/run.py

@@ -160,7 +160,7 @@ class ImageEngine(Protocol):
 
 
 def default_cache_dir() -> Path:
-    override = os.environ.get("MLPERF_OPS_CACHE")
+    override = os.environ.get("MLPERF_OPS_CACHE_DIR")  # one cache directory for everything (README)
     if override:
         return Path(override)
     xdg = os.environ.get("XDG_CACHE_HOME")

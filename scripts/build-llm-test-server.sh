@@ -8,7 +8,7 @@ set -euo pipefail
 
 VERSION=0.3.36
 VENV=${1:-.venv}
-HOUSE=${MLPERF_OPS_CACHE:-$HOME/.cache/mlperf-ops}/wheelhouse-llm
+HOUSE=${MLPERF_OPS_CACHE_DIR:-$HOME/.cache/mlperf-ops}/wheelhouse-llm
 PY=$VENV/bin/python
 
 if "$PY" -c "import llama_cpp, llama_cpp.server, gguf; assert llama_cpp.__version__ == '$VERSION'" 2>/dev/null; then

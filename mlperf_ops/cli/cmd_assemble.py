@@ -73,11 +73,9 @@ def describe_cmd(manifest: Path, system: str | None, as_sources: bool, state_dir
 
 
 @click.command("summary")
-@click.argument("manifest", type=click.Path(path_type=Path))
-@click.option("--dist", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
-@state_dir_option
-@click.option("--pipeline", help="Pipeline profile (default: the manifest's).")
-def summary_cmd(manifest: Path, dist: Path, state_dir: Path, pipeline: str | None) -> int:
+@click.option("--dist", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
+              help="The folder `pack` and `report` wrote (report.json, the tarball).")
+def summary_cmd(dist: Path) -> int:
     """The end of `make submission`: where the tarball is, its sha256, and the results table."""
     from mlperf_ops.units import human_metric
 
