@@ -101,13 +101,13 @@ def score(benchmark: str, answers: Sequence[Answer], targets: Sequence[str], det
     scorer = Scorer(stem=True)
     per_type: dict[str, list[float]] = {t: [] for t in ROUGE_TYPES}
     for ref, pred in zip(refs, preds):
-        for rouge_type, value in scorer.score(ref, pred).items():
-            per_type[rouge_type].append(value.fmeasure)
+        for rouge_type, pair_score in scorer.score(ref, pred).items():
+            per_type[rouge_type].append(pair_score.fmeasure)
     quoted = QUOTED_ROUGE[benchmark]
     result: dict[str, Any] = {}
     for rouge_type in ROUGE_TYPES:
-        value = round(np.mean(per_type[rouge_type]) * 100, 4)  # numpy's rounding, as the reference
-        result[rouge_type] = f"{value}" if quoted else float(value)
+        mean = round(np.mean(per_type[rouge_type]) * 100, 4)  # numpy's rounding, as the reference
+        result[rouge_type] = f"{mean}" if quoted else float(mean)
     result["gen_len"] = int(sum(len(p) for p in preds))
     result["gen_num"] = len(preds)
     if benchmark in TOKENS_PER_SAMPLE:
