@@ -70,10 +70,12 @@ def up_to_date(out_dir: Path, image_tag: str) -> bool:
 
 def export(engine: RunsContainers, image_tag: str, out_dir: Path = DEFAULT_OUT,
            labels: dict[str, str] | None = None) -> bool:
-    """Copy the demo files of `image_tag` into `out_dir`; False when they are already there.
+    """Copy the demo files of `image_tag` into `out_dir`; False when they came from it already.
 
     The copy goes into a new sibling directory that then replaces `out_dir`, so a failed or
-    interrupted export never leaves a half-copied data set behind the old stamp.
+    interrupted export never leaves a half-copied data set behind the old stamp; when the
+    image made the same files (its demo.json is the same), the ones there stay and only the
+    stamp changes.
     """
     out_dir = out_dir.absolute()
     if up_to_date(out_dir, image_tag):
