@@ -149,6 +149,7 @@ def apply(
                     spec, system=sys_spec, bench=bench, target=load_target(ctx.images_dir, spec.image_target),
                     image=result.images[spec.image_target], engine=run_engine, ledger=ledger, rules=ctx.rules,
                     profile=ctx.profile, on_event=on_event, retry=counts,
+                    server=(served.as_dict() if (served := sidecars.identity(spec.system, spec.benchmark)) else None),
                 )
                 result.records.append(record)
                 run = record.run

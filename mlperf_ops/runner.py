@@ -104,7 +104,8 @@ def container_spec(spec: RunSpec, attempt: Attempt, system: SystemSpec, bench: B
 
 
 def _record(spec: RunSpec, outcome: Outcome, image: ImageRef, profile: Profile, started: float,
-            exit_: ContainerExit | None, verification: Mapping[str, Any] | None, retry: RetryCounts) -> RunRecord:
+            exit_: ContainerExit | None, verification: Mapping[str, Any] | None, retry: RetryCounts,
+            server: Mapping[str, Any] | None = None) -> RunRecord:
     finished = time.time()
     return RunRecord(
         key=spec.key, run_id=spec.run_id, status=outcome.status, reason=outcome.reason,
@@ -117,14 +118,14 @@ def _record(spec: RunSpec, outcome: Outcome, image: ImageRef, profile: Profile, 
         tool_version=__version__, host=platform.node(),
         summary=outcome.summary, accuracy=outcome.accuracy, calibrated=outcome.calibrated,
         container=None if exit_ is None else ContainerEnd(exit_.exit_code, exit_.oom_killed, exit_.timed_out),
-        verification=verification, failure=outcome.failure, retry=retry,
+        verification=verification, failure=outcome.failure, retry=retry, server=server,
     )
 
 
 def execute(
     spec: RunSpec, *, system: SystemSpec, bench: BenchmarkSpec, target: ImageTarget, image: ImageRef,
     engine: Executor, ledger: Ledger, rules: Rules, profile: Profile, on_event: EventSink,
-    retry: RetryCounts = RetryCounts(),
+    retry: RetryCounts = RetryCounts(), server: Mapping[str, Any] | None = None,
 ) -> Record:
     """Stage, run, judge, verify (audits) and commit one run. Always returns a committed record."""
     started = time.time()
@@ -156,7 +157,8 @@ def execute(
                               outcome.summary, failure="transient" if verdict.retryable else "permanent")
             if verdict.retryable:
                 retry = replace(retry, timing_failures=retry.timing_failures + 1)
-    return ledger.commit(attempt, _record(spec, outcome, image, profile, started, exit_, verification, retry))
+    return ledger.commit(attempt, _record(spec, outcome, image, profile, started, exit_, verification, retry,
+                                          server))
 
 
 class AccuracyCommandMissing(RuntimeError):

@@ -124,8 +124,14 @@ def test_a_run_through_the_sidecar_records_the_server_and_leaves_nothing(
     assert seen["server"]["url"] == "http://llm-server:8000", seen
     assert seen["server"]["models"] == ["/mlperf/model/tiny.gguf"], seen
     assert seen["faults"] == 0 and seen["samples_completed"] > 0, seen
-    # systems/<id>.json's software stack names the server, its model and the image it ran from.
+    # The record says which server answered: its model, version (none here) and image digest.
     image_id = client.images.get(project.image).id
+    for record in records:
+        assert record["server"] == {"kind": "sidecar", "model": "/mlperf/model/tiny.gguf",
+                                    "models": ["/mlperf/model/tiny.gguf"], "owned_by": "me", "version": None,
+                                    "server_header": "uvicorn", "image": project.image, "image_id": image_id,
+                                    "repo_digests": []}, record
+    # systems/<id>.json's software stack names the server, its model and the image it ran from.
     probe = json.loads((state / "probes" / f"{SYSTEM}.json").read_text())
     assert probe["llm_server:llama3.1-8b"].endswith(f"serving /mlperf/model/tiny.gguf (sidecar image "
                                                     f"{project.image}@{image_id})"), probe
