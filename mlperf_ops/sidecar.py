@@ -196,7 +196,7 @@ class Sidecars:
         self._engine = engine
         self._ledger = ledger
         self._state_label = state_label(ledger.root)
-        self._logs = ledger.root / "sidecars"
+        self._logs = ledger.sidecar_logs_dir
         self._on_event = on_event
         self._current: _Running | None = None
 

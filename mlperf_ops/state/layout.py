@@ -7,6 +7,7 @@
     probes/<system>.json                    host facts of the machine a system ran on
     digests.json                            cached sha256 of declared model/data set files
     receipts/<sha256>.json                  what the portal said about each upload
+    sidecars/                               the full output of each LLM server sidecar
     lock                                    held by the one `apply` allowed at a time
 
 Inside one run's directory (a staged attempt, then a record):
@@ -29,6 +30,7 @@ ORIGINALS = "originals"
 PROBES = "probes"
 DIGEST_CACHE = "digests.json"
 RECEIPTS = "receipts"
+SIDECARS = "sidecars"
 LOCK = "lock"
 
 RECORD_FILE = "record.json"

@@ -131,6 +131,7 @@ class Ledger:
         self.attempts_dir = self.root / layout.ATTEMPTS
         self.staging_dir = self.root / layout.STAGING
         self.originals_dir = self.root / layout.ORIGINALS
+        self.sidecar_logs_dir = self.root / layout.SIDECARS  # written by run/sidecar.py's engine calls
         # Filled while reading: record directories whose record.json does not parse.
         self.unreadable: dict[Path, Unreadable] = {}
 
