@@ -3,7 +3,7 @@
 Two figures, each official seconds / our seconds over alternating pairs (bar >= 5):
   - check_vs_official_real: the largest real tree of tests/data/real_trees/ (most results,
     then most bytes), checked for the round its official_verdicts.json names;
-  - check_vs_official_200: the LoadGen tree of tests/treegen.py copied under 67 system
+  - check_vs_official_200: the LoadGen tree of tests/support/treegen.py copied under 67 system
     names (201 results), without its SMOKE_TREE.txt marker so that both checkers judge
     it as a submission (both refuse every result: 1 s runs miss the 600 s rule).
 Both sides run as a user runs them, one process per check: `python -m mlperf_ops check
@@ -31,11 +31,11 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))
 
 from mlperf_ops.check.official import _entry_point, per_result_verdicts  # noqa: E402
 
-import treegen  # noqa: E402
+from tests.support import treegen  # noqa: E402
 from figures import Figure, Noise, alternating_pairs, pair_count, report, timed  # noqa: E402
 
 CORPUS = HERE.parent / "tests" / "data" / "real_trees"

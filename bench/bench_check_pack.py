@@ -1,6 +1,6 @@
 """How long `check` takes on a large tree, and `pack` throughput relative to `tar czf`.
 
-Builds the real LoadGen smoke tree of tests/treegen.py once, copies its results
+Builds the real LoadGen smoke tree of tests/support/treegen.py once, copies its results
 under many system names (hundreds of results), then times:
   - check_tree on the whole tree (seconds, and per result);
   - figure `pack_vs_tar`: throughput of pack() (check included) over `tar czf` of the
@@ -26,12 +26,12 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import treegen  # noqa: E402
+from tests.support import treegen  # noqa: E402
 
 from mlperf_ops.check import check_tree  # noqa: E402
-from mlperf_ops.pack import pack  # noqa: E402
+from mlperf_ops.ship.pack import pack  # noqa: E402
 
 from figures import Figure, Noise, alternating_pairs, pair_count, report, timed  # noqa: E402
 

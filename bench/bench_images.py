@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlperf_ops import images
-from mlperf_ops.engine import Engine
-from mlperf_ops.execution import ContainerSpec
+from mlperf_ops.stacks import images
+from mlperf_ops.execute.engine import Engine
+from mlperf_ops.execute.executor import ContainerSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 
     python bench/bench_llm_sut.py [--samples 400] [--concurrency 4]
 
-The server is the stdlib stand-in of the tests (tests/llm_standin.py) answering every
+The server is the stdlib stand-in of the tests (tests/support/llm_standin.py) answering every
 request at once with 2 tokens, so what is measured is the client path: LoadGen, the SUT's
 queue and threads, HTTP, SSE parsing, FirstTokenComplete/QuerySamplesComplete.
 Figures (alternating pairs, dist/bench.json):
@@ -31,10 +31,10 @@ from pathlib import Path
 from figures import Figure, Noise, alternating_pairs, pair_count, report
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from llm_harness_run import run_harness, write_dataset  # noqa: E402
-from llm_standin import Standin  # noqa: E402
+from tests.support.llm_harness_run import run_harness, write_dataset  # noqa: E402
+from tests.support.llm_standin import Standin  # noqa: E402
 
 SERVER_QPS = 20
 

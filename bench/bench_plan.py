@@ -23,11 +23,11 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
-from mlperf_ops.keys import content_key  # noqa: E402
+from mlperf_ops.core.keys import content_key  # noqa: E402
 from mlperf_ops.manifest import check_manifest  # noqa: E402
 from mlperf_ops.manifest.model import Manifest, build_manifest  # noqa: E402
-from mlperf_ops.pipeline import load_profile  # noqa: E402
-from mlperf_ops.plan import plan  # noqa: E402
+from mlperf_ops.manifest.pipeline import load_profile  # noqa: E402
+from mlperf_ops.plan.matrix import plan  # noqa: E402
 from mlperf_ops.state.snapshot import LedgerSnapshot
 from mlperf_ops.rules import Rules, load_rules  # noqa: E402
 
@@ -118,7 +118,7 @@ def bench_validate() -> None:
     for path in paths:  # warm-up: rules, schema and profiles are cached after the first call
         check_manifest(path)
 
-    from mlperf_ops.probe import probe_host
+    from mlperf_ops.execute.probe import probe_host
 
     host = probe_host()
 

@@ -97,7 +97,7 @@ def copy_models_out(image_tag: str, dest: Path) -> Path:
 
 def host_run(record_dir: Path, container_env: dict[str, str], model_dir: Path, work: Path) -> dict[str, Any]:
     """The same harness on the host with the record's user.conf and the container's environment."""
-    from mlperf_ops.outcome import summarise
+    from mlperf_ops.run.outcome import summarise
 
     config, output = work / "config", work / "output"
     shutil.copytree(record_dir / "config", config)
@@ -114,9 +114,9 @@ def host_run(record_dir: Path, container_env: dict[str, str], model_dir: Path, w
 
 def runner_env(run_id: str) -> dict[str, str]:
     """The MLPERF_* environment the runner gives a performance run's container (from the plan)."""
-    from mlperf_ops.controller import load_context, make_plan
-    from mlperf_ops.images import load_target
-    from mlperf_ops.runner import container_env
+    from mlperf_ops.plan.controller import load_context, make_plan
+    from mlperf_ops.stacks.images import load_target
+    from mlperf_ops.run.runner import container_env
     from mlperf_ops.state.ledger import Ledger
 
     os.environ["MLPERF_OPS_PROJECT"] = str(PROJECT)

@@ -34,7 +34,7 @@ from pathlib import Path
 import requests
 
 from figures import Figure, Noise, alternating_pairs, pair_count, report
-from mlperf_ops.devportal import DevPortal
+from mlperf_ops.ship.devportal import DevPortal
 
 TARGET_RSS_MB = 64
 SUBMITTER = "bench"

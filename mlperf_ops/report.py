@@ -22,9 +22,9 @@ from typing import Any
 from mlperf_ops import __version__
 from mlperf_ops.check.scenario import verify_passes
 from mlperf_ops.check import CheckReport, Finding, check_tree
-from mlperf_ops.tree_layout import DETAIL, DIVISIONS, PROVENANCE, SMOKE_MARKER, SUMMARY
-from mlperf_ops.errors import UsageError
-from mlperf_ops.loadgen_log import DetailLog, SummaryLog, parse_detail, parse_summary, primary_metric
+from mlperf_ops.core.tree_layout import DETAIL, DIVISIONS, PROVENANCE, SMOKE_MARKER, SUMMARY
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, parse_detail, parse_summary, primary_metric
 from mlperf_ops.rules import Rules, load_rules
 
 # LoadGen's percentile keys in the detail log, and the matching "Additional Stats"
@@ -329,9 +329,9 @@ def report_from_manifest(manifest: Path, *, state_dir: Path, pipeline: str | Non
     the untruncated accuracy logs `assemble` keeps in the state dir for this throw-away
     tree are removed again, so a report leaves the ledger as it found it.
     """
-    from mlperf_ops.assemble import assemble
-    from mlperf_ops.controller import load_context
-    from mlperf_ops.events import ignore
+    from mlperf_ops.submission.assemble import assemble
+    from mlperf_ops.plan.controller import load_context
+    from mlperf_ops.core.events import ignore
     from mlperf_ops.state.ledger import Ledger
 
     ctx = load_context(manifest, pipeline=pipeline)

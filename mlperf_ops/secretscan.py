@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from mlperf_ops.errors import Problem
-from mlperf_ops.shorten import shorten
+from mlperf_ops.core.errors import Problem
+from mlperf_ops.core.shorten import shorten
 from mlperf_ops.yamlfile.source import PathKey, SourceDoc, render_path
 from mlperf_ops.yamlfile.text import position
 

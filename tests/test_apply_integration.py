@@ -28,11 +28,11 @@ from typing import Any
 import docker
 import pytest
 
-from mlperf_ops.controller import image_identity
-from mlperf_ops.engine import MANAGED_LABEL, Engine
-from mlperf_ops.audit_retry import MAX_REMEASURES
-from mlperf_ops.pipeline import load_profile
-from mlperf_ops.project import find_project_root
+from mlperf_ops.plan.controller import image_identity
+from mlperf_ops.execute.engine import MANAGED_LABEL, Engine
+from mlperf_ops.run.audit_retry import MAX_REMEASURES
+from mlperf_ops.manifest.pipeline import load_profile
+from mlperf_ops.core.project import find_project_root
 from mlperf_ops.state.ledger import Ledger
 
 REPO = Path(__file__).resolve().parents[1]
@@ -415,7 +415,7 @@ def assert_audit_followed_the_procedure(state: Path, run_id: str, row: dict[str,
 
     Whether two timed runs agree within 10 % on a loaded 2-core machine is luck, so the
     test never demands that the comparison won, only that it was made, recorded and
-    retried by the rules (mlperf_ops/audit_retry.py)."""
+    retried by the rules (mlperf_ops/run/audit_retry.py)."""
     history = [d for d in attempts_of(state, run_id) if d["status"] != "retired"]
     assert history, f"{run_id}: no record"
     for data in history:

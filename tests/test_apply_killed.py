@@ -22,7 +22,7 @@ from typing import Any
 import docker
 import pytest
 
-from mlperf_ops.engine import Engine
+from mlperf_ops.execute.engine import Engine
 from tests.test_apply_integration import (
     REPO,
     STREAMS,

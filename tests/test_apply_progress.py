@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from mlperf_ops import apply as apply_mod
+from mlperf_ops.run import apply as apply_mod
 from mlperf_ops.cli.progress import Progress
-from mlperf_ops.controller import load_context
-from mlperf_ops.events import Event
+from mlperf_ops.plan.controller import load_context
+from mlperf_ops.core.events import Event
 from mlperf_ops.state.ledger import Ledger
 from tests.support.executors import NoExecutor
 from tests.support.records import for_spec

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from mlperf_ops import apply as apply_mod
-from mlperf_ops.audit_retry import MAX_REMEASURES
-from mlperf_ops.controller import load_context
-from mlperf_ops.events import Event
+from mlperf_ops.run import apply as apply_mod
+from mlperf_ops.run.audit_retry import MAX_REMEASURES
+from mlperf_ops.plan.controller import load_context
+from mlperf_ops.core.events import Event
 from mlperf_ops.state.ledger import Ledger
 from tests.support.executors import NoExecutor
 from tests.support.records import for_spec

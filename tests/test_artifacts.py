@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
-from mlperf_ops.apply import apply
-from mlperf_ops.artifacts import digest
+from mlperf_ops.run.apply import apply
+from mlperf_ops.run.artifacts import digest
 from mlperf_ops.state.digests import CACHE_FILE, DigestCache
-from mlperf_ops.controller import load_context
-from mlperf_ops.errors import UsageError
-from mlperf_ops.events import Event
+from mlperf_ops.plan.controller import load_context
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.events import Event
 from mlperf_ops.manifest import load_manifest
 from mlperf_ops.manifest.model import Artifact, Manifest
-from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import plan
+from mlperf_ops.manifest.pipeline import load_profile
+from mlperf_ops.plan.matrix import plan
 from mlperf_ops.rules import load_rules
 from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.state.ledger import Ledger

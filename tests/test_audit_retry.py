@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlperf_ops.audit_retry import MAX_REMEASURES, after_timing_failure
+from mlperf_ops.run.audit_retry import MAX_REMEASURES, after_timing_failure
 
 
 def play(outcomes: list[bool], retries: int) -> tuple[list[str], int]:

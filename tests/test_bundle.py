@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.bundle import INDEX, _verify, merge_bundles
-from mlperf_ops.errors import UsageError
-from mlperf_ops.hashing import file_sha256
+from mlperf_ops.ship.bundle import INDEX, _verify, merge_bundles
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.state.ledger import RECORD_FILE, Ledger
 from tests.support.records import for_spec, run_record
 
@@ -101,9 +101,9 @@ def test_verify_reports_an_unlisted_record(tmp_path: Path) -> None:
 
 def test_export_refuses_records_that_hold_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bundle is a CI artifact others download: a token a harness printed never rides in it."""
-    from mlperf_ops.bundle import export_bundle
-    from mlperf_ops.controller import load_context, make_plan
-    from mlperf_ops.errors import CheckFailed
+    from mlperf_ops.ship.bundle import export_bundle
+    from mlperf_ops.plan.controller import load_context, make_plan
+    from mlperf_ops.core.errors import CheckFailed
 
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("MLPERF_OPS_PROJECT", str(repo))

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import treegen  # noqa: E402
-from test_check_tree import MUTATIONS  # noqa: E402
+from tests.support import treegen  # noqa: E402
+from tests.test_check_tree import MUTATIONS  # noqa: E402
 
 from mlperf_ops.cli import main  # noqa: E402
-from mlperf_ops.errors import EXIT_CHECK_FAILED, EXIT_OK  # noqa: E402
+from mlperf_ops.core.errors import EXIT_CHECK_FAILED, EXIT_OK  # noqa: E402
 
 SAMPLE = {"wrong-seed", "invalid-result", "mis-cased-division", "empty-tree", "test01-fail", "integer-zero-accelerators"}
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import treegen  # noqa: E402
+from tests.support import treegen  # noqa: E402
 
 from mlperf_ops.check import run_official_checker  # noqa: E402
 from mlperf_ops.check.official import judge  # noqa: E402

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import treegen  # noqa: E402
-from treegen import scenario_dir, submitter_dir  # noqa: E402
+from tests.support import treegen  # noqa: E402
+from tests.support.treegen import scenario_dir, submitter_dir  # noqa: E402
 
 from mlperf_ops.check import RULES, check_tree, rule_table  # noqa: E402
 

@@ -47,7 +47,7 @@ def test_a_verb_loads_only_its_own_module() -> None:
 
 def test_the_engine_module_loads_docker_only_when_used() -> None:
     code = (
-        "import sys, mlperf_ops.engine as e; "
+        "import sys, mlperf_ops.execute.engine as e; "
         "before = 'docker.api' in sys.modules or 'requests.sessions' in sys.modules; "
         "e.docker.errors.NotFound; "
         "print(before, 'docker.api' in sys.modules)"

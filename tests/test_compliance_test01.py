@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlperf_ops.compliance import AccuracyScore, verify_test01
-from mlperf_ops.errors import UsageError
+from mlperf_ops.run.compliance import AccuracyScore, verify_test01
+from mlperf_ops.core.errors import UsageError
 from mlperf_ops.harness import accuracy as harness_accuracy
-from mlperf_ops.loadgen_log import parse_detail
+from mlperf_ops.core.loadgen_log import parse_detail
 from tests.test_harness_fixtures import RunResult, accuracy_run, model_dir, official_audit_config, run_harness, shared_base
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.compliance import verify_test04
-from mlperf_ops.loadgen_log import parse_detail
+from mlperf_ops.run.compliance import verify_test04
+from mlperf_ops.core.loadgen_log import parse_detail
 from tests.test_harness_fixtures import RunResult, official_audit_config, run_harness, shared_base
 
 

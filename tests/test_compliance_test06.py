@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlperf_ops.compliance import verify_test06
-from mlperf_ops.errors import UsageError
+from mlperf_ops.run.compliance import verify_test06
+from mlperf_ops.core.errors import UsageError
 
 EOS = 2
 

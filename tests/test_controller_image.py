@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
-from mlperf_ops import images, k8s
-from mlperf_ops.k8s_documents import render_k8s_documents
-from mlperf_ops.controller import load_context, make_plan
-from mlperf_ops.engine import Engine
-from mlperf_ops.execution import ContainerSpec, Mount
+from mlperf_ops.stacks import images
+from mlperf_ops.render import k8s
+from mlperf_ops.render.k8s_documents import render_k8s_documents
+from mlperf_ops.plan.controller import load_context, make_plan
+from mlperf_ops.execute.engine import Engine
+from mlperf_ops.execute.executor import ContainerSpec, Mount
 from mlperf_ops.state.ledger import Ledger
 from tests.test_k8s import _kubernetes_validate
 
@@ -61,7 +62,7 @@ def test_the_pod_computes_the_hosts_harness_identities(engine: Engine, controlle
     # The identities apply keys runs on, computed in the image from the files it carries; every
     # target, since `apply --system ID` plans the whole manifest (other systems, other targets).
     probe = ("from pathlib import Path; from mlperf_ops import images; "
-             "from mlperf_ops.controller import image_identity; d = Path('/opt/mlperf-ops/images'); "
+             "from mlperf_ops.plan.controller import image_identity; d = Path('/opt/mlperf-ops/images'); "
              "[print('identity', t, image_identity(d, t)) for t in images.list_targets(d)]")
     lines = _run(engine, ContainerSpec(image=controller_tag, command=["python3", "-c", probe],
                                        user=f"{k8s.RUN_AS_UID}:{k8s.RUN_AS_UID}", labels=docker_labels),

@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 import yaml
 
-from mlperf_ops import images
-from mlperf_ops.artifacts import digest
+from mlperf_ops.stacks import images
+from mlperf_ops.run.artifacts import digest
 from mlperf_ops.harness import demo_imagenet, imagenet
 from mlperf_ops.manifest import load_manifest
-from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import plan
+from mlperf_ops.manifest.pipeline import load_profile
+from mlperf_ops.plan.matrix import plan
 from mlperf_ops.rules import load_rules
-from mlperf_ops.runner import container_env
+from mlperf_ops.run.runner import container_env
 from mlperf_ops.state.snapshot import LedgerSnapshot
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,7 +134,7 @@ def test_the_files_have_the_digests_the_demo_manifest_declares(demo_files: Path)
     dataset_sha = digest(demo_files / demo_imagenet.DATASET_DIR)
     assert (model_sha, dataset_sha) == (_declared("model"), _declared("dataset"))
     assert (meta["model_sha256"], meta["dataset_sha256"]) == (model_sha, dataset_sha)  # the harness's own digest
-    from mlperf_ops import demo_export  # the names `images export-demo` checks for
+    from mlperf_ops.stacks import demo_export  # the names `images export-demo` checks for
 
     assert (demo_export.MODEL_FILE, demo_export.DATASET_DIR) == (demo_imagenet.MODEL_FILE, demo_imagenet.DATASET_DIR)
     assert meta["heldout_top1_onnx_on_jpegs"] > 0.95
@@ -207,7 +207,7 @@ def test_the_resnet50_path_scores_it_and_decodes_each_distinct_image_once(demo_f
 @pytest.mark.docker
 @pytest.mark.slow
 def test_a_demo_accuracy_run_goes_through_the_resnet50_harness(engine: Any, tmp_path: Path) -> None:
-    from conftest_docker import export_demo_files
+    from tests.support.docker_fixtures import export_demo_files
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLPERF_OPS_")}
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", CI="true", PYTHONUNBUFFERED="1")
@@ -246,7 +246,7 @@ def test_a_demo_accuracy_run_goes_through_the_resnet50_harness(engine: Any, tmp_
 def test_the_demo_files_cannot_run_in_the_closed_division(tmp_path: Path) -> None:
     """Only the paths and digests differ from a real closed run, so the closed division must
     refuse the demo's own files by their digests (the digits model never files a closed result)."""
-    from mlperf_ops import demo_export
+    from mlperf_ops.stacks import demo_export
 
     assert (demo_export.MODEL_SHA256, demo_export.DATASET_SHA256) == (_declared("model"), _declared("dataset"))
     text = (DEMO.read_text("utf-8").replace("division: open", "division: closed")
@@ -280,7 +280,7 @@ class _FakeEngine:
     def run(self, spec: Any, log_path: Path, on_line: None = None, timeout_s: float = 3600.0) -> Any:
         import shutil
 
-        from mlperf_ops import demo_export
+        from mlperf_ops.stacks import demo_export
 
         self.runs += 1
         assert spec.command[-2:] == [f"{demo_export.IMAGE_DIR}/.", "/out/"] and spec.network == "none"
@@ -300,7 +300,7 @@ def _image_files(root: Path, digest_text: str) -> Path:
 
 
 def test_export_copies_once_per_image_and_keeps_identical_files_in_place(tmp_path: Path) -> None:
-    from mlperf_ops import demo_export
+    from mlperf_ops.stacks import demo_export
 
     engine = _FakeEngine(_image_files(tmp_path / "image", '{"model_sha256": "a"}'))
     out = tmp_path / "build" / "demo"
@@ -322,7 +322,7 @@ def test_export_copies_once_per_image_and_keeps_identical_files_in_place(tmp_pat
 
 
 def test_the_demo_files_need_no_volume_in_a_kubernetes_job_but_other_relative_paths_do() -> None:
-    from mlperf_ops import demo_export
+    from mlperf_ops.stacks import demo_export
 
     assert demo_export.carried_by_controller("build/demo/val")
     assert demo_export.carried_by_controller("build/demo/digits_resnet50_v1.onnx")

@@ -11,9 +11,9 @@ from typing import Iterator
 
 import pytest
 
-from mlperf_ops.engine import Engine
-from mlperf_ops.execution import ContainerSpec, Mount
-from mlperf_ops.errors import OperationalError
+from mlperf_ops.execute.engine import Engine
+from mlperf_ops.execute.executor import ContainerSpec, Mount
+from mlperf_ops.core.errors import OperationalError
 
 pytestmark = pytest.mark.docker
 

@@ -11,9 +11,9 @@ import docker.errors
 import pytest
 import requests
 
-from mlperf_ops.engine import container_kwargs, is_transient, translate_error
-from mlperf_ops.execution import ContainerSpec, GpuRequest, Mount, caller_user
-from mlperf_ops.errors import OperationalError
+from mlperf_ops.execute.engine import container_kwargs, is_transient, translate_error
+from mlperf_ops.execute.executor import ContainerSpec, GpuRequest, Mount, caller_user
+from mlperf_ops.core.errors import OperationalError
 
 
 def spec(**fields: object) -> ContainerSpec:

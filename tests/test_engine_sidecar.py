@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.engine import Engine
-from mlperf_ops.execution import ContainerSpec
+from mlperf_ops.execute.engine import Engine
+from mlperf_ops.execute.executor import ContainerSpec
 
 pytestmark = pytest.mark.docker
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.estimate import LOADGEN_MIN_DURATION_S, estimate_runs
-from mlperf_ops.units import human_duration
+from mlperf_ops.plan.estimate import LOADGEN_MIN_DURATION_S, estimate_runs
+from mlperf_ops.core.units import human_duration
 from mlperf_ops.manifest import load_manifest
-from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import CALIBRATION, Plan, plan
+from mlperf_ops.manifest.pipeline import load_profile
+from mlperf_ops.plan.matrix import CALIBRATION, Plan, plan
 from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
 
@@ -101,14 +101,14 @@ def test_loadgen_latencies_show_in_ms_not_ns() -> None:
 
 
 def test_messages_quoting_loadgen_ns_read_in_ms() -> None:
-    from mlperf_ops.units import humanize_ns
+    from mlperf_ops.core.units import humanize_ns
 
     assert humanize_ns("VALID: 90.0th percentile latency (ns) = 275691.0") == "VALID: 90.0th percentile latency = 0.276 ms"
     assert humanize_ns("Samples per second = 6137.08") == "Samples per second = 6137.08"
 
 
 def test_detail_log_latency_keys_hold_ns_whatever_their_suffix() -> None:
-    from mlperf_ops.units import human_metric
+    from mlperf_ops.core.units import human_metric
 
     assert human_metric("early_stopping_latency_ss", 309221.0) == "early_stopping_latency_ss = 0.309 ms"
     assert human_metric("early_stopping_latency_ms", 2_500_000.0) == "early_stopping_latency_ms = 2.5 ms"

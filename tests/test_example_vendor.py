@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from mlperf_ops.controller import load_context, make_plan
-from mlperf_ops.engine import Engine
-from mlperf_ops.images import ensure_image, load_target
-from mlperf_ops.runner import _score_accuracy_log
+from mlperf_ops.plan.controller import load_context, make_plan
+from mlperf_ops.execute.engine import Engine
+from mlperf_ops.stacks.images import ensure_image, load_target
+from mlperf_ops.run.runner import _score_accuracy_log
 from mlperf_ops.state.ledger import Ledger
-from mlperf_ops.verify import verify_audit
+from mlperf_ops.run.verify import verify_audit
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

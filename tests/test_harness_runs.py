@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.loadgen_log import parse_detail, parse_summary
+from mlperf_ops.core.loadgen_log import parse_detail, parse_summary
 from tests.test_harness_fixtures import (
     SHORT_USER_CONF,
     accuracy_run,

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mlperf_ops import images
-from mlperf_ops.errors import FileInvalid
-from mlperf_ops.pipeline import load_profile
+from mlperf_ops.stacks import images
+from mlperf_ops.core.errors import FileInvalid
+from mlperf_ops.manifest.pipeline import load_profile
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "tests" / "hostile"

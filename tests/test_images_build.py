@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops import images
-from mlperf_ops.engine import Engine
-from mlperf_ops.execution import ContainerSpec
+from mlperf_ops.stacks import images
+from mlperf_ops.execute.engine import Engine
+from mlperf_ops.execute.executor import ContainerSpec
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ from typing import Any, Callable, Mapping
 
 import pytest
 
-from mlperf_ops import images
-from mlperf_ops.errors import UsageError
+from mlperf_ops.stacks import images
+from mlperf_ops.core.errors import UsageError
 
 PROJECT_IMAGES = Path(__file__).resolve().parents[1] / "images"
 TARGETS = ["cpu", "example-vendor", "llm-endpoint", "nvidia-cuda", "rocm"]

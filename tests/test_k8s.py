@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from mlperf_ops import images, k8s
-from mlperf_ops.k8s_documents import dump_documents, job_deadline_s, render_k8s_documents
-from mlperf_ops.errors import UsageError
+from mlperf_ops.stacks import images
+from mlperf_ops.render import k8s
+from mlperf_ops.render.k8s_documents import dump_documents, job_deadline_s, render_k8s_documents
+from mlperf_ops.core.errors import UsageError
 from mlperf_ops.manifest import load_manifest
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mlperf_ops.errors import UsageError
-from mlperf_ops.k8s_documents import dump_documents, render_k8s_documents
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.render.k8s_documents import dump_documents, render_k8s_documents
 from mlperf_ops.manifest import check_manifest
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.errors import UsageError
+from mlperf_ops.core.errors import UsageError
 from mlperf_ops.state.ledger import Ledger
 from tests.support.records import run_record
 from mlperf_ops.state.record import RECORD_SCHEMA

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_harness_run import write_dataset
-from llm_standin import Standin
-from mlperf_ops.artifacts import digest
+from tests.support.llm_harness_run import write_dataset
+from tests.support.llm_standin import Standin
+from mlperf_ops.run.artifacts import digest
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]

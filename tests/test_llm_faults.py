@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_harness_run import run_harness, write_dataset
-from llm_standin import Standin
-from test_check_llm import findings
+from tests.support.llm_harness_run import run_harness, write_dataset
+from tests.support.llm_standin import Standin
+from tests.test_check_llm import findings
 
 OFFLINE = {"min_duration": 500, "min_query_count": 1, "offline_expected_qps": 20,
            "performance_sample_count_override": 16}

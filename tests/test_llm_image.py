@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest_docker import IMAGES_DIR
-from mlperf_ops import images
-from mlperf_ops.engine import Engine
-from mlperf_ops.execution import ContainerSpec, Mount
-from test_llm_llamacpp import SAMPLES, llama_files, llama_server  # noqa: F401 (fixtures)
-from test_check_llm import findings
+from tests.support.docker_fixtures import IMAGES_DIR
+from mlperf_ops.stacks import images
+from mlperf_ops.execute.engine import Engine
+from mlperf_ops.execute.executor import ContainerSpec, Mount
+from tests.test_llm_llamacpp import SAMPLES, llama_files, llama_server  # noqa: F401 (fixtures)
+from tests.test_check_llm import findings
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest_docker import IMAGES_DIR
-from mlperf_ops import images
-from mlperf_ops.engine import Engine
+from tests.support.docker_fixtures import IMAGES_DIR
+from mlperf_ops.stacks import images
+from mlperf_ops.execute.engine import Engine
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 DATA = Path(__file__).parent / "data" / "llm_scoring"

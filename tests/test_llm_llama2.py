@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from llm_harness_run import run_harness, write_dataset
+from tests.support.llm_harness_run import run_harness, write_dataset
 from mlperf_ops.check.scenario import ScenarioCtx, ScenarioOutcome, check_accuracy, check_performance
-from mlperf_ops.compliance import verify_test06
-from mlperf_ops.outcome import read_accuracy
+from mlperf_ops.run.compliance import verify_test06
+from mlperf_ops.run.outcome import read_accuracy
 from mlperf_ops.rules import load_rules
-from test_llm_llamacpp import SAMPLES as LLAMA31_SAMPLES
-from test_llm_llamacpp import _env, accuracy_env, llama_files, llama_server, nltk_data  # noqa: F401 (fixtures)
+from tests.test_llm_llamacpp import SAMPLES as LLAMA31_SAMPLES
+from tests.test_llm_llamacpp import _env, accuracy_env, llama_files, llama_server, nltk_data  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 BENCHMARK = "llama2-70b-99.9"

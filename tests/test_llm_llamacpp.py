@@ -24,12 +24,12 @@ import numpy as np
 import pytest
 import requests
 
-import llm_tiny_model
-from llm_harness_run import REPO, run_harness, write_dataset
-from mlperf_ops.compliance import verify_test06
-from mlperf_ops.outcome import read_accuracy
+from tests.support import llm_tiny_model
+from tests.support.llm_harness_run import REPO, run_harness, write_dataset
+from mlperf_ops.run.compliance import verify_test06
+from mlperf_ops.run.outcome import read_accuracy
 from mlperf_ops.rules import load_rules
-from test_check_llm import findings
+from tests.test_check_llm import findings
 
 pytestmark = pytest.mark.slow
 SAMPLES = 8

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops import images
+from mlperf_ops.stacks import images
 from mlperf_ops.manifest import load_manifest
 from mlperf_ops.manifest.model import LlmServer, Manifest
-from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import plan
+from mlperf_ops.manifest.pipeline import load_profile
+from mlperf_ops.plan.matrix import plan
 from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
-from mlperf_ops.runner import container_env
+from mlperf_ops.run.runner import container_env
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "tests" / "project" / "manifests" / "llm-endpoint.yaml"

@@ -22,7 +22,7 @@ import pytest
 
 from mlperf_ops.harness.errors import HarnessError
 from mlperf_ops.harness.llm import accuracy, detokenize, rouge, sentences
-from mlperf_ops.outcome import read_accuracy
+from mlperf_ops.run.outcome import read_accuracy
 from mlperf_ops.rules import load_rules
 
 DATA = Path(__file__).parent / "data" / "llm_scoring"
@@ -165,7 +165,7 @@ def test_accuracy_command(nltk_data: Path, tmp_path: Path) -> None:
 
 
 def test_an_accuracy_run_without_a_tokenizer_stops_before_it_starts(tmp_path: Path) -> None:
-    from llm_harness_run import run_harness, write_dataset
+    from tests.support.llm_harness_run import run_harness, write_dataset
 
     data = write_dataset(tmp_path / "dataset.json", ["a prompt"])
     # no server at this URL either: the missing tokenizer is found first, in a second

@@ -1,5 +1,5 @@
 """`apply` with the LLM server as a sidecar it starts: llama.cpp's real server
-(llama-cpp-python[server], tests/llm_sidecar_image.py) serving a tiny random-weight model written
+(llama-cpp-python[server], tests/support/llm_sidecar_image.py) serving a tiny random-weight model written
 here, on a private network that only the harness joins.
 
 - a run goes through the sidecar, the record and systems/<id>.json say which server answered,
@@ -23,13 +23,13 @@ from pathlib import Path
 import docker
 import pytest
 
-import llm_tiny_model
-from conftest_docker import PROJECT_ROOT as REPO
-from llm_harness_run import write_dataset
-from llm_sidecar_image import ensure_sidecar_image
-from mlperf_ops.artifacts import digest
-from mlperf_ops.engine import Engine
-from mlperf_ops.runner import state_label
+from tests.support import llm_tiny_model
+from tests.support.docker_fixtures import PROJECT_ROOT as REPO
+from tests.support.llm_harness_run import write_dataset
+from tests.support.llm_sidecar_image import ensure_sidecar_image
+from mlperf_ops.run.artifacts import digest
+from mlperf_ops.execute.engine import Engine
+from mlperf_ops.run.runner import state_label
 from mlperf_ops.state.ledger import Ledger
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops import images
-from mlperf_ops.errors import OperationalError
+from mlperf_ops.stacks import images
+from mlperf_ops.core.errors import OperationalError
 from mlperf_ops.manifest import load_manifest
 from mlperf_ops.manifest.model import Accelerator, Manifest, Sidecar
-from mlperf_ops.pipeline import load_profile
-from mlperf_ops.plan import plan
+from mlperf_ops.manifest.pipeline import load_profile
+from mlperf_ops.plan.matrix import plan
 from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
-from mlperf_ops.runner import container_env
-from mlperf_ops.sidecar import kept_server_facts, parse_identity, server_spec, sidecar_labels
-from mlperf_ops.sysdesc import build_system_json
+from mlperf_ops.run.runner import container_env
+from mlperf_ops.run.sidecar import kept_server_facts, parse_identity, server_spec, sidecar_labels
+from mlperf_ops.manifest.sysdesc import build_system_json
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "tests" / "project" / "manifests" / "llm-sidecar.yaml"

@@ -93,7 +93,7 @@ def test_a_server_that_never_answers_fails_the_health_wait_with_the_reason() -> 
 
 
 def test_a_failed_run_record_says_the_harness_error(tmp_path: Path) -> None:
-    from mlperf_ops.outcome import ContainerExit, container_failure
+    from mlperf_ops.run.outcome import ContainerExit, container_failure
 
     log = tmp_path / "container.log"
     log.write_text("harness.llm: LoadGen finished: 16 samples\n"

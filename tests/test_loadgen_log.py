@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops import loadgen_log
-from mlperf_ops.loadgen_log import DetailLog, parse_detail_text
+from mlperf_ops.core import loadgen_log
+from mlperf_ops.core.loadgen_log import DetailLog, parse_detail_text
 
 CORPUS = Path(__file__).resolve().parent / "data" / "real_trees"
 REAL_LOGS = sorted(CORPUS.glob("*/tree/*/*/results/*/*/*/performance/run_1/mlperf_log_detail.txt"))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.execution import ContainerSpec, Mount
-from mlperf_ops.local_engine import LocalEngine, local_command, local_env, translate
+from mlperf_ops.execute.executor import ContainerSpec, Mount
+from mlperf_ops.execute.local import LocalEngine, local_command, local_env, translate
 
 REPO = Path(__file__).resolve().parents[1]
 

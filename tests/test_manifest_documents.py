@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.errors import Problem
+from mlperf_ops.core.errors import Problem
 from mlperf_ops.manifest import check_manifest
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import treegen  # noqa: E402
+from tests.support import treegen  # noqa: E402
 
 from mlperf_ops.check import check_tree  # noqa: E402
-from mlperf_ops.errors import CheckFailed  # noqa: E402
-from mlperf_ops.pack import pack  # noqa: E402
+from mlperf_ops.core.errors import CheckFailed  # noqa: E402
+from mlperf_ops.ship.pack import pack  # noqa: E402
 
 
 @pytest.fixture()
@@ -122,8 +121,8 @@ def test_gzip_stream_is_valid(tree: Path, tmp_path: Path) -> None:
 def test_a_tree_with_a_token_is_never_packed_not_even_forced(tmp_path: Path) -> None:
     """Secrets never reach a tarball: the check names the file and line, never the value."""
     from mlperf_ops.check import check_tree
-    from mlperf_ops.errors import CheckFailed
-    from mlperf_ops.pack import pack
+    from mlperf_ops.core.errors import CheckFailed
+    from mlperf_ops.ship.pack import pack
 
     tree = treegen.copy_tree(tmp_path / "tree")
     token = "hf_" + "Ab1" * 12

@@ -1,4 +1,4 @@
-"""calibration.md and harness source into the tree (mlperf_ops.paperwork), on real files."""
+"""calibration.md and harness source into the tree (mlperf_ops.submission.paperwork), on real files."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.errors import UsageError
-from mlperf_ops.events import Event
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.events import Event
 from mlperf_ops.manifest.model import BenchmarkSpec, Manifest, ScenarioSpec, SystemSpec
-from mlperf_ops.paperwork import source_files, write_paperwork
+from mlperf_ops.submission.paperwork import source_files, write_paperwork
 
 
 def _harness(root: Path) -> Path:

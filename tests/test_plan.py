@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from mlperf_ops.keys import canonical_json, content_key
+from mlperf_ops.core.keys import canonical_json, content_key
 from mlperf_ops.manifest import Manifest, load_manifest
 from mlperf_ops.manifest.model import build_manifest
-from mlperf_ops.pipeline import Profile, load_profile
-from mlperf_ops.plan import (
+from mlperf_ops.manifest.pipeline import Profile, load_profile
+from mlperf_ops.plan.matrix import (
     ACCURACY,
     AUDIT,
     CALIBRATION,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.devportal import DevPortal, FaultPlan
-from mlperf_ops.errors import UsageError
-from mlperf_ops.events import Event
-from mlperf_ops.portal import (
+from mlperf_ops.ship.devportal import DevPortal, FaultPlan
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.events import Event
+from mlperf_ops.ship.portal import (
     MASK,
     PortalError,
     RetryPolicy,
@@ -32,8 +32,8 @@ from mlperf_ops.portal import (
     resolve_portal_url,
 )
 from mlperf_ops.state.receipts import OK, UPLOADED_CHECK_NOT_STARTED, ReceiptStore
-from mlperf_ops.upload import upload_tarball
-from test_upload_support import (
+from mlperf_ops.ship.upload import upload_tarball
+from tests.support.upload_support import (
     SUBMITTER,
     SUBMITTER_ID,
     client,

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.devportal import DevPortal
-from mlperf_ops.portal import PortalError, RetryPolicy, _proxy_configured
+from mlperf_ops.ship.devportal import DevPortal
+from mlperf_ops.ship.portal import PortalError, RetryPolicy, _proxy_configured
 from mlperf_ops.state.receipts import OK, ReceiptStore
-from mlperf_ops.upload import upload_tarball
-from test_upload_support import (
+from mlperf_ops.ship.upload import upload_tarball
+from tests.support.upload_support import (
     SUBMITTER,
     SUBMITTER_ID,
     client,
@@ -39,9 +39,9 @@ def test_a_direct_upload_never_imports_requests(tmp_path: Path, portal: DevPorta
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from mlperf_ops.portal import ClassicPortal\n"
+        "from mlperf_ops.ship.portal import ClassicPortal\n"
         "from mlperf_ops.state.receipts import ReceiptStore\n"
-        "from mlperf_ops.upload import upload_tarball\n"
+        "from mlperf_ops.ship.upload import upload_tarball\n"
         f"r = upload_tarball(Path({str(tarball)!r}), portal=ClassicPortal({portal.url!r}, {SUBMITTER_ID!r}),\n"
         f"                   receipts=ReceiptStore(Path({str(tmp_path / 'state')!r})))\n"
         "print(r.result, 'requests' in sys.modules, 'urllib3' in sys.modules)\n"

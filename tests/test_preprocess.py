@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from mlperf_ops.cli import main  # noqa: E402
-from mlperf_ops.errors import UsageError  # noqa: E402
+from mlperf_ops.core.errors import UsageError  # noqa: E402
 from mlperf_ops.preprocess import PreprocessOptions, preprocess  # noqa: E402
 
 CORPUS = Path(__file__).parent / "data" / "real_trees"

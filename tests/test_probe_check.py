@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from mlperf_ops import apply as apply_mod
-from mlperf_ops.controller import load_context
-from mlperf_ops.errors import UsageError
-from mlperf_ops.events import Event
+from mlperf_ops.run import apply as apply_mod
+from mlperf_ops.plan.controller import load_context
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.events import Event
 from mlperf_ops.manifest.documents import system_document
-from mlperf_ops.probe_check import ACCEPTED_KEY, mismatches, same_model
+from mlperf_ops.manifest.probe_check import ACCEPTED_KEY, mismatches, same_model
 from mlperf_ops.state.ledger import Ledger
 from tests.support.executors import NoExecutor
 from tests.support.records import for_spec

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from checkout import copy_checkout
+from tests.support.checkout import copy_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 SECOND_PROFILE = """\

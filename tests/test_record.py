@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.audit_retry import after_timing_failure, counts_before
+from mlperf_ops.run.audit_retry import after_timing_failure, counts_before
 from mlperf_ops.state.ledger import RECORD_FILE, Ledger
 from mlperf_ops.state.record import RECORD_SCHEMA, RecordError, parse_record, record_json
 from tests.support.records import run_record

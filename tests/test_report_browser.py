@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import treegen  # noqa: E402
+from tests.support import treegen  # noqa: E402
 
 from mlperf_ops.cli import main  # noqa: E402
-from mlperf_ops.errors import EXIT_OK  # noqa: E402
-from mlperf_ops.loadgen_log import parse_detail, parse_summary  # noqa: E402
+from mlperf_ops.core.errors import EXIT_OK  # noqa: E402
+from mlperf_ops.core.loadgen_log import parse_detail, parse_summary  # noqa: E402
 from mlperf_ops.report import format_value  # noqa: E402
 
 EVIL_NAME = "<script>document.title='pwned'</script>Edge box"

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import treegen  # noqa: E402
+from tests.support import treegen  # noqa: E402
 
 from mlperf_ops.check import Finding  # noqa: E402
 from mlperf_ops.cli import main  # noqa: E402
-from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL, EXIT_USAGE, UsageError  # noqa: E402
-from mlperf_ops.loadgen_log import parse_detail, parse_summary  # noqa: E402
+from mlperf_ops.core.errors import EXIT_OK, EXIT_OPERATIONAL, EXIT_USAGE, UsageError  # noqa: E402
+from mlperf_ops.core.loadgen_log import parse_detail, parse_summary  # noqa: E402
 from mlperf_ops.report import (  # noqa: E402
     OPEN_NOTE,
     AccuracyResult,
@@ -256,8 +255,8 @@ def test_manifest_is_assembled_into_a_temporary_tree(
     tree and its originals in the state dir are gone afterwards."""
     import shutil
 
-    import mlperf_ops.assemble as assemble_mod
-    from mlperf_ops.assemble import AssembleResult
+    import mlperf_ops.submission.assemble as assemble_mod
+    from mlperf_ops.submission.assemble import AssembleResult
     from mlperf_ops.state.ledger import Ledger
 
     seen: dict[str, object] = {}

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.artifacts import digest
-from tests.resnet_fixtures import write_imagenet, write_model
+from mlperf_ops.run.artifacts import digest
+from tests.support.resnet_fixtures import write_imagenet, write_model
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -2,7 +2,7 @@
 
 Preprocessing is compared with numbers the MLCommons reference code computed
 (tests/data/imagenet_reference/SOURCE.md); the accuracy line with a top-1 this test knows
-from how it built the data set and the model (tests/resnet_fixtures.py), and with what the
+from how it built the data set and the model (tests/support/resnet_fixtures.py), and with what the
 ONNX model itself answers on inputs the test prepares without the harness.
 """
 
@@ -19,8 +19,8 @@ import pytest
 
 from mlperf_ops.harness import imagenet
 from mlperf_ops.harness.accuracy import score
-from mlperf_ops.loadgen_log import parse_detail, parse_summary
-from tests.resnet_fixtures import MEANS, PALETTE, Synthetic, write_imagenet, write_model
+from mlperf_ops.core.loadgen_log import parse_detail, parse_summary
+from tests.support.resnet_fixtures import MEANS, PALETTE, Synthetic, write_imagenet, write_model
 from tests.test_harness_fixtures import base_env, harness
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "imagenet_reference"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.errors import UsageError
-from mlperf_ops.loadgen_log import parse_detail
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.loadgen_log import parse_detail
 from mlperf_ops.rules import SCENARIOS, SYSTEM_TYPES, Benchmark, available_rounds, load_rules
 
 ROUNDS = ("v6.1", "v6.0")

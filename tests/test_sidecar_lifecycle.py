@@ -1,4 +1,4 @@
-"""The sidecar lifecycle of one `apply` (mlperf_ops/sidecar.py) against a scripted engine:
+"""The sidecar lifecycle of one `apply` (mlperf_ops/run/sidecar.py) against a scripted engine:
 which server runs when, what is stopped and removed, what a server that never answers costs.
 The same lifecycle on a real engine with a real server is tests/test_llm_sidecar.py."""
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.engine import Engine, ImageInfo
-from mlperf_ops.errors import OperationalError
-from mlperf_ops.events import Event
-from mlperf_ops.execution import ContainerResult, ContainerSpec
+from mlperf_ops.execute.engine import Engine, ImageInfo
+from mlperf_ops.core.errors import OperationalError
+from mlperf_ops.core.events import Event
+from mlperf_ops.execute.executor import ContainerResult, ContainerSpec
 from mlperf_ops.manifest import load_manifest
 from mlperf_ops.manifest.model import BenchmarkSpec, SystemSpec
-from mlperf_ops.sidecar import OnNetwork, Sidecars
+from mlperf_ops.run.sidecar import OnNetwork, Sidecars
 from mlperf_ops.state.ledger import Ledger
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ import pytest
 
 from mlperf_ops.rules import load_rules
 from mlperf_ops.check.system_json import system_json_findings
-from mlperf_ops.probe import probe_host
-from mlperf_ops.sysdesc import build_system_json, software_facts
+from mlperf_ops.execute.probe import probe_host
+from mlperf_ops.manifest.sysdesc import build_system_json, software_facts
 
 RULES = load_rules("v6.1")
 DECLARED = {

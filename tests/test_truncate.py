@@ -6,8 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from mlperf_ops.tree_layout import MAX_ACCURACY_LOG_SIZE, SEPARATOR, VIEWABLE_SIZE, hash_lines
-from mlperf_ops.truncate import truncate_tree
+from mlperf_ops.core.tree_layout import MAX_ACCURACY_LOG_SIZE, SEPARATOR, VIEWABLE_SIZE, hash_lines
+from mlperf_ops.submission.truncate import truncate_tree
 
 
 def make_tree(root: Path, entries: int = 2000) -> tuple[Path, bytes]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.devportal import DevPortal, FaultPlan
-from test_upload_support import SUBMITTER, SUBMITTER_ID, make_tarball, sha256_of, start_portal
+from mlperf_ops.ship.devportal import DevPortal, FaultPlan
+from tests.support.upload_support import SUBMITTER, SUBMITTER_ID, make_tarball, sha256_of, start_portal
 
 
 def _run(args: list[str], tmp_path: Path, *, env_id: str | None = SUBMITTER_ID,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.devportal import DevPortal
-from mlperf_ops.errors import CheckFailed, UsageError
-from mlperf_ops.events import Event
-from mlperf_ops.portal import MASK
+from mlperf_ops.ship.devportal import DevPortal
+from mlperf_ops.core.errors import CheckFailed, UsageError
+from mlperf_ops.core.events import Event
+from mlperf_ops.ship.portal import MASK
 from mlperf_ops.state.receipts import ALREADY_UPLOADED, DRY_RUN, OK, REFUSED, ReceiptStore
-from mlperf_ops.upload import CheckOutcome, inspect_tarball, upload_tarball
-from test_upload_support import (
+from mlperf_ops.ship.upload import CheckOutcome, inspect_tarball, upload_tarball
+from tests.support.upload_support import (
     SUBMITTER,
     SUBMITTER_ID,
     client,

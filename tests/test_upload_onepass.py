@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.upload import inspect_and_hash, inspect_tarball
+from mlperf_ops.ship.upload import inspect_and_hash, inspect_tarball
 
 
 def _tarball(path: Path, mode: str) -> Path:

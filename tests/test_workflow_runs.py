@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from checkout import copy_checkout
+from tests.support.checkout import copy_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / ".github" / "workflows" / "runs.yml"

@@ -4,7 +4,7 @@
 # Why: lab machines (and ours) often reach no container registry, but do reach a Debian
 # mirror. A minbase rootfs imported with `docker import` gives every image a FROM that needs
 # no registry. The recipe (suite, variant, packages, mirror) comes from images/base/image.yaml
-# via mlperf_ops.images, which tags the imported image by the hash of that recipe.
+# via mlperf_ops.stacks.images, which tags the imported image by the hash of that recipe.
 #
 # usage: build-rootfs.sh SUITE VARIANT INCLUDE(comma list) MIRROR OUT_TAR
 # Needs root (debootstrap chroots and creates device nodes); installs debootstrap on

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlperf_ops.errors import OperationalError, UsageError
+from mlperf_ops.core.errors import OperationalError, UsageError
 
 ENTRY_POINTS = (
     "tools/submission/submission_checker/main.py",  # v6.x: a package with a main module

@@ -14,11 +14,11 @@ from mlperf_ops.check.scenario import ScenarioCtx, check_scenario
 from mlperf_ops.check.seed_round import collapse_seed_findings, refuse
 from mlperf_ops.check.verdicts import assign_verdicts
 from mlperf_ops.check.system_json import system_json_findings
-from mlperf_ops.errors import UsageError
-from mlperf_ops.tree_layout import DIVISIONS
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.tree_layout import DIVISIONS
 from mlperf_ops.rules import SCENARIOS, Rules, available_rounds, load_rules
 
-from mlperf_ops.tree_layout import PROVENANCE, SMOKE_MARKER
+from mlperf_ops.core.tree_layout import PROVENANCE, SMOKE_MARKER
 SUBMITTER_ENTRIES = {"systems", "src", "results", "documentation", "calibration.md", "README.md"}
 _ROUND_RE = re.compile(r"\bround\s*[:=]\s*(v\d+\.\d+)\b")
 _SCENARIO_BY_LOWER = {s.lower(): s for s in SCENARIOS}

@@ -15,9 +15,9 @@ from typing import Any
 from mlperf_ops.check.findings import Finding, Severity, finding
 from mlperf_ops.check.hygiene import rel
 from mlperf_ops.check.official_value import official_value
-from mlperf_ops.loadgen_log import DetailLog, SummaryLog, parse_detail_text, parse_summary_text
+from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, parse_detail_text, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
-from mlperf_ops.tree_layout import ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_lines
+from mlperf_ops.core.tree_layout import ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_lines
 
 # Scenarios whose latency LoadGen judges with early stopping (the checker's
 # configuration.uses_early_stopping at b66003e1; a LoadGen fact, not a round's).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlperf_ops.check.findings import Finding, ResultRow, finding
-from mlperf_ops.loadgen_log import parse_detail_text
+from mlperf_ops.core.loadgen_log import parse_detail_text
 from mlperf_ops.rules import available_rounds, load_rules
 
 RULE = "perf.seed-mismatch"

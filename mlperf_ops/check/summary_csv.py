@@ -20,9 +20,9 @@ from typing import Any
 from mlperf_ops.check.findings import CheckReport, ResultRow
 from mlperf_ops.check.official_value import canonical_scenario
 from mlperf_ops.check.power_value import POWER_UNITS, design_power_watts, power_metric
-from mlperf_ops.loadgen_log import parse_detail_text
+from mlperf_ops.core.loadgen_log import parse_detail_text
 from mlperf_ops.rules import Rules, load_rules
-from mlperf_ops.tree_layout import DETAIL
+from mlperf_ops.core.tree_layout import DETAIL
 
 COLUMNS = (
     "Organization", "Availability", "Division", "SystemType", "SystemName", "Platform", "Model",

@@ -17,7 +17,7 @@ import sys
 import click
 
 from mlperf_ops import __version__
-from mlperf_ops.errors import EXIT_OPERATIONAL, EXIT_USAGE, FileInvalid, MlperfOpsError
+from mlperf_ops.core.errors import EXIT_OPERATIONAL, EXIT_USAGE, FileInvalid, MlperfOpsError
 
 
 # verb -> the cmd_<name> module that registers it (imported on first use).

@@ -18,14 +18,14 @@ from mlperf_ops.cli.common import (
 )
 from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import estimate_lines, plan_table, table
-from mlperf_ops.controller import host_facts, load_context
-from mlperf_ops.errors import EXIT_OK, EXIT_OPERATIONAL
-from mlperf_ops.units import humanize_ns
-from mlperf_ops.status import status_rows
+from mlperf_ops.plan.controller import host_facts, load_context
+from mlperf_ops.core.errors import EXIT_OK, EXIT_OPERATIONAL
+from mlperf_ops.core.units import humanize_ns
+from mlperf_ops.run.status import status_rows
 from mlperf_ops.state.ledger import Ledger
 
 if TYPE_CHECKING:
-    from mlperf_ops.execution import Executor
+    from mlperf_ops.execute.executor import Executor
 
 
 
@@ -47,15 +47,15 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
               keep_going: bool, dry_run: bool, rerun: str | None, accept_probe: bool, verbose: bool,
               as_json: bool) -> int:
     """Build images as needed and run every pending run in containers, recording results."""
-    from mlperf_ops.apply import apply as run_apply  # imports docker: only when applying
-    from mlperf_ops.execution import executor_from_env
+    from mlperf_ops.run.apply import apply as run_apply  # imports docker: only when applying
+    from mlperf_ops.execute.executor import executor_from_env
 
     if executor_from_env() == "local":
-        from mlperf_ops.local_engine import LocalEngine
+        from mlperf_ops.execute.local import LocalEngine
 
         connect: Callable[[], Executor] = LocalEngine.connect
     else:
-        from mlperf_ops.engine import Engine
+        from mlperf_ops.execute.engine import Engine
 
         connect = Engine.connect
 
@@ -67,7 +67,7 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
                            rerun=rerun, accept_probe=accept_probe, connect=connect, on_event=progress)
     if dry_run:
         if as_json:
-            from mlperf_ops.plan import plan_to_json
+            from mlperf_ops.plan.matrix import plan_to_json
 
             echo_json(plan_to_json(result.plan_before, ctx.manifest))
         else:
@@ -112,8 +112,8 @@ def status_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: st
     for problem in ledger.problems():
         click.echo(f"warning: unreadable record {problem.path}: {problem.error}", err=True)
     if show_all:
-        from mlperf_ops.rerun import retired_records
-        from mlperf_ops.status import StatusRow
+        from mlperf_ops.run.rerun import retired_records
+        from mlperf_ops.run.status import StatusRow
 
         for old in retired_records(Ledger(state_dir), {r.run_id for r in rows}):
             rows.append(StatusRow(old.run_id, "retired", f"{old.run.reason} ({old.path})",

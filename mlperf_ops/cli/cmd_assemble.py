@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from mlperf_ops.assemble import assemble
+from mlperf_ops.submission.assemble import assemble
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
 from mlperf_ops.cli.progress import Progress
 from mlperf_ops.cli.render import table
-from mlperf_ops.controller import describe_systems, host_facts, load_context
-from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
+from mlperf_ops.plan.controller import describe_systems, host_facts, load_context
+from mlperf_ops.core.errors import EXIT_OK, EXIT_USAGE
 from mlperf_ops.state.ledger import Ledger
 
 
@@ -77,7 +77,7 @@ def describe_cmd(manifest: Path, system: str | None, as_sources: bool, state_dir
               help="The folder `pack` and `report` wrote (report.json, the tarball).")
 def summary_cmd(dist: Path) -> int:
     """The end of `make submission`: where the tarball is, its sha256, and the results table."""
-    from mlperf_ops.units import human_metric
+    from mlperf_ops.core.units import human_metric
 
     report_path = dist / "report.json"
     if not report_path.is_file():

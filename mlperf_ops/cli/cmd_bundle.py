@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from mlperf_ops.bundle import export_bundle, merge_bundles
+from mlperf_ops.ship.bundle import export_bundle, merge_bundles
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
-from mlperf_ops.controller import load_context
-from mlperf_ops.errors import EXIT_OK
+from mlperf_ops.plan.controller import load_context
+from mlperf_ops.core.errors import EXIT_OK
 from mlperf_ops.state.ledger import Ledger
 
 

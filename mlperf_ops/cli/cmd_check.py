@@ -10,8 +10,8 @@ import click
 
 from mlperf_ops.check import CheckReport, Finding, ResultRow, check_tree, run_official_checker
 from mlperf_ops.cli.common import echo_json, in_github_actions, json_option
-from mlperf_ops.errors import CheckFailed, UsageError
-from mlperf_ops.tarballs import is_tarball, unpacked, verify_sha256_sidecar
+from mlperf_ops.core.errors import CheckFailed, UsageError
+from mlperf_ops.ship.tarballs import is_tarball, unpacked, verify_sha256_sidecar
 
 _MARK = {"error": "ERROR", "warning": "warn ", "info": "info "}
 

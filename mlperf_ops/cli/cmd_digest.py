@@ -15,7 +15,7 @@ def register(group: click.Group) -> None:
     @state_dir_option
     def digest_cmd(path: Path, state_dir: Path) -> None:
         """Print the digest of a model file or a data-set directory (cached in the state directory)."""
-        from mlperf_ops.artifacts import digest
+        from mlperf_ops.run.artifacts import digest
         from mlperf_ops.state.digests import DigestCache
 
         cache = DigestCache.in_state_dir(state_dir)

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from mlperf_ops import images
+from mlperf_ops.stacks import images
 from mlperf_ops.cli.common import echo_json, json_option
 
 
@@ -59,7 +59,7 @@ def register(group: click.Group) -> None:
         plus mlperf-ops and the project files, the image `render k8s` Jobs run.
         """
         loaded = images.requested_targets(images_dir, targets, for_targets)
-        from mlperf_ops.engine import Engine  # docker: imported only when talking to it
+        from mlperf_ops.execute.engine import Engine  # docker: imported only when talking to it
 
         engine = Engine.connect()
         refs = [images.ensure_image(engine, target, on_event=_progress(verbose)) for target in loaded]
@@ -80,8 +80,8 @@ def register(group: click.Group) -> None:
         manifests/demo.yaml names these files as its model: and dataset:, so the demo runs
         through the ResNet50 harness like a real closed run; `make submission` does this.
         """
-        from mlperf_ops import demo_export
-        from mlperf_ops.engine import Engine  # docker: imported only when talking to it
+        from mlperf_ops.stacks import demo_export
+        from mlperf_ops.execute.engine import Engine  # docker: imported only when talking to it
 
         engine = Engine.connect()
         ref = images.ensure_image(engine, images.load_target(images_dir, "cpu"), on_event=_progress(verbose))
@@ -93,7 +93,7 @@ def register(group: click.Group) -> None:
     @json_option
     def list_(images_dir: Path, as_json: bool) -> None:
         """Targets, their content tag and whether that image is built."""
-        from mlperf_ops.engine import Engine  # docker: imported only when talking to it
+        from mlperf_ops.execute.engine import Engine  # docker: imported only when talking to it
 
         engine = Engine.connect()
         rows: list[dict[str, Any]] = []
@@ -122,7 +122,7 @@ def register(group: click.Group) -> None:
     @json_option
     def prune(containers_only: bool, as_json: bool) -> None:
         """Remove containers and images that mlperf-ops made (labelled org.mlperf-ops.managed)."""
-        from mlperf_ops.engine import Engine  # docker: imported only when talking to it
+        from mlperf_ops.execute.engine import Engine  # docker: imported only when talking to it
 
         engine = Engine.connect()
         removed = engine.prune("containers" if containers_only else "all")

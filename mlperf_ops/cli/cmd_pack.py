@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mlperf_ops.cli.common import echo_json, json_option
-from mlperf_ops.pack import pack as pack_tree
+from mlperf_ops.ship.pack import pack as pack_tree
 
 
 def register(group: click.Group) -> None:

@@ -17,9 +17,9 @@ from mlperf_ops.cli.common import (
     step_summary_option,
 )
 from mlperf_ops.cli.render import estimate_lines, plan_table
-from mlperf_ops.controller import host_facts, load_context, make_plan
-from mlperf_ops.errors import EXIT_OK, EXIT_PENDING
-from mlperf_ops.plan import github_matrix, plan_to_json
+from mlperf_ops.plan.controller import host_facts, load_context, make_plan
+from mlperf_ops.core.errors import EXIT_OK, EXIT_PENDING
+from mlperf_ops.plan.matrix import github_matrix, plan_to_json
 from mlperf_ops.state.ledger import Ledger
 
 
@@ -44,10 +44,10 @@ def plan_cmd(manifest: Path, state_dir: Path, as_json: bool, pipeline: str | Non
         click.echo(f"warning: unreadable record {problem.path}: {problem.error}; its run counts as not done",
                    err=True)
     if rerun:
-        from mlperf_ops.rerun import rerun_preview
+        from mlperf_ops.run.rerun import rerun_preview
 
         result = rerun_preview(result, rerun)
-    from mlperf_ops.estimate import estimate_json, estimate_title
+    from mlperf_ops.plan.estimate import estimate_json, estimate_title
 
     data = plan_to_json(result, ctx.manifest)
     data["estimate"] = estimate_json(result, ctx.rules)

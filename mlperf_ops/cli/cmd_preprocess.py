@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mlperf_ops.cli.common import echo_json, json_option
-from mlperf_ops.errors import CheckFailed
+from mlperf_ops.core.errors import CheckFailed
 
 
 def register(group: click.Group) -> None:

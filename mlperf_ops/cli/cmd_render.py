@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from mlperf_ops.errors import UsageError
-from mlperf_ops.k8s_documents import dump_documents, render_k8s_documents
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.render.k8s_documents import dump_documents, render_k8s_documents
 
 
 def _parse_image_overrides(values: tuple[str, ...]) -> dict[str, str]:

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from mlperf_ops.cli.common import state_dir_option
-from mlperf_ops.errors import EXIT_OK, UsageError
+from mlperf_ops.core.errors import EXIT_OK, UsageError
 from mlperf_ops.report import build_report
-from mlperf_ops.atomic import write_text
+from mlperf_ops.core.atomic import write_text
 
 
 @click.command("report")

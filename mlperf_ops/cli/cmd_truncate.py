@@ -8,7 +8,7 @@ import click
 
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
 from mlperf_ops.state.ledger import Ledger
-from mlperf_ops.truncate import truncate_tree
+from mlperf_ops.submission.truncate import truncate_tree
 
 
 def register(group: click.Group) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 import click
 
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
-from mlperf_ops.errors import EXIT_OK, UsageError
-from mlperf_ops.events import Event
-from mlperf_ops.portal import (
+from mlperf_ops.core.errors import EXIT_OK, UsageError
+from mlperf_ops.core.events import Event
+from mlperf_ops.ship.portal import (
     BENCHMARKS,
     MASK,
     PORTAL_URL_ENV,
@@ -34,7 +34,7 @@ from mlperf_ops.portal import (
     resolve_portal_url,
 )
 from mlperf_ops.state.receipts import ALREADY_UPLOADED, DRY_RUN, Receipt, ReceiptStore
-from mlperf_ops.upload import is_local_portal, tree_check, upload_tarball
+from mlperf_ops.ship.upload import is_local_portal, tree_check, upload_tarball
 
 
 def _print_event(event: Event) -> None:
@@ -175,7 +175,7 @@ def dev_portal_cmd(
     slow: float,
 ) -> int:
     """Run a local portal on 127.0.0.1 that speaks the upload protocol, faults included."""
-    from mlperf_ops.devportal import DevPortal, FaultPlan  # http.server and friends: not for `upload`
+    from mlperf_ops.ship.devportal import DevPortal, FaultPlan  # http.server and friends: not for `upload`
 
     id_file: Path | None = None
     if os.environ.get(SUBMITTER_ID_ENV) or os.environ.get(SUBMITTER_ID_FILE_ENV):

@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from mlperf_ops.cli.common import echo_json, json_option, state_dir_option
-from mlperf_ops.controller import host_facts
-from mlperf_ops.errors import EXIT_OK, EXIT_USAGE
+from mlperf_ops.plan.controller import host_facts
+from mlperf_ops.core.errors import EXIT_OK, EXIT_USAGE
 from mlperf_ops.state.ledger import Ledger
-from mlperf_ops.validate_files import MAX_SHOWN, file_problems, shown
+from mlperf_ops.manifest.files import MAX_SHOWN, file_problems, shown
 
 
 @click.command("validate")

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from mlperf_ops.cli.render import fancy
-from mlperf_ops.units import human_duration, humanize_ns
-from mlperf_ops.events import Event
+from mlperf_ops.core.units import human_duration, humanize_ns
+from mlperf_ops.core.events import Event
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -12,7 +12,7 @@ from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextCol
 from rich.progress_bar import ProgressBar
 from rich.text import Text
 
-from mlperf_ops.units import human_duration
+from mlperf_ops.core.units import human_duration
 
 
 class _ElapsedBar(ProgressColumn):

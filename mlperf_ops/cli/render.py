@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import click
 
-from mlperf_ops.plan import Plan
+from mlperf_ops.plan.matrix import Plan
 from mlperf_ops.rules import Rules
 
 
@@ -45,7 +45,7 @@ def plan_table(plan: Plan) -> None:
 
 def estimate_lines(plan: Plan, rules: Rules) -> list[str]:
     """`plan`'s time estimate: one line per system with pending runs, then the total."""
-    from mlperf_ops.estimate import estimate_runs
+    from mlperf_ops.plan.estimate import estimate_runs
 
     estimate = estimate_runs(plan, rules)
     if not estimate.runs:

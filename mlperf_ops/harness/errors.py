@@ -1,4 +1,4 @@
-"""The harness's one error type (it runs inside images and cannot import mlperf_ops.errors)."""
+"""The harness's one error type (it runs inside images and cannot import mlperf_ops.core.errors)."""
 
 from __future__ import annotations
 

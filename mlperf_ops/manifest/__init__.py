@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlperf_ops import secretscan
-from mlperf_ops.errors import ManifestInvalid, Problem
+from mlperf_ops.core.errors import ManifestInvalid, Problem
 from mlperf_ops.manifest.crosscheck import crosscheck
 from mlperf_ops.manifest.model import Manifest, build_manifest
 from mlperf_ops.manifest.schema import schema_problems
 from mlperf_ops.manifest.source import read_source
 from mlperf_ops.manifest.documents import HostFacts, document_problems
-from mlperf_ops.project import find_project_root
+from mlperf_ops.core.project import find_project_root
 from mlperf_ops.rules import load_rules
 
 __all__ = ["HostFacts", "Manifest", "check_manifest", "load_manifest"]

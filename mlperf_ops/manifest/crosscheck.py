@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from mlperf_ops.errors import Problem
-from mlperf_ops.images import list_targets
+from mlperf_ops.core.errors import Problem
+from mlperf_ops.stacks.images import list_targets
 from mlperf_ops.manifest.honesty import harness_problems
 from mlperf_ops.manifest.llm_server import server_problems
 from mlperf_ops.manifest.loadgen_values import value_problem
@@ -22,7 +22,7 @@ from mlperf_ops.manifest.model import Manifest
 from mlperf_ops.manifest.names import case_key, path_name_problem
 from mlperf_ops.manifest.schema import did_you_mean
 from mlperf_ops.manifest.source import SourceDoc
-from mlperf_ops.pipeline import list_profiles
+from mlperf_ops.manifest.pipeline import list_profiles
 from mlperf_ops.rules import SCENARIOS, Rules, available_rounds, load_rules
 
 # Scenario → the system types it exists for, the suite-wide MLPerf Inference rule.

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops.check.scenario import measurements_issues
-from mlperf_ops.errors import Problem
-from mlperf_ops.images import load_target, pinned_versions
+from mlperf_ops.core.errors import Problem
+from mlperf_ops.stacks.images import load_target, pinned_versions
 from mlperf_ops.manifest.model import BenchmarkSpec, Manifest, SystemSpec
 from mlperf_ops.manifest.source import SourceDoc
-from mlperf_ops.probe_check import accepted
+from mlperf_ops.manifest.probe_check import accepted
 from mlperf_ops.rules import Rules
 from mlperf_ops.check.system_json import keyed_system_json_findings
-from mlperf_ops.sysdesc import SOFTWARE_KEYS, build_system_json, software_facts
+from mlperf_ops.manifest.sysdesc import SOFTWARE_KEYS, build_system_json, software_facts
 
 # system id -> what the machine its runs happen on tells about itself (probe.probe_host).
 HostFacts = Callable[[str], Mapping[str, str]]

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlperf_ops import demo_export
-from mlperf_ops.errors import Problem
-from mlperf_ops.images import image_serves
+from mlperf_ops.stacks import demo_export
+from mlperf_ops.core.errors import Problem
+from mlperf_ops.stacks.images import image_serves
 from mlperf_ops.manifest.model import BenchmarkSpec, Manifest
 from mlperf_ops.manifest.source import SourceDoc
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from mlperf_ops.errors import Problem
+from mlperf_ops.core.errors import Problem
 from mlperf_ops.harness.llm.settings import GENERATION
 from mlperf_ops.manifest.model import LlmServer, Manifest, SystemSpec
 from mlperf_ops.manifest.source import SourceDoc

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlperf_ops.loadgen import LoadGenValue
+from mlperf_ops.core.loadgen import LoadGenValue
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ SIDECAR_MODEL_MOUNT = "/mlperf/model"
 
 @dataclass(frozen=True)
 class Sidecar:
-    """An inference server container that `apply` starts (mlperf_ops/sidecar.py)."""
+    """An inference server container that `apply` starts (mlperf_ops/run/sidecar.py)."""
 
     image: str
     port: int

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlperf_ops.manifest.documents import system_document
 from mlperf_ops.manifest.model import Manifest, SystemSpec
-from mlperf_ops.probe_check import accepted
+from mlperf_ops.manifest.probe_check import accepted
 from mlperf_ops.rules import Rules
 
 PROBE = "probe"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlperf_ops.errors import Problem
+from mlperf_ops.core.errors import Problem
 from mlperf_ops.manifest.source import EXAMPLE, SourceDoc
 from mlperf_ops.yamlfile.schema import did_you_mean, packaged_schema
 from mlperf_ops.yamlfile.schema import schema_problems as _schema_problems

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlperf_ops.errors import Problem
+from mlperf_ops.core.errors import Problem
 from mlperf_ops.yamlfile import PathKey, SourceDoc, read_yaml, render_path
 
 __all__ = ["PathKey", "SourceDoc", "read_source", "render_path"]

@@ -21,7 +21,7 @@ from mlperf_ops.preprocess.infer import infer_low_accuracy, infer_scenarios
 from mlperf_ops.preprocess.report import Action, PreprocessReport
 from mlperf_ops.preprocess.tree_ops import copy_tree, delete_empty_dirs
 from mlperf_ops.rules import available_rounds, load_rules
-from mlperf_ops.tree_layout import DIVISIONS
+from mlperf_ops.core.tree_layout import DIVISIONS
 
 __all__ = ["Action", "PreprocessOptions", "PreprocessReport", "preprocess"]
 

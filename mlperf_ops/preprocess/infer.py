@@ -23,7 +23,7 @@ from pathlib import Path
 from mlperf_ops.check.official_value import canonical_scenario
 from mlperf_ops.preprocess.report import PreprocessReport
 from mlperf_ops.rules import Rules
-from mlperf_ops.tree_layout import DIVISIONS
+from mlperf_ops.core.tree_layout import DIVISIONS
 
 HIGH, LOW = "-99.9", "-99"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mlperf_ops.errors import UsageError
-from mlperf_ops.tree_layout import DIVISIONS
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.tree_layout import DIVISIONS
 
 
 def copy_tree(src: Path, out: Path, submitter: str | None) -> None:

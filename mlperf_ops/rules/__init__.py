@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from mlperf_ops.errors import UsageError
+from mlperf_ops.core.errors import UsageError
 
 SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server", "Interactive")
 SYSTEM_TYPES = ("datacenter", "edge")

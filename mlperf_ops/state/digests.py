@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlperf_ops.atomic import write_json
-from mlperf_ops.errors import UsageError
-from mlperf_ops.hashing import file_sha256
+from mlperf_ops.core.atomic import write_json
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.state.layout import DIGEST_CACHE
 
 CACHE_FILE = DIGEST_CACHE

@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mlperf_ops.hashing import file_sha256
-from mlperf_ops.errors import OperationalError, UsageError
+from mlperf_ops.core.hashing import file_sha256
+from mlperf_ops.core.errors import OperationalError, UsageError
 from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
-from mlperf_ops.atomic import publish_dir, write_json
+from mlperf_ops.core.atomic import publish_dir, write_json
 from mlperf_ops.state.record import ArtifactFile, RecordError, RunRecord, parse_record, record_json
 
 from mlperf_ops.state import layout

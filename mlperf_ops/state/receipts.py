@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlperf_ops import atomic
+from mlperf_ops.core import atomic
 from mlperf_ops.state import layout
 
 RECEIPTS_DIR = layout.RECEIPTS

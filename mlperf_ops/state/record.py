@@ -150,7 +150,7 @@ class RunRecord:
             # user.conf's latencies are in ms: say so, a bare 0.1697 reads as seconds as easily.
             return ", ".join(f"{k}={v}{' ms' if k.endswith('latency') else ''}" for k, v in self.calibrated.items())
         if self.summary is not None and self.summary.value is not None:
-            from mlperf_ops.units import human_metric
+            from mlperf_ops.core.units import human_metric
 
             return human_metric(str(self.summary.metric), float(self.summary.value))
         return ""

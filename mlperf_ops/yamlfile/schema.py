@@ -8,8 +8,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from mlperf_ops.errors import Problem
-from mlperf_ops.shorten import shorten
+from mlperf_ops.core.errors import Problem
+from mlperf_ops.core.shorten import shorten
 from mlperf_ops.yamlfile.source import SourceDoc
 from mlperf_ops.yamlfile import validmemo
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from mlperf_ops.errors import Problem
+from mlperf_ops.core.errors import Problem
 from mlperf_ops.yamlfile.compose import Refused, compose
 from mlperf_ops.yamlfile.construct import construct
-from mlperf_ops.shorten import shorten
+from mlperf_ops.core.shorten import shorten
 from mlperf_ops.yamlfile.text import decode, forbidden_character
 
 PathKey = tuple[str | int, ...]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from mlperf_ops.execution import ContainerResult, ContainerSpec, ExecutorName
+from mlperf_ops.execute.executor import ContainerResult, ContainerSpec, ExecutorName
 
 
 class NoExecutor:

@@ -1,0 +1,1 @@
+"""The manifest as another orchestrator's documents (`mlperf-ops render k8s`)."""

@@ -1,0 +1,1 @@
+"""Stage 4, apply: run what the plan says in containers, judge and verify each run, record it."""

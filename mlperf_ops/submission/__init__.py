@@ -1,0 +1,1 @@
+"""Stage 5, assemble: the official tree from the ledger's records, its documents and truncation."""
