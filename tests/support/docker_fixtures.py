@@ -21,7 +21,7 @@ from mlperf_ops.execute.engine import Engine
 from mlperf_ops.core.errors import EngineUnavailable
 
 TEST_LABEL = "org.mlperf-ops.test"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = PROJECT_ROOT / "images"
 
 
@@ -138,7 +138,7 @@ def demo_ledger(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> tup
     and workflow tests start from it as a runner's persistent ledger would.
 
     --keep-going so that one failed run does not hide the state of all the others."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     state = tmp_path_factory.mktemp("demo-ledger") / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLPERF_OPS_")}
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", CI="true", PYTHONUNBUFFERED="1")

@@ -22,7 +22,7 @@ from pathlib import Path
 from mlperf_ops.execute.engine import Engine
 from mlperf_ops.stacks.images import default_cache_dir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LLAMA_CPP = "llama-cpp-python[server]==0.3.36"
 
 DOCKERFILE = """\
