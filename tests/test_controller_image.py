@@ -61,7 +61,7 @@ def test_the_pod_computes_the_hosts_harness_identities(engine: Engine, controlle
                                                         docker_labels: dict[str, str], tmp_path: Path) -> None:
     # The identities apply keys runs on, computed in the image from the files it carries; every
     # target, since `apply --system ID` plans the whole manifest (other systems, other targets).
-    probe = ("from pathlib import Path; from mlperf_ops import images; "
+    probe = ("from pathlib import Path; from mlperf_ops.stacks import images; "
              "from mlperf_ops.plan.controller import image_identity; d = Path('/opt/mlperf-ops/images'); "
              "[print('identity', t, image_identity(d, t)) for t in images.list_targets(d)]")
     lines = _run(engine, ContainerSpec(image=controller_tag, command=["python3", "-c", probe],

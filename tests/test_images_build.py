@@ -14,7 +14,7 @@ from mlperf_ops.execute.executor import ContainerSpec
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PROJECT_IMAGES = Path(__file__).resolve().parents[1] / "images"
-HARNESS = Path(images.__file__).resolve().parent / "harness"
+HARNESS = Path(images.__file__).resolve().parents[1] / "harness"
 
 
 def test_cpu_image_builds_offline_and_is_reused(engine: Engine, docker_labels, tmp_path):
