@@ -108,7 +108,9 @@ def _graph(mlp: Any) -> Any:
         [helper.make_tensor_value_info("ArgMax:0", TensorProto.INT64, ["N"]),
          helper.make_tensor_value_info(SOFTMAX_OUTPUT, TensorProto.FLOAT, ["N", CLASSES])],
         initializer=inits + list(graph.initializer))
-    onnx_model = helper.make_model(new_graph, opset_imports=list(mlp.opset_import),
+    # skl2onnx lists the opsets in the order of a set of objects, which changes with where
+    # they sit in memory (about one process in ten): sorted, the model's bytes never do.
+    onnx_model = helper.make_model(new_graph, opset_imports=sorted(mlp.opset_import, key=lambda o: o.domain),
                                    producer_name="mlperf-ops-harness", producer_version="1")
     onnx_model.ir_version = mlp.ir_version
     checker.check_model(onnx_model)

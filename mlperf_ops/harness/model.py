@@ -117,7 +117,8 @@ def compose(mlp: Any) -> Any:
     )
     model = helper.make_model(
         new_graph,
-        opset_imports=list(mlp.opset_import),
+        # sorted: skl2onnx's order follows a set of objects and changes from process to process
+        opset_imports=sorted(mlp.opset_import, key=lambda o: o.domain),
         producer_name="mlperf-ops-harness",
         producer_version="1",
     )
