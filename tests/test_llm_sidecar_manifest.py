@@ -22,6 +22,7 @@ from mlperf_ops.plan.matrix import plan
 from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
 from mlperf_ops.run.runner import container_env
+from tests.support.plans import plan_llm
 from mlperf_ops.run.sidecar import kept_server_facts, parse_identity, server_spec, sidecar_labels
 from mlperf_ops.manifest.sysdesc import build_system_json
 
@@ -29,9 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "tests" / "project" / "manifests" / "llm-sidecar.yaml"
 
 
-def _plan(manifest: Manifest, ledger: LedgerSnapshot | None = None):  # type: ignore[no-untyped-def]
-    return plan(manifest, load_rules(manifest.round), load_profile(REPO / "tests" / "project", manifest.pipeline),
-                {"llm-endpoint": "identity-a"}, ledger or LedgerSnapshot())
+_plan = plan_llm
 
 
 def _with_sidecar(manifest: Manifest, **changes: object) -> Manifest:

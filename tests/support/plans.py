@@ -1,0 +1,19 @@
+"""Plans of the test project's manifests, made without Docker or a ledger on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlperf_ops.manifest.model import Manifest
+from mlperf_ops.manifest.pipeline import load_profile
+from mlperf_ops.plan.matrix import Plan, plan
+from mlperf_ops.rules import load_rules
+from mlperf_ops.state.snapshot import LedgerSnapshot
+
+PROJECT = Path(__file__).resolve().parents[1] / "project"
+
+
+def plan_llm(manifest: Manifest, ledger: LedgerSnapshot | None = None) -> Plan:
+    """The plan of an LLM manifest of the test project, its llm-endpoint image at a fixed identity."""
+    return plan(manifest, load_rules(manifest.round), load_profile(PROJECT, manifest.pipeline),
+                {"llm-endpoint": "identity-a"}, ledger or LedgerSnapshot())
