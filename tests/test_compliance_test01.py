@@ -13,7 +13,7 @@ from mlperf_ops.run.compliance import AccuracyScore, verify_test01
 from mlperf_ops.core.errors import UsageError
 from mlperf_ops.harness import accuracy as harness_accuracy
 from mlperf_ops.core.loadgen_log import parse_detail
-from tests.test_harness_fixtures import RunResult, accuracy_run, model_dir, official_audit_config, run_harness, shared_base
+from tests.support.harness_runs import RunResult, accuracy_run, model_dir, official_audit_config, run_harness, shared_base
 
 
 @pytest.fixture(scope="module")

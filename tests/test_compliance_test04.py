@@ -9,7 +9,7 @@ import pytest
 
 from mlperf_ops.run.compliance import verify_test04
 from mlperf_ops.core.loadgen_log import parse_detail
-from tests.test_harness_fixtures import RunResult, official_audit_config, run_harness, shared_base
+from tests.support.harness_runs import RunResult, official_audit_config, run_harness, shared_base
 
 
 @pytest.fixture(scope="module")

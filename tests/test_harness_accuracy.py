@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_harness_fixtures import base_env, harness
+from tests.support.harness_runs import base_env, harness
 
 # tools/submission/submission_checker/constants.py ACC_PATTERN["acc"] in mlcommons/inference
 # (commit b66003e10e2db4b8c36a448b0545ec90fcc6e9e9), the pattern the checker reads for resnet.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mlperf_ops.harness import dataset
-from tests.test_harness_fixtures import HARNESS_SRC, base_env, model_dir, shared_base
+from tests.support.harness_runs import HARNESS_SRC, base_env, model_dir, shared_base
 
 
 @pytest.fixture(scope="module")

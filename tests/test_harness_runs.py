@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlperf_ops.core.loadgen_log import parse_detail, parse_summary
-from tests.test_harness_fixtures import (
+from tests.support.harness_runs import (
     SHORT_USER_CONF,
     accuracy_run,
     base_env,

@@ -21,7 +21,7 @@ from mlperf_ops.harness import imagenet
 from mlperf_ops.harness.accuracy import score
 from mlperf_ops.core.loadgen_log import parse_detail, parse_summary
 from tests.support.resnet_fixtures import MEANS, PALETTE, Synthetic, write_imagenet, write_model
-from tests.test_harness_fixtures import base_env, harness
+from tests.support.harness_runs import base_env, harness
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "imagenet_reference"
 ACCURACY_LINE = re.compile(r"accuracy=(\d+\.\d{3})%, good=(\d+), total=(\d+)")

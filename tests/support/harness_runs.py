@@ -3,7 +3,7 @@
 Each LoadGen run happens in its own subprocess (LoadGen allows one run per process).
 Results are cached under the session's pytest base temp directory, so a run that
 several test files need (the 50,000-sample accuracy run above all) happens once.
-This module holds helpers only; pytest collects no tests from it.
+A support module: pytest collects no tests from it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-HARNESS_SRC = Path(__file__).resolve().parents[1] / "mlperf_ops" / "harness"
+HARNESS_SRC = Path(__file__).resolve().parents[2] / "mlperf_ops" / "harness"
 
 # Short runs: min_duration far below the submission's 600000 ms; query counts chosen so
 # every scenario stays VALID whether the machine is idle or busy (Server's latency bound
