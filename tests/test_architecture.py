@@ -92,7 +92,7 @@ def _is(name: str, libraries: set[str]) -> bool:
 
 
 def _package_of(name: str) -> str | None:
-    """`mlperf_ops.core.errors` -> `core`; `mlperf_ops.images` -> `images`; others None."""
+    """`mlperf_ops.core.errors` -> `core`; `mlperf_ops.report` -> `report`; others None."""
     parts = name.split(".")
     if len(parts) < 2 or parts[0] != "mlperf_ops" or parts[1].startswith("__"):
         return None  # not ours, or the package's own face (`mlperf_ops.__version__`)
