@@ -18,7 +18,7 @@ from mlperf_ops.plan.matrix import plan
 from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
 from mlperf_ops.run.runner import container_env
-from tests.support.plans import plan_llm
+from tests.support.plans import plan_llm, with_first_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "tests" / "project" / "manifests" / "llm-endpoint.yaml"
@@ -32,7 +32,7 @@ def _with_server(manifest: Manifest, **changes: object) -> Manifest:
     bench = system.benchmarks[0]
     assert bench.server is not None
     bench = dataclasses.replace(bench, server=dataclasses.replace(bench.server, **changes))
-    return dataclasses.replace(manifest, systems=(dataclasses.replace(system, benchmarks=(bench,)),))
+    return with_first_benchmark(manifest, bench)
 
 
 def test_the_server_reaches_the_harness_environment() -> None:

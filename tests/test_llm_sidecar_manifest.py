@@ -22,7 +22,7 @@ from mlperf_ops.plan.matrix import plan
 from mlperf_ops.state.snapshot import LedgerSnapshot, RecordSummary
 from mlperf_ops.rules import load_rules
 from mlperf_ops.run.runner import container_env
-from tests.support.plans import plan_llm
+from tests.support.plans import plan_llm, with_first_benchmark
 from mlperf_ops.run.sidecar import kept_server_facts, parse_identity, server_spec, sidecar_labels
 from mlperf_ops.manifest.sysdesc import build_system_json
 
@@ -39,7 +39,7 @@ def _with_sidecar(manifest: Manifest, **changes: object) -> Manifest:
     assert bench.server is not None and bench.server.sidecar is not None
     server = dataclasses.replace(bench.server, sidecar=dataclasses.replace(bench.server.sidecar, **changes))
     bench = dataclasses.replace(bench, server=server)
-    return dataclasses.replace(manifest, systems=(dataclasses.replace(system, benchmarks=(bench,)),))
+    return with_first_benchmark(manifest, bench)
 
 
 def test_the_sidecar_is_read_and_the_harness_reaches_it_by_its_alias() -> None:
