@@ -16,8 +16,9 @@ import yaml
 
 from mlperf_ops.stacks import demo_export, images
 from mlperf_ops.render import k8s
-from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.errors import ManifestInvalid, Problem, UsageError
 from mlperf_ops.manifest import Manifest, load_manifest
+from mlperf_ops.manifest.source import read_source
 from mlperf_ops.manifest.model import SystemSpec
 from mlperf_ops.manifest.pipeline import load_profile
 from mlperf_ops.plan.matrix import plan
@@ -37,6 +38,33 @@ def default_image_ref(project_root: Path, system: SystemSpec) -> str:
     target, so records made in the pod and on a runner agree.
     """
     return images.image_tag(images.load_controller(project_root / "images", system.image))
+
+
+def sidecar_problems(manifest_path: Path, manifest: Manifest, only_systems: tuple[str, ...] = ()) -> list[Problem]:
+    """Each LLM server sidecar of the rendered systems, refused where the manifest declares it.
+
+    A Job's pod runs `apply` with the local executor: there is no Docker engine in it to
+    start the server, and its apply would stop at the benchmark's first run with an error of
+    its own, after the cluster scheduled the pod (and its GPUs). Rendering the server as a
+    second container of the pod would not be the run the manifest declares either: the
+    sidecar's private network, its hardening and the identity its image gives every record
+    are `apply`'s (README, "The server as a sidecar"). So the manifest is refused here,
+    before anything reaches the cluster.
+    """
+    found = [(si, bi) for si, system in enumerate(manifest.systems) if not only_systems or system.id in only_systems
+             for bi, bench in enumerate(system.benchmarks) if bench.server is not None and bench.server.sidecar]
+    if not found:
+        return []
+    doc, problems = read_source(manifest_path, str(manifest_path))
+    if doc is None:  # it parsed a moment ago (load_manifest); the positions are all that is missing
+        return problems
+    return [doc.problem(("systems", si, "benchmarks", bi, "server", "sidecar"),
+                        f"render k8s cannot run the LLM server sidecar of system {manifest.systems[si].id!r}: "
+                        "the Job's pod runs apply without a Docker engine to start it",
+                        "on Kubernetes, serve the model yourself (a Deployment and a Service) and declare its "
+                        "'url:' instead of 'sidecar:' (with 'container.network: bridge'); or leave this system "
+                        "out with --system", key=True)
+            for si, bi in found]
 
 
 def runs_per_system(manifest: Manifest, project_root: Path) -> Counter[str]:
@@ -144,6 +172,9 @@ def render_k8s_documents(
     for system_id in [*image_overrides, *only_systems]:
         if system_id not in known:
             raise UsageError(f"no system {system_id!r} in {manifest_path}", hint=f"systems: {', '.join(known)}")
+    refused = sidecar_problems(manifest_path, manifest, only_systems)
+    if refused:
+        raise ManifestInvalid(refused)
     root = find_project_root(manifest_path)
     default_timeout = load_profile(root, manifest.pipeline).run_timeout_s
 
