@@ -116,6 +116,16 @@ def outran_calibration(summary: RunSummary) -> bool:
             and not summary.errors)
 
 
+def judged_by_its_log_only(spec: RunSpec, rules: Rules) -> bool:
+    """An audit whose verdict is its verification of the logged outputs alone (TEST06's output
+    consistency): its LoadGen validity is no part of it. TEST06's official audit.config asks
+    for 100 queries with no minimum duration, too few for Server's early-stopping estimate
+    (it wants ~460 at the 99th percentile), so LoadGen calls every Server/Interactive TEST06
+    run INVALID; the official checker reads only its verify_accuracy.txt."""
+    test = rules.audit_tests.get(spec.audit_test) if spec.audit_test else None
+    return test is not None and test.kind == "output_consistency"
+
+
 def evaluate(spec: RunSpec, output: Path, exit_: ContainerExit, rules: Rules, *, require_valid: bool) -> Outcome:
     failure = container_failure(exit_)
     if failure:
@@ -143,7 +153,7 @@ def evaluate(spec: RunSpec, output: Path, exit_: ContainerExit, rules: Rules, *,
         return Outcome("done", "accuracy " + ", ".join(f"{k}={v}" for k, v in accuracy.items()), summary, accuracy)
 
     validity = summary.result_validity
-    if validity != "VALID" and require_valid:
+    if validity != "VALID" and require_valid and not judged_by_its_log_only(spec, rules):
         hint = "; LoadGen's recommendation is in the summary" if validity == "INVALID" else ""
         return Outcome("invalid", f"LoadGen result is {validity}{hint} ({output / SUMMARY})", summary,
                        failure="transient" if outran_calibration(summary) else "permanent")
