@@ -15,7 +15,7 @@ REAL_LOGS = sorted(CORPUS.glob("*/tree/*/*/results/*/*/*/performance/run_1/mlper
 
 def line_by_line(text: str, monkeypatch: pytest.MonkeyPatch) -> DetailLog:
     with monkeypatch.context() as patch:
-        patch.setattr(loadgen_log, "_events_at_once", lambda lines: None)
+        patch.setattr(loadgen_log, "_events_at_once", lambda lines, wanted=None: None)
         return parse_detail_text(text)
 
 

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from mlperf_ops import secretscan
 from mlperf_ops.check.findings import Finding, finding
+from mlperf_ops.check.parallel import fork_map
 
 FILE_SIZE_LIMIT_BYTES = 50 * 1024 * 1024  # FILE_SIZE_LIMIT_MB * MB_TO_BYTES of the checker
+# Below this many bytes to scan, forking a second process costs more than it saves.
+PARALLEL_SCAN_BYTES = 16 * 1024 * 1024
 
 
 def rel(root: Path, path: Path) -> str:
@@ -23,6 +26,10 @@ def rel(root: Path, path: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _secret_findings_of(job: tuple[Path, str]) -> list[Finding]:
+    return _secret_findings(*job)
 
 
 def _secret_findings(path: Path, where: str) -> list[Finding]:
@@ -38,6 +45,9 @@ def _secret_findings(path: Path, where: str) -> list[Finding]:
 def hygiene_findings(root: Path) -> list[Finding]:
     """Walk the whole tree (never following links) and report every bad entry."""
     out: list[Finding] = []
+    # the secret scan reads every byte: it runs after the walk, over several processes on
+    # a large tree, and its findings go back where the walk met each file
+    scans: list[tuple[int, Path, str, int]] = []  # (where in out, path, where, size)
 
     def onerror(error: OSError) -> None:
         where = Path(error.filename) if error.filename else root
@@ -69,9 +79,24 @@ def hygiene_findings(root: Path) -> list[Finding]:
                     size_mb = info.st_size / (1024 * 1024)
                     out.append(finding("tree.large-file", where, f"{size_mb:.1f} MB is over the 50 MB limit"))
                 else:
-                    out.extend(_secret_findings(path, where))
+                    scans.append((len(out), path, where, info.st_size))
             elif not stat.S_ISDIR(info.st_mode):
                 out.append(finding("tree.stray-entry", where, "not a regular file or directory"))
         # os.walk lists links to directories under dirnames; never descend into them.
         dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
-    return out
+    size = sum(job[3] for job in scans)
+    found = fork_map(_secret_findings_of, [(path, where) for _, path, where, _ in scans],
+                     weights=[float(job[3]) for job in scans], workers=None if size >= PARALLEL_SCAN_BYTES else 1)
+    return splice(out, [job[0] for job in scans], found)
+
+
+def splice(base: list[Finding], positions: list[int], parts: list[list[Finding]]) -> list[Finding]:
+    """`base` with each part inserted at its position (positions in order, of `base` as it was)."""
+    merged: list[Finding] = []
+    start = 0
+    for position, part in zip(positions, parts):
+        merged.extend(base[start:position])
+        merged.extend(part)
+        start = position
+    merged.extend(base[start:])
+    return merged

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops.check.findings import CheckReport, Finding, ResultRow, Severity, finding, strictly
-from mlperf_ops.check.hygiene import hygiene_findings, rel
-from mlperf_ops.check.scenario import ScenarioCtx, check_scenario
+from mlperf_ops.check.hygiene import hygiene_findings, rel, splice
+from mlperf_ops.check.parallel import fork_map
+from mlperf_ops.check.scenario import ScenarioCtx, ScenarioOutcome, check_scenario
 from mlperf_ops.check.seed_round import collapse_seed_findings, refuse
 from mlperf_ops.check.verdicts import assign_verdicts
 from mlperf_ops.check.system_json import system_json_findings
@@ -22,6 +23,8 @@ from mlperf_ops.core.tree_layout import PROVENANCE, SMOKE_MARKER
 SUBMITTER_ENTRIES = {"systems", "src", "results", "documentation", "calibration.md", "README.md"}
 _ROUND_RE = re.compile(r"\bround\s*[:=]\s*(v\d+\.\d+)\b")
 _SCENARIO_BY_LOWER = {s.lower(): s for s in SCENARIOS}
+# From this many results on, they are checked over several processes (parallel.py).
+PARALLEL_RESULTS = 24
 
 
 def tree_round(root: Path) -> str | None:
@@ -46,6 +49,25 @@ def is_smoke_tree(root: Path) -> bool:
     return (root / SMOKE_MARKER).is_file()
 
 
+def _internal(root: Path, path: Path, error: BaseException) -> Finding:
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return finding(
+        "check.internal",
+        rel(root, path),
+        f"{type(error).__name__}: {error} (at {Path(where.filename).name}:{where.lineno})",
+    )
+
+
+def _run_scenario(ctx: ScenarioCtx) -> tuple[ScenarioOutcome | None, list[Finding]]:
+    """One result's checks: its outcome (None if the check broke) and its findings."""
+    try:
+        outcome: ScenarioOutcome | None = check_scenario(ctx)
+        broke: list[Finding] = []
+    except Exception as error:  # one bad result never stops the others
+        outcome, broke = None, [_internal(ctx.root, ctx.path, error)]
+    return outcome, broke + ctx.findings
+
+
 class _Walker:
     def __init__(self, root: Path, rules: Rules, duration_severity: Severity, strict: bool = False) -> None:
         self.root = root
@@ -54,17 +76,28 @@ class _Walker:
         self.duration_severity: Severity = duration_severity
         self.findings: list[Finding] = []
         self.results: list[ResultRow] = []
+        # each result's checks, run after the walk (check_results): (ctx, its row, where
+        # in self.findings its findings go)
+        self.pending: list[tuple[ScenarioCtx, ResultRow, int]] = []
 
     def add(self, rule_id: str, path: Path, message: str, severity: Severity | None = None) -> None:
         self.findings.append(finding(rule_id, rel(self.root, path), message, severity))
 
     def internal(self, path: Path, error: BaseException) -> None:
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        self.add(
-            "check.internal",
-            path,
-            f"{type(error).__name__}: {error} (at {Path(where.filename).name}:{where.lineno})",
-        )
+        self.findings.append(_internal(self.root, path, error))
+
+    def check_results(self) -> None:
+        """Every result's checks, over several processes when there are many."""
+        many = len(self.pending) >= PARALLEL_RESULTS
+        done = fork_map(_run_scenario, [ctx for ctx, _, _ in self.pending], workers=None if many else 1)
+        for (_, row, _), (outcome, _) in zip(self.pending, done):
+            if outcome is not None:
+                row.metric, row.value = outcome.metric, outcome.value
+                row.validity, row.accuracy = outcome.validity, outcome.accuracy
+                row.official_value, row.unit = outcome.official_value, outcome.unit
+                row.power_value, row.power_unit = outcome.power_value, outcome.power_unit
+        self.findings = splice(self.findings, [at for _, _, at in self.pending], [found for _, found in done])
+        self.pending = []
 
     # ---------------------------------------------------------------- levels
 
@@ -283,15 +316,7 @@ class _Walker:
             )
             row = ResultRow(division, submitter, system, name, official, scenario, None, None, None, None,
                             path=rel(self.root, scenario_dir))
-            try:
-                outcome = check_scenario(ctx)
-                row.metric, row.value = outcome.metric, outcome.value
-                row.validity, row.accuracy = outcome.validity, outcome.accuracy
-                row.official_value, row.unit = outcome.official_value, outcome.unit
-                row.power_value, row.power_unit = outcome.power_value, outcome.power_unit
-            except Exception as error:  # one bad result never stops the others
-                self.internal(scenario_dir, error)
-            self.findings.extend(ctx.findings)
+            self.pending.append((ctx, row, len(self.findings)))
             self.results.append(row)
 
 
@@ -322,6 +347,7 @@ def check_tree(
         walker.walk()
     except Exception as error:
         walker.internal(root, error)
+    walker.check_results()
     findings = [strictly(f) for f in walker.findings] if strict else walker.findings
     findings, seed_note, seed_logs = collapse_seed_findings(root, rules.round, findings)
     assign_verdicts(findings, walker.results)

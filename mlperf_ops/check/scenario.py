@@ -31,6 +31,9 @@ METRIC_KEYS = {
     "Server": "result_completed_samples_per_sec",
     "Interactive": "result_completed_samples_per_sec",
 }
+# What check_accuracy reads of the accuracy run's detail log: the other keys' values (its
+# list of every loaded sample index is most of its bytes) need not be decoded.
+ACCURACY_RUN_KEYS = frozenset({"effective_test_mode", "effective_accuracy_sample_count", "qsl_reported_total_count"})
 # what performance/ holds beside run_1 for a power result (the official layout)
 SCENARIO_FILES = ("README.md", "user.conf", "measurements.json")
 SCENARIO_OPTIONAL = ("mlperf.conf",)
@@ -97,7 +100,10 @@ def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def _load_logs(ctx: ScenarioCtx, run_dir: Path) -> tuple[DetailLog, SummaryLog] | None:
+def _load_logs(
+    ctx: ScenarioCtx, run_dir: Path, wanted: frozenset[str] | None = None
+) -> tuple[DetailLog, SummaryLog] | None:
+    """`wanted`: the detail-log keys the caller reads (parse_detail_text); None: all."""
     if not run_dir.exists():
         ctx.add("perf.missing-run", run_dir, f"{run_dir.name}/ is missing")
         return None
@@ -108,7 +114,7 @@ def _load_logs(ctx: ScenarioCtx, run_dir: Path) -> tuple[DetailLog, SummaryLog] 
     summary_text = read_text(ctx, run_dir / LOG_FILES[1])
     if detail_text is None or summary_text is None:
         return None
-    detail = parse_detail_text(detail_text)
+    detail = parse_detail_text(detail_text, wanted)
     detail_path = run_dir / LOG_FILES[0]
     if not detail.values:
         ctx.add("perf.unparsable", detail_path, "no LoadGen event could be read from the detail log")
@@ -475,7 +481,7 @@ def check_accuracy(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
     for name in ACCURACY_FILES:
         if not (acc / name).is_file():
             ctx.add("acc.missing", acc / name, f"accuracy/{name} is missing")
-    loaded = _load_logs(ctx, acc) if all((acc / n).is_file() for n in LOG_FILES) else None
+    loaded = _load_logs(ctx, acc, ACCURACY_RUN_KEYS) if all((acc / n).is_file() for n in LOG_FILES) else None
     if loaded is not None:
         detail, _ = loaded
         dpath = acc / LOG_FILES[0]
