@@ -165,18 +165,23 @@ def may_hold_secret(data: bytes) -> bool:
     return any(p.search(data) is not None for p in _PREFILTER)
 
 
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of character `index` (yamlfile.text.position's arithmetic:
+    importing that package for it would import YAML, which `check` on logs never needs)."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
 def scan_text(text: str) -> list[Leak]:
     """Every known token format in `text`, in order, with 1-based line and column."""
     leaks: list[Leak] = []
     if _ANY_NEEDLE.search(text) is None:
         return leaks
-    from mlperf_ops.yamlfile.text import position  # not before a literal is found (its package imports YAML)
-
     for (pattern, what), needles in zip(TOKEN_PATTERNS, TOKEN_NEEDLES):
         if not any(needle in text for needle in needles):
             continue
         for match in pattern.finditer(text):
-            line, col = position(text, match.start())
+            line, col = _position(text, match.start())
             leaks.append(Leak(what, line, col, match.start(), match.end()))
     return sorted(leaks, key=lambda leak: leak.start)
 
@@ -216,9 +221,7 @@ class _Locator:
         if not self.text or not fragment or line > len(self.line_starts):
             return fallback
         index = self.text.find(fragment, self.line_starts[line - 1])
-        from mlperf_ops.yamlfile.text import position
-
-        return position(self.text, index) if index >= 0 else fallback
+        return _position(self.text, index) if index >= 0 else fallback
 
 
 def document_problems(doc: SourceDoc) -> list[Problem]:

@@ -10,7 +10,6 @@ that fails or dies) computes the work in this process instead: slower, never dif
 from __future__ import annotations
 
 import os
-import pickle
 import threading
 from typing import Callable, Sequence, TypeVar
 
@@ -46,6 +45,8 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], weights: Sequence[float] 
     workers = min(worker_count() if workers is None else workers, len(items))
     if workers < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
         return [fn(item) for item in items]  # forking a threaded process can deadlock the child
+    import pickle  # only when forking
+
     shares = _shares(weights if weights is not None else [1.0] * len(items), workers)
     children: list[tuple[int, int, list[int]]] = []
     for share in shares[1:]:

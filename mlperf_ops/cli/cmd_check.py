@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mlperf_ops.check import CheckReport, Finding, ResultRow, check_tree, run_official_checker
+from mlperf_ops.check import CheckReport, Finding, ResultRow, check_tree
 from mlperf_ops.cli.common import echo_json, in_github_actions, json_option
 from mlperf_ops.core.errors import CheckFailed, UsageError
 from mlperf_ops.ship.tarballs import is_tarball, unpacked, verify_sha256_sidecar
@@ -132,6 +132,8 @@ def register(group: click.Group) -> None:
         verdicts: list[dict[str, Any]] = []
         official_csvs: list[tuple[str, str]] = []
         if official is not None:
+            from mlperf_ops.check.official import run_official_checker  # only with --official
+
             submitters = sorted({r.submitter for r in report.results}) or [""]
             for submitter in submitters:
                 v = run_official_checker(official, tree, report.round, submitter)

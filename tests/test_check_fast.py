@@ -1,0 +1,242 @@
+"""`check`'s fast paths decide exactly as the slow ones they replace.
+
+- the secret scan's prefilter on a file's bytes (literal-prefix groups, digits deleted
+  first on long files) never says "no secret" where a token pattern can match;
+- an accuracy log read for a few keys (its sample-index arrays validated, not decoded)
+  has the same keys, errors, warnings, malformed lines and wanted values as read in full;
+- verdicts from the errors that can decide a result are those of every error;
+- results and secret scans spread over forked processes give the serial report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from mlperf_ops import secretscan  # noqa: E402
+from mlperf_ops.check import check_tree, hygiene, parallel, runner, verdicts  # noqa: E402
+from mlperf_ops.check.findings import Finding, ResultRow  # noqa: E402
+from mlperf_ops.core.loadgen_log import DetailLog, parse_detail_text  # noqa: E402
+
+from tests.support import treegen  # noqa: E402
+from tests.test_secretscan import TOKENS  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parent / "data" / "real_trees"
+NEEDLES = sorted({n for ns in secretscan.TOKEN_NEEDLES for n in ns})
+# a long run of what an accuracy log is mostly made of: the prefilter deletes it first
+DIGITS = (",".join(str(i * 7919 % 50000) for i in range(20000))).encode()
+
+
+# ------------------------------------------------------------------ secret prefilter
+
+
+@pytest.mark.parametrize("needle", NEEDLES)
+def test_every_literal_passes_the_prefilter_short_and_long(needle: str) -> None:
+    raw = needle.encode()
+    assert secretscan.may_hold_secret(b"x " + raw + b" y")
+    long = DIGITS + b" " + raw + b"," + DIGITS
+    assert len(long) >= secretscan._DELETE_FROM and secretscan.may_hold_secret(long)
+    # digits and commas inside the literal's surroundings are what gets deleted
+    assert secretscan.may_hold_secret(DIGITS + raw + DIGITS)
+
+
+def _old_any_needle(data: bytes) -> bool:
+    """The one-alternation test the prefilter replaced (kept here as the reference)."""
+    return any(n.encode() in data for n in NEEDLES)
+
+
+def test_the_prefilter_says_no_only_where_no_literal_is() -> None:
+    # random text over the literals' own characters, digits and commas, short and long
+    rng = random.Random(10)
+    alphabet = sorted(set("".join(NEEDLES)) | set("0123456789,") | {"\u017f"})
+    for size in (40, 200, 70_000):
+        for _ in range(60 if size < 70_000 else 6):
+            text = "".join(rng.choice(alphabet) for _ in range(size))
+            pieces = [text]
+            if rng.random() < 0.5:  # splice a literal in, sometimes among digits
+                at = rng.randrange(size)
+                pieces = [text[:at], rng.choice(NEEDLES), text[at:]]
+            data = "".join(pieces).encode()
+            if _old_any_needle(data):
+                assert secretscan.may_hold_secret(data), data[:200]
+
+
+@pytest.mark.parametrize("what", sorted(TOKENS))
+def test_a_token_in_a_long_accuracy_log_is_found_where_it_is(what: str, tmp_path: Path) -> None:
+    path = tmp_path / "mlperf_log_detail.txt"
+    head = b':::MLLOG {"key": "loaded_qsl_set", "value": [' + DIGITS + b"]}\n"
+    path.write_bytes(head + b':::MLLOG {"key": "note", "value": "' + TOKENS[what].encode() + b'"}\n' + head)
+    leaks = secretscan.scan_file(path)
+    assert [leak.what for leak in leaks] == [what]
+    assert leaks == secretscan.scan_text(path.read_text("utf-8"))
+    assert leaks[0].line == 2
+
+
+# ------------------------------------------------------------------ accuracy logs
+
+
+ACCURACY_KEYS = frozenset({"effective_test_mode", "effective_accuracy_sample_count", "qsl_reported_total_count"})
+
+
+def _same_but_elided(full: DetailLog, part: DetailLog, wanted: frozenset[str]) -> list[str]:
+    """The keys whose values were not decoded; fails on any other difference."""
+    assert list(full.values) == list(part.values)
+    assert (full.errors, full.warnings, full.malformed_lines) == (part.errors, part.warnings, part.malformed_lines)
+    elided = [k for k in full.values if full.values[k] != part.values[k]]
+    assert all(part.values[k] is None and k not in wanted for k in elided)
+    return elided
+
+
+def _array(start: int = 1, n: int = 400) -> str:
+    return "[" + ",".join(str(start + i) for i in range(n)) + "]"
+
+
+META = '"metadata": {"is_error": false, "is_warning": false, "file": "loadgen.cc", "line_no": 1}'
+
+
+def _line(key: str, value: str, meta: str = META) -> str:
+    return f':::MLLOG {{"key": "{key}", "value": {value}, "time_ms": 1.5, {meta}}}'
+
+
+def test_real_accuracy_logs_read_for_a_few_keys_as_in_full() -> None:
+    logs = sorted(CORPUS.glob("*/tree/*/*/results/*/*/*/accuracy/mlperf_log_detail.txt"))
+    assert logs
+    elided_any = False
+    for path in logs:
+        text = path.read_text("utf-8", errors="replace")
+        elided_any |= bool(_same_but_elided(parse_detail_text(text), parse_detail_text(text, ACCURACY_KEYS),
+                                            ACCURACY_KEYS))
+    assert elided_any  # real accuracy logs list their loaded samples: the fast path ran
+    big = _line("loaded_qsl_set", _array())
+    assert _same_but_elided(parse_detail_text(big), parse_detail_text(big, ACCURACY_KEYS), ACCURACY_KEYS) == [
+        "loaded_qsl_set"]
+
+
+@pytest.mark.parametrize("lines", [
+    [_line("loaded_qsl_set", _array(0))],  # a 0 that is a whole number
+    [_line("loaded_qsl_set", "[01," + _array()[1:])],  # a leading zero: not JSON
+    [_line("loaded_qsl_set", _array()[:-1] + ",007,8]")],  # one inside too
+    [_line("loaded_qsl_set", _array()[:-1] + ",,7]")],  # an empty item: not JSON
+    [_line("loaded_qsl_set", "[," + _array()[1:])],
+    [_line("loaded_qsl_set", _array()[:-1] + ",]")],
+    [_line("loaded_qsl_set", _array().replace(",", ", "))],  # spaces: decoded as before
+    [_line("loaded_qsl_set", _array().replace("5", "-5"))],  # negative numbers: decoded
+    [_line("effective_accuracy_sample_count", _array())],  # a wanted key is always decoded
+    [_line("loaded_qsl_set", _array(), META.replace('"is_error": false', '"is_error": true'))],  # shown in errors
+    [_line("loaded_qsl_set", _array(), META.replace('"is_warning": false', '"is_warning": 1'))],
+    # a second "key" member renames the event to a wanted key: its value is decoded after all
+    [_line("loaded_qsl_set", _array(), META + ', "key": "effective_accuracy_sample_count"')],
+    # a second "value" member wins over the elided one
+    [_line("loaded_qsl_set", _array(), META + ', "value": 3')],
+    [_line("loaded_qsl_set", _array()), "garbage", _line("effective_test_mode", '"AccuracyOnly"')],
+    [_line("loaded_qsl_set", _array())[:-1]],  # the object is not closed
+    [_line("loaded_qsl_set", _array()) + "]"],
+])
+def test_odd_array_lines_read_for_a_few_keys_as_in_full(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    _same_but_elided(parse_detail_text(text), parse_detail_text(text, ACCURACY_KEYS), ACCURACY_KEYS)
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+def _brute_force(findings: list[Finding], results: list[ResultRow]) -> list[tuple[bool, list[dict[str, str]]]]:
+    errors = [f for f in findings if f.severity == "error"]
+    paths = {r.path for r in results}
+    return [(not (d := [f for f in errors if r.path and verdicts._decides(f, r, paths)]), [f.as_dict() for f in d])
+            for r in results]
+
+
+def test_verdicts_from_the_errors_that_can_decide_are_those_of_every_error() -> None:
+    rng = random.Random(3)
+    folders = ["closed/A", "closed/B", "open/A"]
+    results = []
+    for sub in folders:
+        for system in ("s1", "s2"):
+            for bench in ("resnet", "bert"):
+                for scenario in ("Offline", "Server"):
+                    results.append(ResultRow(sub.split("/")[0], sub.split("/")[1], system, bench, bench, scenario,
+                                             None, None, None, None,
+                                             path=f"{sub}/results/{system}/{bench}/{scenario}"))
+    results.append(ResultRow("open", "A", "s1", "x", None, "Offline", None, None, None, None, path=""))
+    places = [""] + [p for sub in folders for p in (
+        sub, f"{sub}/src", f"{sub}/src/x.py", f"{sub}/systems/s1.json", f"{sub}/systems/s2.json", f"{sub}/results",
+        f"{sub}/results/s1", f"{sub}/results/s2/bert", f"{sub}/results/s1/resnet/Offline/accuracy/accuracy.txt",
+        f"{sub}/results/s2/resnet/Server", f"{sub}/results/s1/bert/MultiStream", f"{sub}/model_mapping.json")]
+    for _ in range(30):
+        findings = [Finding("x", rng.choice(["error", "error", "warning"]), rng.choice(places), str(i))  # type: ignore[arg-type]
+                    for i in range(rng.randrange(1, 40))]
+        expected = _brute_force(findings, results)
+        verdicts.assign_verdicts(findings, results)
+        assert [(r.valid, r.reasons) for r in results] == expected
+
+
+# ------------------------------------------------------------------ processes
+
+
+@pytest.fixture(scope="module")
+def many_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated tree under 9 system names (27 results), with findings of every kind."""
+    root = treegen.copy_tree(tmp_path_factory.mktemp("many") / "tree")
+    sub = treegen.submitter_dir(root)
+    doc = json.loads((sub / "systems" / f"{treegen.SYSTEM}.json").read_text())
+    for i in range(2, 10):
+        shutil.copytree(sub / "results" / treegen.SYSTEM, sub / "results" / f"cpu-edge-{i}")
+        (sub / "systems" / f"cpu-edge-{i}.json").write_text(json.dumps(dict(doc, system_name=f"cpu-edge-{i}")))
+    (root / "SMOKE_TREE.txt").unlink()
+    broken = sub / "results" / "cpu-edge-4" / treegen.CUSTOM_MODEL / "Offline"
+    (broken / "performance" / "run_1" / "mlperf_log_summary.txt").unlink()
+    (broken / "TEST01" / "verify_accuracy.txt").write_text("TEST FAIL\n")
+    (sub / "results" / "cpu-edge-7" / treegen.CUSTOM_MODEL / "MultiStream" / "notes.txt").write_text(
+        f"pulled with {TOKENS['a Hugging Face token']}\n")
+    (sub / "results" / "cpu-edge-8" / treegen.CUSTOM_MODEL / "stray.txt").write_text("x")
+    return root
+
+
+def test_results_over_processes_report_what_one_process_does(many_results: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(hygiene, "PARALLEL_SCAN_BYTES", 0)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    monkeypatch.setattr(os, "fork", counting_fork)
+    spread = check_tree(many_results).as_dict()
+    assert len(forks) == 2  # the secret scan and the results
+    monkeypatch.setattr(parallel, "worker_count", lambda: 1)
+    serial = check_tree(many_results).as_dict()
+    assert len(forks) == 2 and len(serial["results"]) == 27 >= runner.PARALLEL_RESULTS
+    assert spread == serial
+    rules = {f["rule_id"] for f in serial["findings"]}
+    assert {"tree.secret", "tree.stray-entry", "files.missing"} <= rules
+
+
+def test_findings_found_apart_go_back_where_the_walk_met_them() -> None:
+    base = [Finding("a", "error", "a", "1"), Finding("b", "error", "b", "2"), Finding("c", "error", "c", "3")]
+    parts = [[Finding("x", "error", "x", "4")], [], [Finding("y", "error", "y", "5"), Finding("z", "error", "z", "6")]]
+    merged = hygiene.splice(base, [1, 1, 3], parts)
+    assert [f.rule_id for f in merged] == ["a", "x", "b", "c", "y", "z"]
+
+
+def test_a_failed_child_is_redone_in_the_parent() -> None:
+    parent = os.getpid()
+
+    def square(x: int) -> int:
+        if os.getpid() != parent and x == 3:
+            os._exit(9)  # the child dies half-way
+        return x * x
+
+    assert parallel.fork_map(square, list(range(10)), workers=2) == [x * x for x in range(10)]
