@@ -13,6 +13,7 @@ look-alike text is scanned in linear time.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,10 +195,15 @@ def scan_value(value: str) -> list[Leak]:
     return leaks
 
 
-def scan_file(path: Path, limit: int = 64 * 1024 * 1024) -> list[Leak]:
+def scan_file(path: Path | str, limit: int = 64 * 1024 * 1024) -> list[Leak]:
     """Leaks in a text file (a log, a record); binary bytes are read as replacement characters."""
-    with path.open("rb") as handle:
-        data = handle.read(limit)
+    with open(path, "rb") as handle:
+        # read(limit) first allocates `limit` bytes (64 MiB, a fresh mapping every file);
+        # the file's size is what it needs, and a file that grew since is read on to limit
+        size = min(os.fstat(handle.fileno()).st_size, limit)
+        data = handle.read(size)
+        if len(data) == size < limit:
+            data += handle.read(limit - size)
     if not may_hold_secret(data):
         return []
     return scan_text(data.decode("utf-8", errors="replace"))

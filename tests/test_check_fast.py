@@ -79,6 +79,15 @@ def test_a_token_in_a_long_accuracy_log_is_found_where_it_is(what: str, tmp_path
     assert leaks[0].line == 2
 
 
+def test_a_file_is_scanned_up_to_its_limit_whatever_its_size(tmp_path: Path) -> None:
+    token = TOKENS["an npm token"].encode()
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"x" * 1000 + b" " + token + b"\n" + b"y" * 1000 + b" " + token)
+    assert len(secretscan.scan_file(path)) == 2
+    assert len(secretscan.scan_file(path, limit=1500)) == 1  # the second token lies beyond
+    assert len(secretscan.scan_file(path, limit=10**6)) == 2
+
+
 # ------------------------------------------------------------------ accuracy logs
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mlperf_ops import secretscan
 from mlperf_ops.check.findings import Finding, finding
+from mlperf_ops.check.allocator import keep_freed_memory
 from mlperf_ops.check.parallel import fork_map
 
 FILE_SIZE_LIMIT_BYTES = 50 * 1024 * 1024  # FILE_SIZE_LIMIT_MB * MB_TO_BYTES of the checker
@@ -85,6 +86,8 @@ def hygiene_findings(root: Path) -> list[Finding]:
         # os.walk lists links to directories under dirnames; never descend into them.
         dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
     size = sum(job[3] for job in scans)
+    if size >= PARALLEL_SCAN_BYTES:
+        keep_freed_memory()
     found = fork_map(_secret_findings_of, [(path, where) for _, path, where, _ in scans],
                      weights=[float(job[3]) for job in scans], workers=None if size >= PARALLEL_SCAN_BYTES else 1)
     return splice(out, [job[0] for job in scans], found)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops.check.findings import CheckReport, Finding, ResultRow, Severity, finding, strictly
+from mlperf_ops.check.allocator import keep_freed_memory
 from mlperf_ops.check.hygiene import hygiene_findings, rel, splice
 from mlperf_ops.check.parallel import fork_map
 from mlperf_ops.check.scenario import ScenarioCtx, ScenarioOutcome, check_scenario
@@ -89,6 +90,8 @@ class _Walker:
     def check_results(self) -> None:
         """Every result's checks, over several processes when there are many."""
         many = len(self.pending) >= PARALLEL_RESULTS
+        if many:
+            keep_freed_memory()
         done = fork_map(_run_scenario, [ctx for ctx, _, _ in self.pending], workers=None if many else 1)
         for (_, row, _), (outcome, _) in zip(self.pending, done):
             if outcome is not None:
