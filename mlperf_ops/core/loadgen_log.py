@@ -74,7 +74,7 @@ def _events_at_once(lines: list[str], wanted: AbstractSet[str] | None = None) ->
     without a key) returns None, and the line-by-line reader decides as before.
     `wanted`: see parse_detail_text.
     """
-    bodies = []
+    bodies: list[str] = []
     elided: list[int] = []
     for raw in lines:
         line = raw.strip()
@@ -98,7 +98,7 @@ def _events_at_once(lines: list[str], wanted: AbstractSet[str] | None = None) ->
         # can rename the event), or an error or warning, whose message shows the value
         event = events[index]
         meta = event.get("metadata")
-        if str(event["key"]) in wanted or (meta and isinstance(meta, dict) and (  # type: ignore[operator]
+        if str(event["key"]) in (wanted or ()) or (meta and isinstance(meta, dict) and (
                 meta.get("is_error") or meta.get("is_warning"))):
             events[index] = json.loads(lines[index].strip()[len(MLLOG_PREFIX):])
     return events
