@@ -11,7 +11,6 @@ import click
 from mlperf_ops.check import CheckReport, Finding, ResultRow, check_tree
 from mlperf_ops.cli.common import echo_json, in_github_actions, json_option
 from mlperf_ops.core.errors import CheckFailed, UsageError
-from mlperf_ops.ship.tarballs import is_tarball, unpacked, verify_sha256_sidecar
 
 _MARK = {"error": "ERROR", "warning": "warn ", "info": "info "}
 
@@ -110,11 +109,14 @@ def register(group: click.Group) -> None:
 
         Every official rule plus what the official checker misses; exit 3 on failure.
         """
-        if is_tarball(tree):
-            verify_sha256_sidecar(tree)
-            with unpacked(tree) as root:
-                _check(root, tree, as_json, round_name, as_submission, official, strict, csv_path)
-            return
+        if tree.is_file():  # a tree is a directory: tarfile and hashing only for a file
+            from mlperf_ops.ship.tarballs import is_tarball, unpacked, verify_sha256_sidecar
+
+            if is_tarball(tree):
+                verify_sha256_sidecar(tree)
+                with unpacked(tree) as root:
+                    _check(root, tree, as_json, round_name, as_submission, official, strict, csv_path)
+                return
         if not tree.is_dir():
             raise UsageError(f"{tree} is neither a submission tree nor a tarball")
         _check(tree, tree, as_json, round_name, as_submission, official, strict, csv_path)
