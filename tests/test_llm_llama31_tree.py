@@ -1,10 +1,11 @@
-"""llama3.1-8b as one submission tree: `apply`, `assemble` and `check`, against llama.cpp's
-real server (llama-cpp-python[server]) on this machine.
+"""llama3.1-8b, datacenter and edge, as one submission tree: `apply`, `assemble` and `check`,
+against llama.cpp's real server (llama-cpp-python[server]) on this machine.
 
-The manifest (tests/project/manifests/llama31-tree.yaml) declares what the round requires of a
-datacenter llama3.1-8b (mlperf_ops/rules/v6.1.yaml: Offline, one of Server/Interactive, TEST06):
-Offline and Server, each with its performance run, its accuracy run over the whole data set and
-TEST06, run by the llm-endpoint image with the `test` profile (LoadGen's minimum duration cut to
+The manifest (tests/project/manifests/llama31-tree.yaml) declares one `datacenter,edge` system
+with what the round requires (mlperf_ops/rules/v6.1.yaml): llama3.1-8b in Offline and Server
+(one of Server/Interactive), each with TEST06, and llama3.1-8b-edge in Offline and SingleStream
+(no audit); every scenario with its performance run and its accuracy run over the whole data
+set, run by the llm-endpoint image with the `test` profile (LoadGen's minimum duration cut to
 1 s: never submittable).
 
 The model is ours, the settings are not: requests carry the official generation settings
@@ -13,12 +14,13 @@ to these prompts is `Done.` and then `</s>`: five real tokens, tokenized, sample
 and streamed by the server one by one, so LoadGen's TTFT and TPOT are two measurements. That
 makes a request ~10 ms instead of ~135 ms (128 tokens), but ~10 ms is llama.cpp's Python server
 itself (its HTTP and event stream; the model's own work is ~3 ms of it), so LoadGen's full
-counts stay long: every run covers 13,368 samples (Offline's min_query_count, Server's
-equal-issue padding to the performance sample count, the accuracy data set), ~53,500 requests
-for the tree, ~15 minutes on 2 cores. That is the full tree, run with MLPERF_OPS_LLM_FULL_TREE=1.
-On CI (by default) the data set has 2,048 prompts and Offline declares `min_query_count: 1`, so
-each run covers 2,048 samples (~3 minutes); every other setting is LoadGen's and the round's, and
-the checker says what that costs: each accuracy run covers fewer samples than the round needs.
+counts stay long: every run covers the whole data set, 13,368 samples for llama3.1-8b and 5,000
+for the edge benchmark (Offline's min_query_count, equal-issue padding to the performance sample
+count, the accuracy data set): ~73,500 requests, about 20 minutes on 2 cores. That is the full
+tree, run with MLPERF_OPS_LLM_FULL_TREE=1. On CI (by default) each data set has 1,536 prompts and
+Offline declares `min_query_count: 1`, so each run covers 1,536 samples (~3.5 minutes); every other
+setting is LoadGen's and the round's, and the checker says what that costs: each accuracy run
+covers fewer samples than the round needs.
 
 What must hold:
 - every run is done through the server, with no fault, every answer five tokens, every
@@ -60,12 +62,13 @@ REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "tests" / "project" / "manifests" / "llama31-tree.yaml"
 CHECKOUT = os.environ.get("MLPERF_INFERENCE_CHECKOUT")
 RULES = load_rules("v6.1")
-BENCH = RULES.benchmark("llama3.1-8b")
 FULL = os.environ.get("MLPERF_OPS_LLM_FULL_TREE") == "1"
-# The whole data set (13,368: the accuracy sample count and LoadGen's performance sample count),
-# or CI's 2,048 prompts.
-SAMPLES = BENCH.dataset_size if FULL else 2048
-SCENARIOS = ("Offline", "Server")
+# benchmark -> its scenarios in the tree
+SCENARIOS = {"llama3.1-8b": ("Offline", "Server"), "llama3.1-8b-edge": ("Offline", "SingleStream")}
+AUDITED = {"llama3.1-8b"}  # TEST06; the edge benchmark has no audit in this round
+# Each benchmark's whole data set (its accuracy sample count and LoadGen's performance sample
+# count: 13,368 and 5,000), or CI's 1,536 prompts.
+SAMPLES = {name: RULES.benchmark(name).dataset_size if FULL else 1536 for name in SCENARIOS}
 # Server's rate, queries/s. LoadGen pads a Server run to a multiple of the data set (equal issue),
 # and paces its accuracy run at the same rate, so this sets both runs' length. The server answers
 # ~90 requests/s here (~70 on a busy machine); half of that keeps TTFT in milliseconds, far under
@@ -73,8 +76,8 @@ SCENARIOS = ("Offline", "Server")
 SERVER_QPS = 45
 SUBMITTER = "MLPerfOpsDemo"
 SYSTEM = "llm-cpu"
-RESULTS = {f"{division}/{SUBMITTER}/results/{SYSTEM}/llama3.1-8b/{scenario}"
-           for division in ("open",) for scenario in SCENARIOS}
+RESULTS = {f"open/{SUBMITTER}/results/{SYSTEM}/{name}/{scenario}"
+           for name, scenarios in SCENARIOS.items() for scenario in scenarios}
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
     _ensure_llama_cpp()
     home = tmp_path_factory.mktemp("llama31-tree")
     gguf = llm_tiny_model.write_chain(home / "chain.gguf")
-    data = write_dataset(home / "dataset.json", _prompts(SAMPLES))
+    data = write_dataset(home / "dataset.json", _prompts(SAMPLES["llama3.1-8b"]))
+    edge_data = write_dataset(home / "edge-dataset.json", _prompts(SAMPLES["llama3.1-8b-edge"]))
     # The benchmark's model artifact is what the harness reads of it: the tokenizer that names the
     # server's tokens (token_ids: vocab) and decodes the accuracy run's answers; its byte tokens
     # are the tiny model's (3 + byte).
@@ -121,11 +125,12 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
     with serving(home, gguf, "--interrupt_requests", "False") as url:
         text = MANIFEST.read_text("utf-8")
         for old, new in {"SERVER_URL": url, "SERVER_QPS": str(SERVER_QPS), "MODEL_DIR": str(model),
-                         "a" * 64: digest(model), "DATASET": str(data), "b" * 64: digest(data)}.items():
+                         "a" * 64: digest(model), "EDGE_DATASET": str(edge_data), "DATASET": str(data),
+                         "b" * 64: digest(data), "c" * 64: digest(edge_data)}.items():
             assert old in text, old
             text = text.replace(old, new)
         if not FULL:
-            assert "          Offline: {target_qps: 1}\n" in text
+            assert text.count("          Offline: {target_qps: 1}\n") == 2
             text = text.replace("          Offline: {target_qps: 1}\n",
                                 "          Offline: {target_qps: 1, min_query_count: 1}\n")
         manifest = project / "manifests" / "llama31.yaml"
@@ -148,13 +153,14 @@ def _records(state: Path) -> dict[str, dict[str, Any]]:
     for path in (state / "records").glob("*/record.json"):
         data = json.loads(path.read_text("utf-8"))
         data["_dir"] = path.parent
-        out[f"{data['scenario']}/{data['audit_test'] or data['mode']}"] = data
+        out[f"{data['benchmark']}/{data['scenario']}/{data['audit_test'] or data['mode']}"] = data
     return out
 
 
 def test_every_run_is_done_through_the_server_over_the_whole_data_set(applied: Applied) -> None:
     records = _records(applied.state)
-    expected = {f"{s}/{label}" for s in SCENARIOS for label in ("performance", "accuracy", "TEST06")}
+    expected = {f"{name}/{s}/{label}" for name, scenarios in SCENARIOS.items() for s in scenarios
+                for label in ("performance", "accuracy", *(("TEST06",) if name in AUDITED else ()))}
     assert expected <= set(records), sorted(records)
     answer = len(llm_tiny_model.CHAIN)
     for name in sorted(expected):
@@ -166,7 +172,7 @@ def test_every_run_is_done_through_the_server_over_the_whole_data_set(applied: A
         assert run["generation"]["max_tokens"] == 128 and run["generation"]["top_k"] == 1, run
         assert run["faults"] == 0 and run["tokens"] == answer * run["samples_completed"], run
         if not name.endswith("TEST06"):
-            assert run["samples_completed"] == SAMPLES, (name, run)
+            assert run["samples_completed"] == SAMPLES[record["benchmark"]], (name, run)
 
 
 def _check(tree: Path, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -177,19 +183,21 @@ def _check(tree: Path, *extra: str) -> tuple[int, dict[str, Any]]:
 
 
 def _errors(report: dict[str, Any]) -> set[tuple[str, str]]:
-    """(rule id, path below the benchmark's folder) of every error finding."""
-    return {(f["rule_id"], f["path"].split("/llama3.1-8b/", 1)[-1]) for f in report["findings"]
+    """(rule id, path below the system's results: benchmark/scenario/...) of every error finding."""
+    return {(f["rule_id"], f["path"].split(f"/results/{SYSTEM}/", 1)[-1]) for f in report["findings"]
             if f["severity"] == "error"}
 
 
-# What a data set smaller than the round's costs (CI): each accuracy run covers too few samples,
-# and in the closed division Offline's single query is too small (min_query_count: 1).
-SMALL_DATA_SET = set() if FULL else {("acc.dataset-size", f"{s}/accuracy/mlperf_log_detail.txt") for s in SCENARIOS}
-SMALL_OFFLINE = set() if FULL else {("perf.offline-spq", "Offline/performance/run_1/mlperf_log_detail.txt")}
+# What data sets smaller than the round's cost (CI): each accuracy run covers too few samples,
+# and in the closed division each Offline run's single query is too small (min_query_count: 1).
+SMALL_DATA_SET = set() if FULL else {("acc.dataset-size", f"{name}/{s}/accuracy/mlperf_log_detail.txt")
+                                     for name, scenarios in SCENARIOS.items() for s in scenarios}
+SMALL_OFFLINE = set() if FULL else {("perf.offline-spq", f"{name}/Offline/performance/run_1/mlperf_log_detail.txt")
+                                    for name in SCENARIOS}
 
 
-def _run_dir(tree: Path, division: str, scenario: str) -> Path:
-    return tree / division / SUBMITTER / "results" / SYSTEM / "llama3.1-8b" / scenario / "performance" / "run_1"
+def _run_dir(tree: Path, division: str, name: str, scenario: str) -> Path:
+    return tree / division / SUBMITTER / "results" / SYSTEM / name / scenario / "performance" / "run_1"
 
 
 def _detail(run: Path) -> dict[str, Any]:
@@ -210,17 +218,19 @@ def test_the_open_tree_passes_check_with_loadgens_token_latencies(applied: Appli
     assert not {rule for rule, path in _errors(report) if "/performance/" in path}
     rule_ids = {f["rule_id"] for f in report["findings"]}
     assert not rule_ids & {"perf.token-latency", "perf.token-latencies-off"}, report["findings"]
-    for scenario in SCENARIOS:
-        run = _run_dir(applied.tree, "open", scenario)
+    for name, scenario in sorted((n, s) for n, scenarios in SCENARIOS.items() for s in scenarios):
+        run = _run_dir(applied.tree, "open", name, scenario)
         summary = (run / "mlperf_log_summary.txt").read_text("utf-8")
         assert "Result is : VALID" in summary, summary
         detail = _detail(run)
         assert detail["requested_use_token_latencies"] is True
-        # LoadGen's mlperf.conf count for llama3_1-8b (on CI it outnumbers the data set's 2,048 prompts)
-        assert detail["effective_performance_sample_count"] == BENCH.performance_sample_count
+        # LoadGen's mlperf.conf count (on CI it outnumbers the data set's 1,536 prompts)
+        assert detail["effective_performance_sample_count"] == RULES.benchmark(name).performance_sample_count
         assert detail["effective_sample_concatenate_permutation"] is True  # equal issue, as mlperf.conf says
         if scenario == "Offline":
             assert detail["result_tokens_per_second"] > 0
+        elif scenario == "SingleStream":
+            assert detail["early_stopping_met"] is True and detail["result_first_token_99.00_percentile_latency_ns"] > 0
         else:
             # LoadGen's own TTFT and TPOT (five tokens: a TPOT that is not TTFT again), under the limits
             ttft = detail["result_first_token_99.00_percentile_latency_ns"]
@@ -246,14 +256,16 @@ def test_filed_as_closed_the_tree_is_refused_for_its_accuracy(applied: Applied, 
     assert code == 3, report
     assert {r["path"]: r["valid"] for r in report["results"]} == {
         path.replace("open/", "closed/", 1): False for path in RESULTS}
-    below = {("acc.target", f"{s}/accuracy/accuracy.txt") for s in SCENARIOS}
+    below = {("acc.target", f"{name}/{s}/accuracy/accuracy.txt") for name, scenarios in SCENARIOS.items()
+             for s in scenarios}
     assert _errors(report) == below | SMALL_DATA_SET | SMALL_OFFLINE, _errors(report)
     metrics: dict[str, list[str]] = {}
     for f in report["findings"]:
         if f["rule_id"] == "acc.target":
-            metrics.setdefault(f["path"].split("/")[-3], []).append(f["message"].split()[0])
+            metrics.setdefault("/".join(f["path"].split("/")[-4:-2]), []).append(f["message"].split()[0])
     # ROUGE of a five-token answer, and its generated length (gen_len is a lower bound too)
-    assert metrics == {s: ["ROUGE1", "ROUGE2", "ROUGEL", "ROUGELSUM", "GEN_LEN"] for s in SCENARIOS}, metrics
+    assert metrics == {f"{name}/{s}": ["ROUGE1", "ROUGE2", "ROUGEL", "ROUGELSUM", "GEN_LEN"]
+                       for name, scenarios in SCENARIOS.items() for s in scenarios}, metrics
 
 
 # The official checker's lines about one result -> our rule id for the same fault: its ERROR lines,
@@ -278,7 +290,8 @@ def _official_reasons(output: str, closed: bool) -> list[tuple[str, str, str]]:
         if any(noise in line for noise in OFFICIAL_NOISE):
             continue
         rule = next((rule for text, rule in OFFICIAL_REASONS.items() if text in line), "?")
-        scenario = line.split("/llama3.1-8b/", 1)[1].split("/")[0] if "/llama3.1-8b/" in line else "?"
+        where = f"/results/{SYSTEM}/"
+        scenario = "/".join(line.split(where, 1)[1].split("/")[:2]) if where in line else "?"
         out.append((rule, scenario, line))
     return out
 
@@ -294,10 +307,10 @@ def test_the_official_checker_gives_every_result_our_verdict_for_our_reasons(app
         theirs = per_result_verdicts(verdict.output, tree)
         assert theirs == {r["path"]: r["valid"] for r in ours["results"]}, (theirs, verdict.errors[:20])
         assert set(theirs.values()) == {False}  # a 1 s smoke run is never a submission
-        our_reasons = {(rule, path.split("/")[0]) for rule, path in _errors(ours)}
+        our_reasons = {(rule, "/".join(path.split("/")[:2])) for rule, path in _errors(ours)}
         reasons = _official_reasons(verdict.output, closed=division == "closed")
         unknown = [line for rule, scenario, line in reasons if "?" in (rule, scenario)]
         assert not unknown, f"official reasons this test does not know: {unknown}"
         assert {(rule, scenario) for rule, scenario, _ in reasons} == our_reasons, (reasons, sorted(our_reasons))
         if division == "closed":
-            assert sum(rule == "acc.target" for rule, _, _ in reasons) == 5 * len(SCENARIOS), reasons
+            assert sum(rule == "acc.target" for rule, _, _ in reasons) == 5 * len(RESULTS), reasons
