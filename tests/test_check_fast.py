@@ -187,6 +187,39 @@ def test_verdicts_from_the_errors_that_can_decide_are_those_of_every_error() -> 
         assert [(r.valid, r.reasons) for r in results] == expected
 
 
+# ------------------------------------------------------------------ the hygiene walk
+
+
+def test_the_walk_names_every_bad_entry_by_its_path_from_the_root(tmp_path: Path) -> None:
+    # the walk keeps each folder's relative path as a string (no Path per entry): every
+    # finding must still name its entry from the root, at any depth, in walk order
+    root = tmp_path / "t"
+    (root / "closed" / "Sub" / "results" / "s 1" / ".hid").mkdir(parents=True)
+    (root / "closed" / "Sub" / "empty" / "inner").mkdir(parents=True)
+    (root / "open" / "x" / "__pycache__").mkdir(parents=True)
+    (root / "closed" / "Sub" / "results" / "s 1" / "a b.txt").write_text("hi")
+    (root / "closed" / "Sub" / "results" / "deep" / "er").mkdir(parents=True)
+    (root / "closed" / "Sub" / "results" / "deep" / "er" / "s.log").write_text(f"t {TOKENS['a GitHub token']}\n")
+    (root / "closed" / "linkdir").symlink_to("Sub")
+    os.mkfifo(root / "closed" / "Sub" / "fifo")
+    (root / ".hiddenroot").write_text("x")
+    found = [(f.rule_id, f.path) for f in hygiene.hygiene_findings(root)]
+    assert found == [
+        ("tree.hidden", ".hiddenroot"),
+        ("tree.symlink", "closed/linkdir"),
+        ("tree.stray-entry", "closed/Sub/fifo"),
+        ("tree.empty-dir", "closed/Sub/empty/inner"),
+        ("tree.space-in-name", "closed/Sub/results/s 1"),
+        ("tree.secret", "closed/Sub/results/deep/er/s.log"),
+        ("tree.hidden", "closed/Sub/results/s 1/.hid"),
+        ("tree.space-in-name", "closed/Sub/results/s 1/a b.txt"),
+        ("tree.empty-dir", "closed/Sub/results/s 1/.hid"),
+        ("tree.pycache", "open/x/__pycache__"),
+        ("tree.empty-dir", "open/x/__pycache__"),
+    ]
+    assert [f.path for f in hygiene.hygiene_findings(Path(f"{root}/"))] == [p for _, p in found]
+
+
 # ------------------------------------------------------------------ processes
 
 

@@ -29,11 +29,11 @@ def rel(root: Path, path: Path) -> str:
         return path.as_posix()
 
 
-def _secret_findings_of(job: tuple[Path, str]) -> list[Finding]:
+def _secret_findings_of(job: tuple[str, str]) -> list[Finding]:
     return _secret_findings(*job)
 
 
-def _secret_findings(path: Path, where: str) -> list[Finding]:
+def _secret_findings(path: Path | str, where: str) -> list[Finding]:
     """A published tree is public: a token in a log or a note would be leaked by the upload."""
     try:
         leaks = secretscan.scan_file(path)
@@ -48,20 +48,24 @@ def hygiene_findings(root: Path) -> list[Finding]:
     out: list[Finding] = []
     # the secret scan reads every byte: it runs after the walk, over several processes on
     # a large tree, and its findings go back where the walk met each file
-    scans: list[tuple[int, Path, str, int]] = []  # (where in out, path, where, size)
+    scans: list[tuple[int, str, str, int]] = []  # (where in out, path, where, size)
 
     def onerror(error: OSError) -> None:
         where = Path(error.filename) if error.filename else root
         out.append(finding("tree.unreadable", rel(root, where), f"cannot list: {error.strerror}"))
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
-        here = Path(dirpath)
+    # Plain strings, not Path objects (thousands of entries): each folder's path relative
+    # to the root is its parent's plus its name, recorded under the path os.walk will give.
+    top = os.fspath(root)
+    relative = {top: ""}
+    for dirpath, dirnames, filenames in os.walk(top, onerror=onerror, followlinks=False):
+        here = relative[dirpath]
         dirnames.sort()
-        if here != root and not dirnames and not filenames:
-            out.append(finding("tree.empty-dir", rel(root, here), "empty directory"))
+        if dirpath != top and not dirnames and not filenames:
+            out.append(finding("tree.empty-dir", here, "empty directory"))
         for name in sorted(dirnames + filenames):
-            path = here / name
-            where = rel(root, path)
+            path = os.path.join(dirpath, name)
+            where = f"{here}/{name}" if here else name
             if name.startswith("."):
                 out.append(finding("tree.hidden", where, f"hidden entry {name!r}"))
             if " " in name:
@@ -69,7 +73,7 @@ def hygiene_findings(root: Path) -> list[Finding]:
             if name == "__pycache__":
                 out.append(finding("tree.pycache", where, "__pycache__ directory"))
             try:
-                info = path.lstat()
+                info = os.lstat(path)
             except OSError as error:
                 out.append(finding("tree.unreadable", where, f"cannot stat: {error.strerror}"))
                 continue
@@ -84,7 +88,9 @@ def hygiene_findings(root: Path) -> list[Finding]:
             elif not stat.S_ISDIR(info.st_mode):
                 out.append(finding("tree.stray-entry", where, "not a regular file or directory"))
         # os.walk lists links to directories under dirnames; never descend into them.
-        dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        for d in dirnames:
+            relative[os.path.join(dirpath, d)] = f"{here}/{d}" if here else d
     size = sum(job[3] for job in scans)
     if size >= PARALLEL_SCAN_BYTES:
         keep_freed_memory()
