@@ -12,15 +12,16 @@ The model is ours, the settings are not: requests carry the official generation 
 (max_tokens 128, greedy), and the server serves `write_chain`'s tiny model, whose greedy answer
 to these prompts is `Done.` and then `</s>`: five real tokens, tokenized, sampled, detokenized
 and streamed by the server one by one, so LoadGen's TTFT and TPOT are two measurements. That
-makes a request ~10 ms instead of ~135 ms (128 tokens), but ~10 ms is llama.cpp's Python server
-itself (its HTTP and event stream; the model's own work is ~3 ms of it), so LoadGen's full
-counts stay long: every run covers the whole data set, 13,368 samples for llama3.1-8b and 5,000
-for the edge benchmark (Offline's min_query_count, equal-issue padding to the performance sample
-count, the accuracy data set): ~73,500 requests, about 20 minutes on 2 cores. That is the full
-tree, run with MLPERF_OPS_LLM_FULL_TREE=1. On CI (by default) each data set has 1,536 prompts and
-Offline declares `min_query_count: 1`, so each run covers 1,536 samples (~3.5 minutes); every other
-setting is LoadGen's and the round's, and the checker says what that costs: each accuracy run
-covers fewer samples than the round needs.
+makes a request ~10 ms instead of ~125 ms (128 tokens; bench/bench_llm_chain.py), but ~10 ms is
+llama.cpp's Python server itself (its HTTP and event stream; the model's own work, in-process,
+is ~3 ms of it), so LoadGen's full counts stay long: every run covers the whole data set,
+13,368 samples for llama3.1-8b and 5,000 for the edge benchmark (Offline's min_query_count,
+equal-issue padding to the performance sample count, the accuracy data set): ~73,500 requests,
+1,127 s on 2 cores when measured. That is the full tree, run with MLPERF_OPS_LLM_FULL_TREE=1.
+On CI (by default) each data set has 1,536 prompts and Offline declares `min_query_count: 1`,
+so each run covers 1,536 samples (200 s measured); every other setting is LoadGen's and the
+round's, and the checker says what that costs: each accuracy run covers fewer samples than the
+round needs.
 
 What must hold:
 - every run is done through the server, with no fault, every answer five tokens, every
