@@ -28,46 +28,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from figures import Figure, Noise, alternating_pairs, pair_count, report
+from streaming_client import requests_per_second
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support import llm_tiny_model  # noqa: E402
 
-_CLIENT = """
-import json, sys, threading, time
-import requests
-url, count, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-body = {"model": "m", "max_tokens": 128, "temperature": 0.0, "top_p": 1.0, "min_tokens": 1, "top_k": 1,
-        "seed": 42, "logprobs": 1, "stream": True, "stream_options": {"include_usage": True}}
-left, lock = [count], threading.Lock()
-def worker():
-    with requests.Session() as session:
-        while True:
-            with lock:
-                if left[0] == 0:
-                    return
-                left[0] -= 1
-                i = left[0]
-            prompt = f"Summarize article {i}: the quick brown fox"
-            with session.post(url + "/v1/completions", json={**body, "prompt": prompt}, stream=True) as resp:
-                for line in resp.iter_lines():
-                    if line == b"data: [DONE]":
-                        break
-threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-start = time.perf_counter()
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-print(count / (time.perf_counter() - start))
-"""
+# The official llama3.1-8b generation settings, as the harness sends them.
+_BODY = {"model": "m", "max_tokens": 128, "temperature": 0.0, "top_p": 1.0, "min_tokens": 1, "top_k": 1,
+         "seed": 42, "logprobs": 1, "stream_options": {"include_usage": True}}
 
 
 def rate(url: str, count: int, concurrency: int) -> float:
-    proc = subprocess.run([sys.executable, "-c", _CLIENT, url, str(count), str(concurrency)],
-                          capture_output=True, text=True, check=True)
-    return float(proc.stdout.strip())
+    return requests_per_second(url, count, concurrency, _BODY, "Summarize article {i}: the quick brown fox")
 
 
 @contextlib.contextmanager

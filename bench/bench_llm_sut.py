@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from figures import Figure, Noise, alternating_pairs, pair_count, report
+from streaming_client import requests_per_second
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -39,39 +39,10 @@ from tests.support.llm_standin import Standin  # noqa: E402
 SERVER_QPS = 20
 
 
-_FLOOR = """
-import sys, threading, time
-import requests
-url, samples, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-left = [samples]
-lock = threading.Lock()
-def worker():
-    with requests.Session() as session:
-        while True:
-            with lock:
-                if left[0] == 0:
-                    return
-                left[0] -= 1
-            with session.post(url + "/v1/completions", json={"prompt": "p", "max_tokens": 128, "stream": True},
-                              stream=True) as resp:
-                for _ in resp.iter_lines():
-                    pass
-threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-start = time.perf_counter()
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-print(samples / (time.perf_counter() - start))
-"""
-
-
 def client_floor(url: str, samples: int, concurrency: int) -> float:
     """Requests/s of `concurrency` threads streaming `samples` completions with requests, in a
     process of its own like the harness (sharing the stand-in server's GIL would slow it ~10x)."""
-    proc = subprocess.run([sys.executable, "-c", _FLOOR, url, str(samples), str(concurrency)],
-                          capture_output=True, text=True, check=True)
-    return float(proc.stdout.strip())
+    return requests_per_second(url, samples, concurrency, {"max_tokens": 128}, "p")
 
 
 def harness_offline(url: str, data: Path, samples: int, concurrency: int) -> float:
