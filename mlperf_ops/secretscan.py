@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from mlperf_ops.core.errors import Problem
+from mlperf_ops.core.positions import position
 from mlperf_ops.core.shorten import shorten
 
 if TYPE_CHECKING:  # the YAML package costs ~40 ms to import: `check` scans logs, never YAML
@@ -166,13 +167,6 @@ def may_hold_secret(data: bytes) -> bool:
     return any(p.search(data) is not None for p in _PREFILTER)
 
 
-def _position(text: str, index: int) -> tuple[int, int]:
-    """1-based line and column of character `index` (yamlfile.text.position's arithmetic:
-    importing that package for it would import YAML, which `check` on logs never needs)."""
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
-
-
 def scan_text(text: str) -> list[Leak]:
     """Every known token format in `text`, in order, with 1-based line and column."""
     leaks: list[Leak] = []
@@ -182,7 +176,7 @@ def scan_text(text: str) -> list[Leak]:
         if not any(needle in text for needle in needles):
             continue
         for match in pattern.finditer(text):
-            line, col = _position(text, match.start())
+            line, col = position(text, match.start())
             leaks.append(Leak(what, line, col, match.start(), match.end()))
     return sorted(leaks, key=lambda leak: leak.start)
 
@@ -227,7 +221,7 @@ class _Locator:
         if not self.text or not fragment or line > len(self.line_starts):
             return fallback
         index = self.text.find(fragment, self.line_starts[line - 1])
-        return _position(self.text, index) if index >= 0 else fallback
+        return position(self.text, index) if index >= 0 else fallback
 
 
 def document_problems(doc: SourceDoc) -> list[Problem]:

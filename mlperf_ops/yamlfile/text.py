@@ -11,6 +11,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from mlperf_ops.core.positions import position
+
 # YAML 1.1/1.2 printable set (c-printable): tab, LF, CR, NEL, the printable BMP minus
 # surrogates, and the astral planes. Everything else — NUL, other C0/C1 controls, DEL,
 # U+FFFE/U+FFFF, lone surrogates — is rejected by the parser, so we reject it first.
@@ -31,13 +33,6 @@ class TextProblem:
     col: int
     message: str
     hint: str
-
-
-def position(text: str, index: int) -> tuple[int, int]:
-    """1-based line and column of character `index` in `text`."""
-    line = text.count("\n", 0, index) + 1
-    start = text.rfind("\n", 0, index) + 1
-    return line, index - start + 1
 
 
 def decode(raw: bytes) -> tuple[str | None, TextProblem | None]:
