@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from figures import Figure, Noise, alternating_pairs, pair_count, report
+from mlperf_ops.state.record import RunSummary
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -95,7 +96,7 @@ def copy_models_out(image_tag: str, dest: Path) -> Path:
     return dest / Path(IMAGE_MODELS).name
 
 
-def host_run(record_dir: Path, container_env: dict[str, str], model_dir: Path, work: Path) -> dict[str, Any]:
+def host_run(record_dir: Path, container_env: dict[str, str], model_dir: Path, work: Path) -> RunSummary:
     """The same harness on the host with the record's user.conf and the container's environment."""
     from mlperf_ops.run.outcome import summarise
 
@@ -197,7 +198,10 @@ def host_value(scenario: str, record: dict[str, Any], envs: dict[str, dict[str, 
                work: Path) -> float:
     """The host run's headline value (samples/s or p90 ns) with the record's user.conf."""
     assert model_dir is not None
-    return float(host_run(Path(record["_path"]), envs[scenario], model_dir, work)["value"])
+    value = host_run(Path(record["_path"]), envs[scenario], model_dir, work).value
+    if value is None:
+        raise SystemExit(f"the host {scenario} run logged no result")
+    return float(value)
 
 
 def noop_apply(state: Path) -> float:
