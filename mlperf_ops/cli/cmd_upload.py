@@ -8,9 +8,7 @@ nothing printed here contains it or a signed URL's query (everything goes throug
 from __future__ import annotations
 
 import os
-import secrets
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +173,11 @@ def dev_portal_cmd(
     slow: float,
 ) -> int:
     """Run a local portal on 127.0.0.1 that speaks the upload protocol, faults included."""
-    from mlperf_ops.ship.devportal import DevPortal, FaultPlan  # http.server and friends: not for `upload`
+    # http.server, secrets and threads are the dev portal's, not `upload`'s: imported here.
+    import secrets
+    import threading
+
+    from mlperf_ops.ship.devportal import DevPortal, FaultPlan
 
     id_file: Path | None = None
     if os.environ.get(SUBMITTER_ID_ENV) or os.environ.get(SUBMITTER_ID_FILE_ENV):
