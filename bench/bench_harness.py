@@ -221,8 +221,12 @@ def main() -> int:
         minimal_server: list[tuple[float, float, str]] = []
         harness_server: list[tuple[float, float, str]] = []
 
+        server_control: list[float] = []  # A/A: minimal p99 / minimal p99 again, per pair
+
         def minimal_side() -> float:
             minimal_server.append(measure_minimal_server(min_duration_ms=args.min_duration_ms))
+            again = measure_minimal_server(min_duration_ms=args.min_duration_ms)
+            server_control.append(minimal_server[-1][1] / again[1])
             return minimal_server[-1][1]
 
         def harness_side() -> float:
@@ -242,10 +246,12 @@ def main() -> int:
     invalid = [v for _, _, v in minimal_server + harness_server if v != "VALID"]
     p99_h = statistics.median(p for _, p, _ in harness_server)
     p99_m = statistics.median(p for _, p, _ in minimal_server)
+    for number, ((_, m, _), (_, h, _), aa) in enumerate(zip(minimal_server, harness_server, server_control), 1):
+        print(f"  Server pair {number}: p99 minimal {m:.3f} ms, harness {h:.3f} ms; minimal/minimal again {aa:.3f}")
     print(f"Server at {SERVER_QPS} QPS: harness p99 {p99_h:.3f} ms, minimal p99 {p99_m:.3f} ms (medians); "
           f"{'all VALID' if not invalid else f'{len(invalid)} run(s) not VALID'}")
     report(Figure("harness_null_server", [b / s for b, s in server], bar=0.9, higher_is_better=True,
-                  noise=server_noise,
+                  noise=server_noise, control=server_control,
                   what=f"Server at {SERVER_QPS} QPS: p99 latency of a minimal LoadGen loop / p99 of the harness "
                        "(noop backend); every run VALID",
                   extra={"p99_ms_harness": round(p99_h, 4), "p99_ms_minimal": round(p99_m, 4),

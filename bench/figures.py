@@ -216,6 +216,9 @@ class Figure:
     fixed_ratio: float | None = None
     fixed_spread: tuple[float, float] | None = None
     blocker: str | None = None  # why the figure cannot be judged at all (an INVALID run, say)
+    # A/A control: the baseline against itself (same program, same inputs), measured in
+    # the same pairs. Its spread is the finest difference this machine can resolve.
+    control: list[float] | None = None
 
     @property
     def ratio(self) -> float:
@@ -239,6 +242,18 @@ class Figure:
 
     def _causes(self) -> list[str]:
         return self.noise.causes() if self.noise else []
+
+    def control_too_wide(self) -> bool:
+        """True when the A/A control itself spreads beyond the tolerance around 1."""
+        if not self.control:
+            return False
+        return min(self.control) < 1 - self.tolerance or max(self.control) > 1 + self.tolerance
+
+    def _control_note(self) -> str:
+        assert self.control
+        return (f"the baseline against itself (A/A, same inputs, same pairs) spreads "
+                f"{min(self.control):.3f}..{max(self.control):.3f}, median {statistics.median(self.control):.3f}: "
+                f"this machine cannot resolve ±{self.tolerance:.0%} for this figure")
 
     def judgeable(self) -> bool:
         """False when the bench cannot say pass or miss: a blocker, or a spread wider than
@@ -269,6 +284,8 @@ class Figure:
                 return (f"spread too wide to judge (beyond ±{self.tolerance:.0%}; {side}): "
                         + "; ".join(causes))
             why = "no steal time, extra load or frequency change seen: the measured thing itself varies"
+            if self.control_too_wide():
+                why += "; " + self._control_note()
             if self._passes(lo) and self._passes(hi):
                 return f"meets the bar in every pair, though the spread is wide (beyond ±{self.tolerance:.0%}): {why}"
             if not self._passes(lo) and not self._passes(hi):
@@ -289,7 +306,11 @@ class Figure:
                 "higher_is_better": self.higher_is_better, "pairs": len(self.values),
                 "values": [round(v, 4) for v in self.values], "verdict": self.verdict(),
                 "judged": self.judgeable(), "what": self.what,
-                **({"noise": self.noise.as_dict()} if self.noise else {}), **self.extra}
+                **({"noise": self.noise.as_dict()} if self.noise else {}),
+                **({"control": {"ratio": round(statistics.median(self.control), 4),
+                                "spread": [round(min(self.control), 4), round(max(self.control), 4)],
+                                "values": [round(v, 4) for v in self.control]}} if self.control else {}),
+                **self.extra}
 
 
 def alternating_pairs(

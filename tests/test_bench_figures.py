@@ -56,6 +56,18 @@ def test_steady_spread_is_judged_and_names_the_load_it_was_measured_beside() -> 
     assert _figure(STEADY, _noise(0.1)).verdict() == "meets the bar"
 
 
+def test_a_wide_a_a_control_is_named_as_the_limit_of_what_the_machine_resolves() -> None:
+    mixed = [0.4, 0.9, 0.8, 0.85, 1.2]
+    wide = Figure("x", mixed, bar=0.8, higher_is_better=True, what="x", noise=_noise(0.1),
+                  control=[0.8, 1.1, 1.0, 0.9, 1.2])
+    assert "A/A" in wide.verdict() and "0.800..1.200" in wide.verdict()
+    assert wide.as_dict()["control"]["spread"] == [0.8, 1.2]
+    # A steady control is no excuse: the verdict is about the figure alone.
+    steady = Figure("x", mixed, bar=0.8, higher_is_better=True, what="x", noise=_noise(0.1),
+                    control=[0.99, 1.01, 1.0, 1.02, 0.98])
+    assert "A/A" not in steady.verdict() and not steady.judgeable()
+
+
 def test_other_share_is_the_cpu_others_used_over_the_pair() -> None:
     # 2 cores for 10 s = 20 CPU-seconds; 15 busy, 5 of them ours: others used half the machine
     assert other_share((100.0, 115.0), (1000.0, 1020.0), (3.0, 8.0)) == pytest.approx(0.5)
