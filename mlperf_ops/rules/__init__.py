@@ -14,9 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from mlperf_ops.core.errors import UsageError
+from mlperf_ops.rules.compiled import parsed
 
 SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server", "Interactive")
 SYSTEM_TYPES = ("datacenter", "edge")
@@ -350,9 +349,13 @@ def _benchmark(name: str, raw: dict[str, Any]) -> Benchmark:
     )
 
 
-# Our own rules data, so the C parser's speed without its positions is what fits: 8x
-# faster than the pure-Python one on v6.1.yaml (~60 ms of every command that plans).
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _parse_yaml(text: bytes) -> Any:
+    # Our own rules data, so the C parser's speed without its positions is what fits: 8x
+    # faster than the pure-Python one on v6.1.yaml. Imported here: a cached parse needs no YAML.
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
 
 @cache
 def load_rules(round_name: str) -> Rules:
@@ -361,8 +364,8 @@ def load_rules(round_name: str) -> Rules:
         raise UsageError(
             f"no rules for round {round_name!r}", hint=f"rounds known: {', '.join(rounds)}"
         )
-    text = resources.files(__package__).joinpath(f"{round_name}.yaml").read_text("utf-8")
-    raw = yaml.load(text, Loader=_SAFE_LOADER)
+    text = resources.files(__package__).joinpath(f"{round_name}.yaml").read_bytes()
+    raw = parsed(round_name, text, _parse_yaml)
     return Rules(
         round=raw["round"],
         source_repo=raw["source"]["repo"],

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Mapping, Protocol, Sequence
 
 from mlperf_ops import __version__, secretscan
+from mlperf_ops.core.cachedir import cache_root
 from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.core.errors import FileInvalid, OperationalError, Problem, UsageError
 from mlperf_ops.yamlfile import read_yaml
@@ -160,11 +161,7 @@ class ImageEngine(Protocol):
 
 
 def default_cache_dir() -> Path:
-    override = os.environ.get("MLPERF_OPS_CACHE_DIR")  # one cache directory for everything (README)
-    if override:
-        return Path(override)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "mlperf-ops"
+    return cache_root()  # one cache directory for everything (README)
 
 
 # --------------------------------------------------------------------------- loading

@@ -16,21 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from mlperf_ops import __version__
+from mlperf_ops.core.cachedir import CACHE_ENV, cache_root
 
-CACHE_ENV = "MLPERF_OPS_CACHE_DIR"
+__all__ = ["CACHE_ENV", "key", "known_valid", "remember_valid"]
 
 
 def _directory() -> Path:
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit) / "schema-valid"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mlperf-ops" / "schema-valid"
+    return cache_root() / "schema-valid"
 
 
 def _refuse(value: object) -> Any:
