@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -156,6 +157,9 @@ def test_dockerfiles_pass_hadolint(name: str):
 @dataclass
 class _Info:
     id: str
+    # every fake image's config: the CMD and ENV a controller built FROM it records
+    command: tuple[str, ...] = ("python3", "-m", "harness", "run")
+    env: tuple[str, ...] = ("PATH=/opt/venv/bin:/usr/bin", "HOME=/tmp")
 
 
 class FakeEngine:
@@ -394,6 +398,10 @@ def test_ensure_controller_builds_its_harness_image_first(project, tmp_path):
     assert [tag for tag, _, _ in engine.builds] == [cpu_tag, ref.tag]
     _, buildargs, staged = engine.builds[1]
     assert buildargs["BASE_IMAGE"] == cpu_tag
+    # the harness image's CMD and ENV names, for the local executor in the pod (execute/local.py)
+    assert json.loads(buildargs["MLPERF_HARNESS_COMMAND"]) == ["python3", "-m", "harness", "run"]
+    assert json.loads(buildargs["MLPERF_HARNESS_ENV"]) == ["HOME", "PATH"]
+    assert "MLPERF_HARNESS_COMMAND" not in engine.builds[0][1]  # a harness image records nothing
     assert {"Dockerfile", "image.yaml", "requirements.txt", "mlperf-ops",
             "wheelhouse/cpu-controller-1.0-py3-none-any.whl",
             "mlperf_ops/__init__.py", "mlperf_ops/harness/__main__.py",

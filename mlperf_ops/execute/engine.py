@@ -88,6 +88,10 @@ class ImageInfo:
     # Registry digests (repo@sha256:…) of an image that was pulled or pushed; a locally
     # built one has none, and its `id` (the config's sha256) is then its identity.
     repo_digests: tuple[str, ...] = ()
+    # The image's CMD and ENV entries (`NAME=value`): what a container of it runs and gets
+    # when the run names no command (a controller image records them for the local executor).
+    command: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -284,6 +288,8 @@ class Engine:
                 labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
                 size_bytes=int(attrs.get("Size") or 0),
                 repo_digests=tuple(str(d) for d in attrs.get("RepoDigests") or ()),
+                command=tuple(str(c) for c in (attrs.get("Config") or {}).get("Cmd") or ()),
+                env=tuple(str(e) for e in (attrs.get("Config") or {}).get("Env") or ()),
             )
 
         try:

@@ -42,6 +42,7 @@ from mlperf_ops import __version__, secretscan
 from mlperf_ops.core.cachedir import cache_root
 from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.core.errors import FileInvalid, OperationalError, Problem, UsageError
+from mlperf_ops.execute.local import harness_defaults_env
 from mlperf_ops.yamlfile import read_yaml
 from mlperf_ops.yamlfile.schema import packaged_schema, schema_problems
 
@@ -684,6 +685,22 @@ def ensure_image(
         return _build_image(engine, target, harness_dir, package_dir, digest, tag, settings, on_event)
 
 
+def harness_record(engine: ImageEngine, harness_image: str) -> dict[str, str]:
+    """Build args recording the harness image's CMD and ENV names in a controller built FROM it.
+
+    Inside a pod the local executor starts the harness itself and has no engine to ask what a
+    container of the image would run (execute/local.py). Read from the image rather than
+    declared again in each Dockerfile: the CMD Docker runs stays the one source, and any
+    harness image works unchanged. No new input to the controller's identity: the harness
+    image's config follows from its spec hash, which the controller's covers (base_identity).
+    """
+    info = engine.image_info(harness_image)
+    if info is None:
+        raise OperationalError(f"harness image {harness_image} vanished before its controller was built",
+                               hint="run the build again")
+    return harness_defaults_env(info.command, info.env)
+
+
 @contextlib.contextmanager
 def _build_lock(settings: BuildSettings, tag: str) -> Iterator[None]:
     locks = settings.log_dir / "locks"
@@ -707,6 +724,9 @@ def _build_image(engine: ImageEngine, target: ImageTarget, harness_dir: Path, pa
                                   settings=settings, package_dir=package_dir).tag
     else:
         base_image = str(target.base_registry)
+    recorded: dict[str, str] = {}
+    if target.kind == CONTROLLER_KIND:
+        recorded = harness_record(engine, base_image)
     wheelhouse = ensure_wheelhouse(target, settings.wheel_cache, on_event)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.log_dir / f"{target.name}-{digest[:16]}.log"
@@ -717,7 +737,7 @@ def _build_image(engine: ImageEngine, target: ImageTarget, harness_dir: Path, pa
     with tempfile.TemporaryDirectory(prefix=".stage-", dir=settings.wheel_cache) as tmp:
         context = Path(tmp) / "context"
         stage_context(target, harness_dir, wheelhouse, context, package_dir=package_dir)
-        buildargs = {**dict(target.build_args), "BASE_IMAGE": base_image}
+        buildargs = {**dict(target.build_args), **recorded, "BASE_IMAGE": base_image}
         line_sink = (lambda line: on_event(ImageEvent(target.name, "build", line))) if on_event else None
         image_id = engine.build(
             context, tag, managed_labels(target.name, digest), buildargs, log_path, line_sink,
