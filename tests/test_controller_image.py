@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -25,8 +23,9 @@ from mlperf_ops.render import k8s
 from mlperf_ops.render.k8s_documents import render_k8s_documents
 from mlperf_ops.plan.controller import load_context, make_plan
 from mlperf_ops.execute.engine import Engine
-from mlperf_ops.execute.executor import ContainerSpec, Mount
+from mlperf_ops.execute.executor import ContainerSpec
 from mlperf_ops.state.ledger import Ledger
+from tests.support.k8s_pod import pod_spec
 from tests.test_k8s import _kubernetes_validate
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -72,11 +71,6 @@ def test_the_pod_computes_the_hosts_harness_identities(engine: Engine, controlle
     assert host and lines == host, lines
 
 
-def _k8s_size_as_docker(quantity: str) -> str:
-    number, unit = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti)?", quantity).groups()  # type: ignore[union-attr]
-    return number + {None: "", "Ki": "k", "Mi": "m", "Gi": "g", "Ti": "t"}[unit]
-
-
 def _limited_manifest(tmp_path: Path) -> Path:
     """demo-singlestream with no audit tests: one calibration and one performance run."""
     data = yaml.safe_load((REPO / "manifests" / "demo-singlestream.yaml").read_text())
@@ -88,54 +82,6 @@ def _limited_manifest(tmp_path: Path) -> Path:
     path.parent.mkdir()
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
-
-
-def _pod_spec(job: dict[str, Any], tmp_path: Path, configmap: dict[str, Any],
-              labels: dict[str, str]) -> tuple[ContainerSpec, Path]:
-    """The rendered Job's container as a ContainerSpec; volumes become host directories."""
-    pod = job["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
-    volumes = {v["name"]: v for v in pod["volumes"]}
-    state = tmp_path / "state"
-    state.mkdir()
-    state.chmod(0o777)  # what the Job's fsGroup does for the claim: writable by the pod's uid
-    mounts: list[Mount] = []
-    shm_size: str | None = None
-    for mount in container["volumeMounts"]:
-        volume = volumes[mount["name"]]
-        if "persistentVolumeClaim" in volume:
-            mounts.append(Mount(state, mount["mountPath"], read_only=False))
-        elif "configMap" in volume:
-            assert volume["configMap"]["name"] == configmap["metadata"]["name"]
-            manifest_dir = tmp_path / "configmap"
-            manifest_dir.mkdir()
-            for key, text in configmap["data"].items():
-                (manifest_dir / key).write_text(text)
-            mounts.append(Mount(manifest_dir, mount["mountPath"], read_only=bool(mount.get("readOnly"))))
-        elif mount["mountPath"] == "/tmp":
-            assert volume["emptyDir"] == {}  # the engine gives every container a private tmpfs /tmp
-        elif mount["mountPath"] == "/dev/shm":
-            shm_size = _k8s_size_as_docker(volume["emptyDir"]["sizeLimit"])
-        else:
-            raise AssertionError(f"unexpected volume in the Job: {mount}")
-    security = container["securityContext"]
-    assert security["readOnlyRootFilesystem"] is True and security["capabilities"] == {"drop": ["ALL"]}
-    user = f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}"
-    limits = container.get("resources", {}).get("limits", {})
-    spec = ContainerSpec(
-        image=container["image"],
-        command=[*container["command"], "--only", ONLY],
-        env={e["name"]: e["value"] for e in container["env"]},
-        mounts=tuple(mounts),
-        workdir=container["workingDir"],
-        user=user,
-        network="none",
-        read_only_rootfs=True,
-        mem_limit=_k8s_size_as_docker(limits["memory"]) if "memory" in limits else None,
-        shm_size=shm_size,
-        labels=labels,
-    )
-    return spec, state
 
 
 def test_the_rendered_job_runs_apply_in_the_controller_image(
@@ -152,7 +98,8 @@ def test_the_rendered_job_runs_apply_in_the_controller_image(
     validated = _kubernetes_validate(tmp_path, docs)
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
-    spec, state = _pod_spec(job, tmp_path, configmap, docker_labels)
+    pod = pod_spec(job, configmap, tmp_path, docker_labels, extra_args=("--only", ONLY))
+    spec, state = pod.spec, pod.state
     assert spec.env["MLPERF_OPS_EXECUTOR"] == "local"
     lines = _run(engine, spec, tmp_path / "pod.log", timeout_s=900)
 
