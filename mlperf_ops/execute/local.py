@@ -5,7 +5,10 @@ rendered by `mlperf-ops render k8s` (non-root, no privilege escalation, capabili
 dropped, read-only root) — and there is no Docker engine to ask. The container
 contract is kept: the same MLPERF_* variables, with the container paths of the
 mounts (/mlperf/config, /mlperf/output, …) translated to the host directories they
-would have been bound to. This module adds no isolation of its own.
+would have been bound to, and what Docker would take from the image — the command of a
+run that declares none, the variables the image declares — from what the controller image
+recorded of its harness image (HARNESS_COMMAND_ENV, HARNESS_ENV_NAMES_ENV). This module adds
+no isolation of its own.
 """
 
 from __future__ import annotations

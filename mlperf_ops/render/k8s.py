@@ -10,7 +10,9 @@ Contract of the pod (what the image and the cluster must provide):
 - the system's image contains the `mlperf-ops` command and the harness, and the project
   files `apply` reads besides the manifest (`pipelines/`, `images/`) under `project_dir`:
   the controller image (`mlperf-ops images build controller --for TARGET`, images/controller/)
-  built FROM the harness target's image is exactly that;
+  built FROM the harness target's image is exactly that, and it records the harness
+  image's CMD and the names of its ENV for the local executor (execute/local.py), which
+  cannot ask an engine for them in the pod;
 - the manifest itself comes from a ConfigMap (see `render_manifest_configmap`), so a
   tuning change needs no image rebuild;
 - the ledger lives on a PersistentVolumeClaim shared by every system's Job. Records are
