@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support import llm_tiny_model  # noqa: E402
+from tests.support.llamacpp_server import llama_cpp_installed  # noqa: E402
 
 # The official llama3.1-8b generation settings, as the harness sends them.
 _BODY = {"model": "m", "max_tokens": 128, "temperature": 0.0, "top_p": 1.0, "min_tokens": 1, "top_k": 1,
@@ -46,7 +46,7 @@ def rate(url: str, count: int, concurrency: int) -> float:
 
 @contextlib.contextmanager
 def serving(home: Path, model: Path) -> Iterator[str]:
-    from tests.test_llm_llamacpp import serving as llama_serving
+    from tests.support.llamacpp_server import serving as llama_serving
 
     with llama_serving(home, model, "--interrupt_requests", "False") as url:
         yield url
@@ -58,8 +58,7 @@ def main() -> int:
     parser.add_argument("--random", type=int, default=40, help="requests per measurement, random model")
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
-    probe = subprocess.run([sys.executable, "-c", "import llama_cpp.server, gguf"], capture_output=True)
-    if probe.returncode != 0:
+    if not llama_cpp_installed():
         print("bench_llm_chain: skipped: llama-cpp-python[server] is not installed "
               "(bash scripts/build-llm-test-server.sh .venv)")
         return 0

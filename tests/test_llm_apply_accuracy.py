@@ -19,7 +19,8 @@ import pytest
 
 from tests.support.llm_harness_run import write_dataset
 from mlperf_ops.run.artifacts import digest
-from tests.test_llm_llamacpp import SCORING_DATA, llama_files, serving  # noqa: F401 (fixture)
+from tests.support.llamacpp_server import SCORING_DATA, serving
+from tests.test_llm_llamacpp import llama_files  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]

@@ -57,7 +57,8 @@ from mlperf_ops.rules import load_rules
 from mlperf_ops.run.artifacts import digest
 from tests.support import llm_tiny_model
 from tests.support.llm_harness_run import write_dataset
-from tests.test_llm_llamacpp import SCORING_DATA, _ensure_llama_cpp, serving
+from tests.support.records import records_on_disk, run_label
+from tests.support.llamacpp_server import SCORING_DATA, ensure_llama_cpp, serving
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
@@ -73,9 +74,11 @@ AUDITED = {"llama3.1-8b"}  # TEST06; the edge benchmark has no audit in this rou
 SAMPLES = {name: RULES.benchmark(name).dataset_size if FULL else 1536 for name in SCENARIOS}
 # Server's rate, queries/s. LoadGen pads a Server run to a multiple of the data set (equal issue),
 # and paces its accuracy run at the same rate, so this sets both runs' length. The server answers
-# ~90 requests/s here (~70 on a busy machine); half of that keeps TTFT in milliseconds, far under
-# the 2 s limit.
-SERVER_QPS = 45
+# ~90 requests/s here (~70 on a busy machine). A Server run that asks for more than the server
+# answers queues without bound and comes back INVALID, so the rate is what a server sharing its 2
+# cores with 3-4 other busy processes still answers (~20): a busy machine must not decide this
+# test. It costs ~40 s per Server run over 45 queries/s.
+SERVER_QPS = 20
 SUBMITTER = "MLPerfOpsDemo"
 SYSTEM = "llm-cpu"
 RESULTS = {f"open/{SUBMITTER}/results/{SYSTEM}/{name}/{scenario}"
@@ -109,7 +112,7 @@ def _prompts(count: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    _ensure_llama_cpp()
+    ensure_llama_cpp()
     home = tmp_path_factory.mktemp("llama31-tree")
     gguf = llm_tiny_model.write_chain(home / "chain.gguf")
     data = write_dataset(home / "dataset.json", _prompts(SAMPLES["llama3.1-8b"]))
@@ -151,12 +154,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
 
 
 def _records(state: Path) -> dict[str, dict[str, Any]]:
-    out = {}
-    for path in (state / "records").glob("*/record.json"):
-        data = json.loads(path.read_text("utf-8"))
-        data["_dir"] = path.parent
-        out[f"{data['benchmark']}/{data['scenario']}/{data['audit_test'] or data['mode']}"] = data
-    return out
+    return records_on_disk(state, lambda r: f"{r['benchmark']}/{r['scenario']}/{run_label(r)}")
 
 
 def test_every_run_is_done_through_the_server_over_the_whole_data_set(applied: Applied) -> None:

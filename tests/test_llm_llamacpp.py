@@ -4,28 +4,22 @@
 Offline, Server and Interactive runs of llama3.1-8b go through real LoadGen; the logs must
 show LoadGen's own TTFT/TPOT figures and pass the checker's LLM rules, and the accuracy
 log must hold the streamed token ids as int32 the way the reference writes them.
-The server's wheel is built once (scripts/build-llm-test-server.sh, ~6.5 min on 2 cores)
-into ~/.cache/mlperf-ops/wheelhouse-llm and installed from there.
+The server comes from tests/support/llamacpp_server.py (its wheel is built once).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 
 from tests.support import llm_tiny_model
-from tests.support.llm_harness_run import REPO, run_harness, write_dataset
+from tests.support.llm_harness_run import run_harness, write_dataset
+from tests.support.llamacpp_server import SCORING_DATA, ensure_llama_cpp, serving
 from mlperf_ops.run.compliance import verify_test06
 from mlperf_ops.run.outcome import read_accuracy
 from mlperf_ops.rules import load_rules
@@ -34,58 +28,11 @@ from tests.test_check_llm import findings
 pytestmark = pytest.mark.slow
 SAMPLES = 8
 MAX_TOKENS = 128  # llama3.1-8b's official max_tokens; the tiny model never stops before it
-SCORING_DATA = Path(__file__).parent / "data" / "llm_scoring"
-
-
-def _ensure_llama_cpp() -> None:
-    probe = [sys.executable, "-c", "import llama_cpp.server, gguf"]
-    if subprocess.run(probe, capture_output=True).returncode == 0:
-        return
-    venv = Path(sys.executable).parents[1]
-    subprocess.run(["bash", str(REPO / "scripts/build-llm-test-server.sh"), str(venv)], check=True, timeout=1800)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def serving(home: Path, model: Path, *extra: str) -> Iterator[str]:
-    """llama.cpp's server on a free loopback port, until the block ends."""
-    port = _free_port()
-    log_path = home / f"server-{port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-                                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
-                                 *extra], stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, log_path.read_text()[-2000:]
-                try:
-                    if requests.get(url + "/v1/models", timeout=2).status_code == 200:
-                        break
-                except requests.exceptions.ConnectionError:
-                    pass
-                assert time.monotonic() < deadline, "llama.cpp's server did not come up in 60 s"
-                time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture(scope="module")
 def llama_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, Path]:
-    _ensure_llama_cpp()
+    ensure_llama_cpp()
     home = tmp_path_factory.mktemp("llama")
     model = llm_tiny_model.write(home / "tiny.gguf")
     vocab = home / "vocab.json"
