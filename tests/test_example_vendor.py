@@ -27,6 +27,7 @@ from mlperf_ops.stacks.images import ensure_image, load_target
 from mlperf_ops.run.runner import _score_accuracy_log
 from mlperf_ops.state.ledger import Ledger
 from mlperf_ops.run.verify import verify_audit
+from tests.support.records import records_on_disk, run_label
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -56,12 +57,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def records(state: Path) -> dict[str, dict[str, Any]]:
-    out = {}
-    for path in (state / "records").glob("*/record.json"):
-        data = json.loads(path.read_text("utf-8"))
-        data["_dir"] = path.parent
-        out[f"{data['system']}/{data['benchmark']}/{data['scenario']}/{data['audit_test'] or data['mode']}"] = data
-    return out
+    return records_on_disk(state, lambda r: f"{r['system']}/{r['benchmark']}/{r['scenario']}/{run_label(r)}")
 
 
 def test_every_run_is_done_through_the_vendor_command(applied: Path) -> None:

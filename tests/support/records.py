@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mlperf_ops.state.record import RetryCounts, RunRecord, RunSummary
@@ -32,3 +35,19 @@ def for_spec(spec: Any, **fields: Any) -> RunRecord:
     return run_record(key=spec.key, run_id=spec.run_id, system=spec.system, benchmark=spec.benchmark,
                       official=spec.official, scenario=spec.scenario, mode=spec.mode,
                       audit_test=spec.audit_test, inputs=dict(spec.inputs), **fields)
+
+
+def records_on_disk(state: Path, key: Callable[[dict[str, Any]], str]) -> dict[str, dict[str, Any]]:
+    """Every record.json of a state directory as written, by `key(record)`; each with `_dir`,
+    the record's directory (where its logs are)."""
+    out = {}
+    for path in (state / "records").glob("*/record.json"):
+        data = json.loads(path.read_text("utf-8"))
+        data["_dir"] = path.parent
+        out[key(data)] = data
+    return out
+
+
+def run_label(record: dict[str, Any]) -> str:
+    """`performance`, `accuracy` or the audit's name: the last part of a run's id."""
+    return str(record["audit_test"] or record["mode"])
