@@ -116,14 +116,19 @@ def test_apply_with_the_local_executor_runs_the_real_harness(tmp_path: Path) -> 
     # them relative to the directory apply runs in, and apply checks them against its digests.
     subprocess.run([sys.executable, "-m", "mlperf_ops.harness", "demo", "--out", str(tmp_path / "build" / "demo")],
                    check=True, env=env, capture_output=True, timeout=600)
-    # On a host nothing records the harness command (a controller image does): name the cpu image's.
-    env.update(MLPERF_OPS_EXECUTOR="local", MLPERF_OPS_PROJECT=str(REPO), **VISION)
+    env = {k: v for k, v in env.items() if k not in VISION}
+    env.update(MLPERF_OPS_EXECUTOR="local", MLPERF_OPS_PROJECT=str(REPO))
     state = tmp_path / "state"
-    done = subprocess.run(
-        [sys.executable, "-m", "mlperf_ops", "apply", str(REPO / "manifests" / "demo.yaml"), "--state-dir",
-         str(state), "--only", "*/SingleStream/performance", "--json"],
-        env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )
+    apply = [sys.executable, "-m", "mlperf_ops", "apply", str(REPO / "manifests" / "demo.yaml"), "--state-dir",
+             str(state), "--only", "*/SingleStream/performance", "--json"]
+    # On a host nothing records the harness command (a controller image does), and the demo
+    # declares none: apply stops at the first run, saying so, and starts no harness.
+    refused = subprocess.run(apply, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert refused.returncode == 1, refused.stderr
+    assert f"names no harness command ({HARNESS_COMMAND_ENV} is unset)" in refused.stderr
+    assert "tip:" in refused.stderr and "Traceback" not in refused.stderr
+    # Named (the cpu image's CMD), the same ledger goes on.
+    done = subprocess.run(apply, env={**env, **VISION}, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     records = {r["run_id"].rsplit("/", 1)[1]: r for r in json.loads(done.stdout)["records"]}
     assert set(records) == {"calibration", "performance"}  # --only brings its dependency along
