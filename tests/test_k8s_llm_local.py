@@ -35,8 +35,10 @@ import docker
 import pytest
 
 from mlperf_ops.execute.engine import Engine
+from mlperf_ops.execute.executor import ContainerSpec
 from mlperf_ops.execute.local import HARNESS_COMMAND_ENV, HARNESS_ENV_NAMES_ENV
 from mlperf_ops.plan.controller import load_context, make_plan
+from mlperf_ops.render import k8s
 from mlperf_ops.render.k8s_documents import render_k8s_documents
 from mlperf_ops.run.artifacts import digest
 from mlperf_ops.stacks import images
@@ -102,6 +104,17 @@ def _manifest(home: Path, url: str) -> Path:
     return path
 
 
+def _reachable_from_a_container(engine: Engine, image: str, url: str, home: Path, labels: dict[str, str]) -> None:
+    """Fail fast (not after the harness's 300 s health wait) when a firewall keeps Docker's bridge
+    from this machine's address."""
+    probe = f"import urllib.request; urllib.request.urlopen({url + '/v1/models'!r}, timeout=10).read()"
+    lines: list[str] = []
+    result = engine.run(ContainerSpec(image=image, command=["python3", "-c", probe], network="bridge",
+                                      user=f"{k8s.RUN_AS_UID}:{k8s.RUN_AS_UID}", labels=labels),
+                        home / "reach.log", lines.append, timeout_s=60)
+    assert result.exit_code == 0, f"a container on Docker's bridge cannot reach {url}: " + "\n".join(lines[-10:])
+
+
 @pytest.fixture(scope="module")
 def pod_run(engine: Engine, controller_tag: str, session_labels: dict[str, str],
             tmp_path_factory: pytest.TempPathFactory) -> PodRun:
@@ -113,7 +126,9 @@ def pod_run(engine: Engine, controller_tag: str, session_labels: dict[str, str],
     with serving(home, gguf, "--interrupt_requests", "False", "--host", "0.0.0.0") as url, \
             pytest.MonkeyPatch.context() as patch:
         port = url.rsplit(":", 1)[1]
-        manifest = _manifest(home, f"http://{_bridge_gateway()}:{port}")
+        pod_url = f"http://{_bridge_gateway()}:{port}"
+        _reachable_from_a_container(engine, controller_tag, pod_url, home, session_labels)
+        manifest = _manifest(home, pod_url)
         patch.setenv("MLPERF_OPS_PROJECT", str(REPO))  # the manifest copy lives outside the project
         docs = render_k8s_documents(manifest, namespace="mlperf", state_pvc="ledger", image_registry=None,
                                     image_overrides={})
