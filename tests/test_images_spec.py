@@ -334,6 +334,19 @@ def test_controller_hash_covers_base_package_and_project(project, edit: str):
     assert _controller_hash(images_dir, package) != before
 
 
+def test_a_new_harness_cmd_means_a_new_controller(project):
+    # The controller records its harness image's CMD (execute/local.py runs it in the pod): read
+    # from the image the harness tag names, so a changed CMD must give both a new tag.
+    images_dir, package = project
+    before = (_cpu_hash(images_dir, package), _controller_hash(images_dir, package))
+    dockerfile = images_dir / "cpu" / "Dockerfile"
+    text = dockerfile.read_text()
+    assert 'CMD ["python3", "-m", "harness", "run"]' in text
+    dockerfile.write_text(text.replace('CMD ["python3", "-m", "harness", "run"]', 'CMD ["python3", "-m", "harness.v2"]'))
+    after = (_cpu_hash(images_dir, package), _controller_hash(images_dir, package))
+    assert after[0] != before[0] and after[1] != before[1]
+
+
 def test_controller_changes_never_change_the_harness_identity(project):
     # Run keys use the harness target's spec hash: the controller must not move it.
     images_dir, package = project
