@@ -405,8 +405,12 @@ def test_ensure_controller_builds_its_harness_image_first(project, tmp_path):
         (wheelhouse / f"{target.name}-1.0-py3-none-any.whl").write_bytes(b"wheel")
         (wheelhouse / ".complete").write_text("")
 
-    ref = images.ensure_image(engine, controller, harness_dir, settings=settings, package_dir=package)
+    events: list[images.ImageEvent] = []
+    ref = images.ensure_image(engine, controller, harness_dir, settings=settings, package_dir=package,
+                              on_event=events.append)
     assert ref.built and ref.tag == images.image_tag(controller, harness_dir, package_dir=package)
+    assert any(e.target == controller.name and "harness command" in e.message
+               and '["python3", "-m", "harness", "run"]' in e.message for e in events), events
     cpu_tag = images.image_tag(cpu, harness_dir)
     assert [tag for tag, _, _ in engine.builds] == [cpu_tag, ref.tag]
     _, buildargs, staged = engine.builds[1]

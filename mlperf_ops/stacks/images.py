@@ -42,7 +42,7 @@ from mlperf_ops import __version__, secretscan
 from mlperf_ops.core.cachedir import cache_root
 from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.core.errors import FileInvalid, OperationalError, Problem, UsageError
-from mlperf_ops.execute.local import harness_defaults_env
+from mlperf_ops.execute.local import HARNESS_COMMAND_ENV, harness_defaults_env
 from mlperf_ops.yamlfile import read_yaml
 from mlperf_ops.yamlfile.schema import packaged_schema, schema_problems
 
@@ -727,6 +727,9 @@ def _build_image(engine: ImageEngine, target: ImageTarget, harness_dir: Path, pa
     recorded: dict[str, str] = {}
     if target.kind == CONTROLLER_KIND:
         recorded = harness_record(engine, base_image)
+        if on_event:
+            command = recorded[HARNESS_COMMAND_ENV] or "none: every benchmark must declare command:"
+            on_event(ImageEvent(target.name, "build", f"the pod's harness command (the CMD of {base_image}): {command}"))
     wheelhouse = ensure_wheelhouse(target, settings.wheel_cache, on_event)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.log_dir / f"{target.name}-{digest[:16]}.log"
