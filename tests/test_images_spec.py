@@ -342,7 +342,8 @@ def test_a_new_harness_cmd_means_a_new_controller(project):
     dockerfile = images_dir / "cpu" / "Dockerfile"
     text = dockerfile.read_text()
     assert 'CMD ["python3", "-m", "harness", "run"]' in text
-    dockerfile.write_text(text.replace('CMD ["python3", "-m", "harness", "run"]', 'CMD ["python3", "-m", "harness.v2"]'))
+    dockerfile.write_text(text.replace('CMD ["python3", "-m", "harness", "run"]',
+                                       'CMD ["python3", "-m", "harness.v2"]'))
     after = (_cpu_hash(images_dir, package), _controller_hash(images_dir, package))
     assert after[0] != before[0] and after[1] != before[1]
 

@@ -125,7 +125,7 @@ def test_apply_with_the_local_executor_runs_the_real_harness(tmp_path: Path) -> 
     # declares none: apply stops at the first run, saying so, and starts no harness.
     refused = subprocess.run(apply, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert refused.returncode == 1, refused.stderr
-    assert f"names no harness command ({HARNESS_COMMAND_ENV} is unset)" in refused.stderr
+    assert f"names no harness command ({HARNESS_COMMAND_ENV} is unset or empty)" in refused.stderr
     assert "tip:" in refused.stderr and "Traceback" not in refused.stderr
     # Named (the cpu image's CMD), the same ledger goes on.
     done = subprocess.run(apply, env={**env, **VISION}, capture_output=True, text=True, timeout=600, cwd=tmp_path)

@@ -77,8 +77,8 @@ def default_command(environ: Mapping[str, str]) -> list[str]:
         # Never a guess: the image-classification harness started for an LLM system (or any
         # other image's) would fail late and misleadingly, or worse, measure the wrong thing.
         raise OperationalError(
-            f"the run declares no command and this environment names no harness command ({HARNESS_COMMAND_ENV} is unset)",
-            hint=_NO_COMMAND_HINT)
+            "the run declares no command and this environment names no harness command "
+            f"({HARNESS_COMMAND_ENV} is unset or empty)", hint=_NO_COMMAND_HINT)
     return command
 
 

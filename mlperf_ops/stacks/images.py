@@ -729,7 +729,8 @@ def _build_image(engine: ImageEngine, target: ImageTarget, harness_dir: Path, pa
         recorded = harness_record(engine, base_image)
         if on_event:
             command = recorded[HARNESS_COMMAND_ENV] or "none: every benchmark must declare command:"
-            on_event(ImageEvent(target.name, "build", f"the pod's harness command (the CMD of {base_image}): {command}"))
+            on_event(ImageEvent(target.name, "build",
+                                f"the pod's harness command (the CMD of {base_image}): {command}"))
     wheelhouse = ensure_wheelhouse(target, settings.wheel_cache, on_event)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.log_dir / f"{target.name}-{digest[:16]}.log"
