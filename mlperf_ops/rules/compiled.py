@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops import __version__
-from mlperf_ops.core.atomic import write_bytes
 from mlperf_ops.core.cachedir import cache_root
 
 SUBDIR = "rules"
@@ -41,6 +40,8 @@ def parsed(name: str, text: bytes, parse: Callable[[bytes], Any]) -> Any:
     try:
         encoded = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
         if json.loads(encoded) == data:
+            from mlperf_ops.core.atomic import write_bytes  # tempfile and shutil: only when writing
+
             write_bytes(path, encoded)
     except (TypeError, ValueError, OSError):
         pass
