@@ -128,37 +128,10 @@ def measure_offline(runner: Runner, env: Mapping[str, str], *, guess_qps: float 
     return rate
 
 
-_MINIMAL = r"""
-import json, sys, mlperf_loadgen as lg
-qps, duration, outdir = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-def complete(samples):
-    lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
-issue = complete
-if sys.argv[4:] == ["handoff"]:  # the same answer, given by a worker thread as the harness does
-    import queue, threading
-    work = queue.SimpleQueue()
-    def worker():
-        while True:
-            complete(work.get())
-    threading.Thread(target=worker, daemon=True).start()
-    issue = work.put
-settings = lg.TestSettings()
-settings.scenario = lg.TestScenario.Offline
-settings.mode = lg.TestMode.PerformanceOnly
-settings.offline_expected_qps = qps
-settings.min_duration_ms = duration
-settings.min_query_count = 1
-log = lg.LogSettings()
-log.log_output.outdir = outdir
-log.enable_trace = False
-sut = lg.ConstructSUT(issue, lambda: None)
-qsl = lg.ConstructQSL(50000, 1024, lambda i: None, lambda i: None)
-lg.StartTestWithLogSettings(sut, qsl, settings, log, "")
-lg.DestroyQSL(qsl); lg.DestroySUT(sut)
-"""
-
-
-_MINIMAL_SERVER = r"""
+# A bare LoadGen loop whose SUT answers every sample at once (argv: qps, duration ms, output
+# dir, and "handoff" to answer from a worker thread fed through a queue, as the harness does).
+# Each scenario's script is this head, its own settings, then the tail.
+_LOOP_HEAD = r"""
 import sys, mlperf_loadgen as lg
 qps, duration, outdir = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 def complete(samples):
@@ -173,12 +146,8 @@ if sys.argv[4:] == ["handoff"]:  # the same answer, given by a worker thread as 
     threading.Thread(target=worker, daemon=True).start()
     issue = work.put
 settings = lg.TestSettings()
-settings.scenario = lg.TestScenario.Server
-settings.mode = lg.TestMode.PerformanceOnly
-settings.server_target_qps = qps
-settings.server_target_latency_ns = 15_000_000
-settings.min_duration_ms = duration
-settings.min_query_count = 100
+"""
+_LOOP_TAIL = r"""
 log = lg.LogSettings()
 log.log_output.outdir = outdir
 log.enable_trace = False
@@ -187,6 +156,24 @@ qsl = lg.ConstructQSL(50000, 1024, lambda i: None, lambda i: None)
 lg.StartTestWithLogSettings(sut, qsl, settings, log, "")
 lg.DestroyQSL(qsl); lg.DestroySUT(sut)
 """
+
+_MINIMAL = _LOOP_HEAD + r"""
+settings.scenario = lg.TestScenario.Offline
+settings.mode = lg.TestMode.PerformanceOnly
+settings.offline_expected_qps = qps
+settings.min_duration_ms = duration
+settings.min_query_count = 1
+""" + _LOOP_TAIL
+
+
+_MINIMAL_SERVER = _LOOP_HEAD + r"""
+settings.scenario = lg.TestScenario.Server
+settings.mode = lg.TestMode.PerformanceOnly
+settings.server_target_qps = qps
+settings.server_target_latency_ns = 15_000_000
+settings.min_duration_ms = duration
+settings.min_query_count = 100
+""" + _LOOP_TAIL
 
 
 def measure_minimal_server(*, qps: int = SERVER_QPS, min_duration_ms: int = 2000,
