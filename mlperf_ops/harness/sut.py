@@ -65,19 +65,38 @@ class SampleStore:
         self.loaded_mask[idx] = False
         self.loaded = int(self.loaded_mask.sum())
 
-    def gather(self, indices: np.ndarray) -> np.ndarray | None:
-        if len(indices) and not self.loaded_mask[indices].all():
-            missing = indices[~self.loaded_mask[indices]][:5].tolist()
-            raise RuntimeError(f"LoadGen issued samples that are not loaded: {missing}")
-        if not self.render:
-            return None
+    def gather(self, indices: list[int]) -> np.ndarray | None:
+        """The rendered batch for a query's samples (None when the backend reads no inputs).
+
+        A Server query is one sample: checked with a scalar lookup, since each numpy call on
+        a thread that has just woken up cost microseconds a minimal LoadGen loop does not pay."""
+        mask = self.loaded_mask
+        if len(indices) == 1:
+            if not mask[indices[0]]:
+                raise RuntimeError(f"LoadGen issued samples that are not loaded: {indices}")
+            if not self.render:
+                return None
+            idx = np.asarray(indices, dtype=np.int64)
+        else:
+            idx = np.asarray(indices, dtype=np.int64)
+            if len(idx) and not mask[idx].all():
+                missing = idx[~mask[idx]][:5].tolist()
+                raise RuntimeError(f"LoadGen issued samples that are not loaded: {missing}")
+            if not self.render:
+                return None
         assert self.eval_set is not None
-        out = self.scratch[: len(indices)] if len(indices) <= len(self.scratch) else None
-        return self.eval_set.render(indices, out=out)
+        out = self.scratch[: len(idx)] if len(idx) <= len(self.scratch) else None
+        return self.eval_set.render(idx, out=out)
 
 
 class Sut:
-    """Runs backend calls and completes responses; the scenario decides direct or queued issue."""
+    """Runs backend calls and completes responses; the scenario decides direct or queued issue.
+
+    The issue thread (LoadGen's) only puts the query's two lists on a queue: no numpy there,
+    so LoadGen's schedule is not held up. Responses point into one label buffer whose address
+    is taken once; every batch is copied into it (one worker, and LoadGen copies the bytes it
+    logs inside QuerySamplesComplete, so the buffer is free again when that returns).
+    """
 
     def __init__(self, lg: Any, backend: Backend, store: SampleStore, max_batch: int, queued: bool) -> None:
         self.lg = lg
@@ -86,24 +105,24 @@ class Sut:
         self.max_batch = max(1, max_batch)
         self.completed = 0
         self.queued = queued
-        self._queue: queue.SimpleQueue[tuple[list[int], np.ndarray] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[list[int], list[int]] | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._response = lg.QuerySampleResponse
         # One class index per sample, in the backend's type: int64 for the demo, float32 for
         # ResNet50 as the reference logs it.
-        self._dtype = backend.response_dtype
-        self._size = self._dtype.itemsize
+        self._labels = np.zeros(self.max_batch, dtype=backend.response_dtype)
+        self._base = self._labels.ctypes.data
+        self._size = self._labels.itemsize
         if queued:
             self._worker = threading.Thread(target=self._work, name="harness-sut", daemon=True)
             self._worker.start()
 
     # LoadGen callbacks -------------------------------------------------------
     def issue(self, ids: list[int], indices: list[int]) -> None:
-        idx = np.asarray(indices, dtype=np.int64)
         if self.queued:
-            self._queue.put((ids, idx))
+            self._queue.put((ids, indices))
         else:
-            self._run_chunks(ids, idx)
+            self._run_chunks(ids, indices)
 
     def flush(self) -> None:
         pass
@@ -115,47 +134,39 @@ class Sut:
             self._worker.join()
             self._worker = None
 
-    def _run_chunks(self, ids: list[int], idx: np.ndarray) -> None:
+    def _run_chunks(self, ids: list[int], indices: list[int]) -> None:
         step = self.max_batch
+        if len(ids) <= step:
+            self._run(ids, indices)
+            return
         for start in range(0, len(ids), step):
-            self._run(ids[start : start + step], idx[start : start + step])
+            self._run(ids[start : start + step], indices[start : start + step])
 
-    def _run(self, ids: list[int], idx: np.ndarray) -> None:
-        batch = self.store.gather(idx)
-        labels = np.ascontiguousarray(self.backend.predict(batch, len(ids)), dtype=self._dtype)
-        base = labels.ctypes.data
-        make = self._response
-        size = self._size
-        responses = [make(rid, base + size * j, size) for j, rid in enumerate(ids)]
-        # `labels` stays referenced until QuerySamplesComplete returns: LoadGen copies the bytes it logs.
-        self.lg.QuerySamplesComplete(responses)
-        self.completed += len(ids)
+    def _run(self, ids: list[int], indices: list[int]) -> None:
+        count = len(ids)
+        batch = self.store.gather(indices)
+        labels = self.backend.predict(batch, count)
+        self._labels[:count] = labels if labels.ndim == 1 else labels.reshape(count)
+        make, base, size = self._response, self._base, self._size
+        self.lg.QuerySamplesComplete([make(rid, base + size * j, size) for j, rid in enumerate(ids)])
+        self.completed += count
 
     def _work(self) -> None:
-        stop = False
-        while not stop:
-            item = self._queue.get()
+        work = self._queue
+        while True:
+            item = work.get()
             if item is None:
                 return
-            ids, idx = item
-            if len(ids) >= self.max_batch:
-                self._run_chunks(ids, idx)
-                continue
-            # Server: take what else is already waiting, never wait for more.
-            id_parts, idx_parts, count = [ids], [idx], len(ids)
-            while count < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                id_parts.append(more[0])
-                idx_parts.append(more[1])
-                count += len(more[0])
-            if len(id_parts) == 1:
-                self._run_chunks(ids, idx)
-            else:
-                all_ids = [rid for part in id_parts for rid in part]
-                self._run_chunks(all_ids, np.concatenate(idx_parts))
+            ids, indices = item
+            # Server: take what else is already waiting (one consumer: not empty means a
+            # get will not block), never wait for more.
+            if len(ids) < self.max_batch and not work.empty():
+                ids, indices = list(ids), list(indices)
+                while len(ids) < self.max_batch and not work.empty():
+                    more = work.get()
+                    if more is None:
+                        self._run_chunks(ids, indices)
+                        return
+                    ids += more[0]
+                    indices += more[1]
+            self._run_chunks(ids, indices)
