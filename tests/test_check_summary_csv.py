@@ -89,6 +89,19 @@ def test_seeds_of_another_round_are_said_once() -> None:
     assert all("perf.seed-round" in {x["rule_id"] for x in r.reasons} for r in report.results)
 
 
+def test_the_round_is_named_from_the_seeds_the_check_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flagged logs are not read a second time (on a 200-result tree that was a serial
+    third of a second): a second read fails this test."""
+    from mlperf_ops.check import seed_round
+
+    def read_again(log: Path) -> dict[str, str]:
+        raise AssertionError(f"{log} read again")
+
+    monkeypatch.setattr(seed_round, "_seeds", read_again)
+    report = check_tree(CORPUS / "lenovo_v6.0" / "tree", round="v6.1")
+    assert [f.rule_id for f in report.findings].count("perf.seed-round") == 1
+
+
 def test_seeds_of_no_known_round_stay_per_log(tmp_path: Path) -> None:
     root = tmp_path / "tree"
     shutil.copytree(CORPUS / "lenovo_v6.0" / "tree", root)

@@ -59,14 +59,15 @@ def _internal(root: Path, path: Path, error: BaseException) -> Finding:
     )
 
 
-def _run_scenario(ctx: ScenarioCtx) -> tuple[ScenarioOutcome | None, list[Finding]]:
-    """One result's checks: its outcome (None if the check broke) and its findings."""
+def _run_scenario(ctx: ScenarioCtx) -> tuple[ScenarioOutcome | None, list[Finding], dict[str, dict[str, str]]]:
+    """One result's checks: its outcome (None if the check broke), its findings and the
+    seeds of its logs that carry another round's."""
     try:
         outcome: ScenarioOutcome | None = check_scenario(ctx)
         broke: list[Finding] = []
     except Exception as error:  # one bad result never stops the others
         outcome, broke = None, [_internal(ctx.root, ctx.path, error)]
-    return outcome, broke + ctx.findings
+    return outcome, broke + ctx.findings, ctx.foreign_seeds
 
 
 class _Walker:
@@ -80,6 +81,7 @@ class _Walker:
         # each result's checks, run after the walk (check_results): (ctx, its row, where
         # in self.findings its findings go)
         self.pending: list[tuple[ScenarioCtx, ResultRow, int]] = []
+        self.foreign_seeds: dict[str, dict[str, str]] = {}  # see ScenarioCtx.foreign_seeds
 
     def add(self, rule_id: str, path: Path, message: str, severity: Severity | None = None) -> None:
         self.findings.append(finding(rule_id, rel(self.root, path), message, severity))
@@ -93,13 +95,14 @@ class _Walker:
         if many:
             keep_freed_memory()
         done = fork_map(_run_scenario, [ctx for ctx, _, _ in self.pending], workers=None if many else 1)
-        for (_, row, _), (outcome, _) in zip(self.pending, done):
+        for (_, row, _), (outcome, _, seeds) in zip(self.pending, done):
+            self.foreign_seeds.update(seeds)
             if outcome is not None:
                 row.metric, row.value = outcome.metric, outcome.value
                 row.validity, row.accuracy = outcome.validity, outcome.accuracy
                 row.official_value, row.unit = outcome.official_value, outcome.unit
                 row.power_value, row.power_unit = outcome.power_value, outcome.power_unit
-        self.findings = splice(self.findings, [at for _, _, at in self.pending], [found for _, found in done])
+        self.findings = splice(self.findings, [at for _, _, at in self.pending], [found for _, found, _ in done])
         self.pending = []
 
     # ---------------------------------------------------------------- levels
@@ -352,7 +355,7 @@ def check_tree(
         walker.internal(root, error)
     walker.check_results()
     findings = [strictly(f) for f in walker.findings] if strict else walker.findings
-    findings, seed_note, seed_logs = collapse_seed_findings(root, rules.round, findings)
+    findings, seed_note, seed_logs = collapse_seed_findings(root, rules.round, findings, walker.foreign_seeds)
     assign_verdicts(findings, walker.results)
     if seed_note is not None:
         refuse(walker.results, seed_note, seed_logs)

@@ -59,6 +59,10 @@ class ScenarioCtx:
     duration_severity: Severity  # "info" on smoke trees unless checked as a submission
     findings: list[Finding] = field(default_factory=list)
     strict: bool = False  # --strict: what open may get wrong in audit tests is an error too
+    # the effective seeds of each log given a perf.seed-mismatch (its path as in the
+    # finding): what seed_round needs to name the round they belong to, without reading
+    # the log a second time
+    foreign_seeds: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def rel(self, path: Path) -> str:
         return rel(self.root, path)
@@ -191,6 +195,7 @@ def check_run(
                 f"{label}: {name} is {found}, round {rules.round} needs {expected}"
                 f" (use mlcommons-loadgen {rules.loadgen_version})",
             )
+            ctx.foreign_seeds[ctx.rel(dpath)] = detail.seed_texts
 
     if bench.min_duration_applies:
         duration = _number(_require(ctx, detail, dpath, "effective_min_duration_ms"))

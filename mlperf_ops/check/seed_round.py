@@ -9,6 +9,7 @@ their reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlperf_ops.check.findings import Finding, ResultRow, finding
@@ -21,10 +22,9 @@ RULE = "perf.seed-mismatch"
 def _seeds(log: Path) -> dict[str, str]:
     """The effective seeds a detail log carries, as text (they exceed a float's precision)."""
     try:
-        values = parse_detail_text(log.read_text(encoding="utf-8", errors="replace")).values
+        return parse_detail_text(log.read_text(encoding="utf-8", errors="replace")).seed_texts
     except OSError:
         return {}
-    return {k[len("effective_"):]: str(v) for k, v in values.items() if k.endswith("_rng_seed")}
 
 
 def _rounds_with(seeds: dict[str, str], checked: str) -> set[str]:
@@ -38,17 +38,20 @@ def _rounds_with(seeds: dict[str, str], checked: str) -> set[str]:
 
 
 def collapse_seed_findings(
-    root: Path, checked: str, findings: list[Finding]
+    root: Path, checked: str, findings: list[Finding], known: Mapping[str, dict[str, str]] | None = None
 ) -> tuple[list[Finding], Finding | None, set[str]]:
     """(findings with the seed errors collapsed, the collapsed finding, the logs it stands for).
 
-    Unchanged (and no finding) unless every flagged log matches one same other round."""
+    Unchanged (and no finding) unless every flagged log matches one same other round.
+    `known`: the seeds of flagged logs as the check read them (by the finding's path); a
+    log not in it is read again."""
     logs = sorted({f.path for f in findings if f.rule_id == RULE})
     if not logs:
         return findings, None, set()
     common: set[str] | None = None
     for log in logs:
-        rounds = _rounds_with(_seeds(root / log), checked)
+        seeds = known.get(log) if known is not None else None
+        rounds = _rounds_with(seeds if seeds is not None else _seeds(root / log), checked)
         common = rounds if common is None else common & rounds
         if not common:
             return findings, None, set()

@@ -33,6 +33,12 @@ class DetailLog:
         names = ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
         return {n: self.values[f"effective_{n}"] for n in names if f"effective_{n}" in self.values}
 
+    @property
+    def seed_texts(self) -> dict[str, str]:
+        """Every effective RNG seed the log carries, by name, as text (a seed exceeds a float's precision)."""
+        return {key[len("effective_"):]: str(value) for key, value in self.values.items()
+                if key.startswith("effective_") and key.endswith("_rng_seed")}
+
 
 # An event as LoadGen writes it, up to the opening bracket of an array value.
 _ARRAY_EVENT = re.compile(r'\s*\{"key": "([^"\\]*)", "value": \[')
