@@ -1,4 +1,4 @@
-"""LoadGen detail logs read at once (one JSON array) decide exactly as line by line."""
+"""LoadGen detail logs read by the fast reader (msgspec, every line) decide exactly as line by line with json."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REAL_LOGS = sorted(CORPUS.glob("*/tree/*/*/results/*/*/*/performance/run_1/mlper
 
 def line_by_line(text: str, monkeypatch: pytest.MonkeyPatch) -> DetailLog:
     with monkeypatch.context() as patch:
-        patch.setattr(loadgen_log, "_events_at_once", lambda lines, wanted=None: None)
+        patch.setattr(loadgen_log, "_compiled_events", lambda lines, wanted=None: None)
         return parse_detail_text(text)
 
 
@@ -23,7 +23,7 @@ def test_real_logs_read_at_once_as_line_by_line(monkeypatch: pytest.MonkeyPatch)
     assert len(REAL_LOGS) >= 10
     for path in REAL_LOGS:
         text = path.read_text("utf-8", errors="replace")
-        assert loadgen_log._events_at_once(text.splitlines()) is not None, path  # the fast path ran
+        assert loadgen_log._compiled_events(text.splitlines(), None) is not None, path  # the fast path ran
         fast = parse_detail_text(text)
         assert fast == line_by_line(text, monkeypatch), path
         assert fast.values.get("result_validity") or fast.values.get("effective_scenario"), path
@@ -44,9 +44,33 @@ WARN = ':::MLLOG {"key": "w", "value": "hm", "metadata": {"is_warning": true}}'
     "\n".join([":::MLLOG", GOOD]),  # a prefix with nothing after it
     "\n".join([':::MLLOG {"value": 1}', ":::MLLOG [1]", GOOD]),  # no key; not an object
     "\n".join([GOOD + "]", ":::MLLOG [" + GOOD[9:]]),  # brackets that would close the array early
+    # two objects on one line, one object over the next two: as many objects as lines
+    "\n".join([GOOD + ", " + GOOD[9:], ':::MLLOG {"key": "p"', ':::MLLOG "q": 1}']),
+    "\n".join([':::MLLOG {"key": "a", "value": NaN}', GOOD]),  # json reads NaN and Infinity, msgspec not
+    ':::MLLOG {"key": "a", "value": 1e400}',  # beyond a float: json says inf
+    ':::MLLOG {"key": "a", "value": -123456789012345678901234567890}',  # beyond 64 bits: kept exact
+    ':::MLLOG {"key": "a", "value": "\\ud800"}',  # a lone surrogate escape
+    ':::MLLOG {"key": "a", "value": 1, "key": "b", "value": 2}',  # the last member wins
+    ':::MLLOG {"key": 7, "value": 1}',  # a key that is not a string: str(7)
+    ':::MLLOG {"key": null, "value": 1}',
+    "\n".join([':::MLLOG {"key": "a", "value": 1, "metadata": [1]}', WARN]),  # metadata not an object
+    ':::MLLOG {"key": "a", "value": 1, "metadata": {"is_error": "no"}}',  # a truthy flag
+    ':::MLLOG {"key": "a", "value": 1, "metadata": null}',
+    "\n".join(["  " + GOOD, GOOD + "  ", GOOD + "\t", GOOD + "\u00a0"]),  # text around the event
+    "\n".join([GOOD, ERROR]).replace("\n", "\r\n"),
+    ':::MLLOG {"key": "a", "value": "x\u2028y"}',  # a line separator inside a string
+    ':::MLLOG {"key": "a", "value": ' + "[" * 5000 + "]" * 5000 + "}",  # deeper than json decodes
+    ":::MLLOG " + "[" * 100000 + "]" * 100000,
+    ':::MLLOG {"key": "a", "value": "\u00fc\ufffd"}',
 ])
 def test_odd_logs_read_as_line_by_line(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert parse_detail_text(text) == line_by_line(text, monkeypatch)
+    full = line_by_line(text, monkeypatch)
+    assert parse_detail_text(text) == full
+    keys = frozenset(list(full.values)[:1])
+    part = parse_detail_text(text, keys)  # values of the other keys may be left undecoded
+    assert (list(part.values), part.errors, part.warnings, part.malformed_lines) == (
+        list(full.values), full.errors, full.warnings, full.malformed_lines)
+    assert all(part.values[k] == full.values[k] or (k not in keys and part.values[k] is None) for k in full.values)
 
 
 def test_malformed_lines_keep_their_numbers() -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
-from typing import AbstractSet, Any
+from typing import AbstractSet, Any, Callable, Optional
 
 MLLOG_PREFIX = ":::MLLOG"
 
@@ -40,84 +42,86 @@ class DetailLog:
                 if key.startswith("effective_") and key.endswith("_rng_seed")}
 
 
-# An event as LoadGen writes it, up to the opening bracket of an array value.
-_ARRAY_EVENT = re.compile(r'\s*\{"key": "([^"\\]*)", "value": \[')
-_DIGITS_AND_COMMAS = b"0123456789,"
-_LEADING_ZERO = re.compile(rb",0[0-9]")
-# Arrays shorter than this are decoded: eliding them saves nothing worth the test.
-_ELIDE_FROM = 512
+class _Decoders:
+    """msgspec decoders of one event, built on first use (importing msgspec costs ~30 ms)."""
+
+    def __init__(self) -> None:
+        import msgspec
+
+        # defstruct, not class bodies: this module's annotations are strings (PEP 563)
+        # that msgspec could not resolve to these local classes.
+        meta = msgspec.defstruct("Meta", [("is_error", Any, None), ("is_warning", Any, None)])
+        # key: any other type, or metadata that is not an object, and the line-by-line
+        # reader decides (it says str(key) and ignores such metadata)
+        event = msgspec.defstruct("Event", [("key", str), ("value", Any, None), ("metadata", Optional[meta], None)])
+        # value: its syntax checked, not decoded
+        raw_event = msgspec.defstruct(
+            "RawEvent", [("key", str), ("value", msgspec.Raw, msgspec.Raw(b"null")), ("metadata", Optional[meta], None)])
+        # Any: the structs are made at run time, so their fields are not known to a type checker
+        self.event: Callable[[str], Any] = msgspec.json.Decoder(event).decode
+        self.raw_event: Callable[[str], Any] = msgspec.json.Decoder(raw_event).decode
+        self.value: Callable[[Any], Any] = msgspec.json.decode
+        self.errors: tuple[type[Exception], ...] = (msgspec.DecodeError, msgspec.ValidationError)
 
 
-def _elided(body: str, wanted: AbstractSet[str]) -> str | None:
-    """`body` with its value replaced by null when that value is a long JSON array of
-    non-negative integers and its key is not wanted; None when it is anything else.
-
-    An accuracy run's log lists every loaded sample index (`loaded_qsl_set`): two thirds
-    of its bytes, and most of the time `check` spent on it. The array is still proved to
-    be valid JSON (digits and single commas, no leading zeros), so replacing it with
-    another value changes neither whether the line parses nor anything else in the event.
-    """
-    match = _ARRAY_EVENT.match(body)
-    if match is None or match.group(1) in wanted:
-        return None
-    start = match.end()
-    end = body.find("]", start)
-    if end - start < _ELIDE_FROM or not body.isascii():
-        return None
-    items = body[start:end].encode("ascii")  # bytes: their tests are ~5x faster than str's
-    if (items.translate(None, _DIGITS_AND_COMMAS) or items[:1] == b"," or items[-1:] == b"," or b",," in items
-            or _LEADING_ZERO.search(items) or (items[:1] == b"0" and items[1:2] != b",")):
-        return None
-    return body[:start - 1] + "null" + body[end + 1:]
+_decoders: _Decoders | None = None
+_BODY = itemgetter(slice(len(MLLOG_PREFIX), None))
 
 
-def _events_at_once(lines: list[str], wanted: AbstractSet[str] | None = None) -> list[dict[str, Any]] | None:
-    """Every line's event from one JSON array, or None when any line is not a plain event.
-
-    A detail log holds thousands of lines; one json.loads over all of them is several
-    times faster than one call per line (check reads hundreds of logs). Anything unusual
-    (a foreign or blank line, a line holding more or less than one object, an event
-    without a key) returns None, and the line-by-line reader decides as before.
-    `wanted`: see parse_detail_text.
-    """
-    bodies: list[str] = []
-    elided: list[int] = []
-    for raw in lines:
-        line = raw.strip()
-        if not line.startswith(MLLOG_PREFIX):
-            return None
-        body = line[len(MLLOG_PREFIX):]
-        if wanted is not None and len(body) > _ELIDE_FROM:
-            shorter = _elided(body, wanted)
-            if shorter is not None:
-                elided.append(len(bodies))
-                body = shorter
-        bodies.append(body)
+def _value(decoders: _Decoders, raw: Any) -> Any:
     try:
-        events: list[Any] = json.loads("[" + ",".join(bodies) + "]")
-    except (json.JSONDecodeError, RecursionError):
+        return decoders.value(raw)
+    except decoders.errors:  # 1e400 and the like: json makes it inf, msgspec refuses
+        return json.loads(bytes(raw))
+
+
+def _compiled_events(lines: list[str], wanted: AbstractSet[str] | None) -> DetailLog | None:
+    """The log, each line decoded by msgspec (C, several times faster than json), or None
+    when any line is not a plain event: the readers below then decide as they always did.
+
+    Each line is decoded on its own, so no line can borrow another's text. msgspec checks
+    the same JSON syntax as json; what it refuses and json accepts (NaN, lone surrogate
+    escapes, numbers beyond a float) goes to the readers below, and so do lines with text
+    around the event (the line reader strips it). `wanted`: the values of other keys stay
+    undecoded (None); their syntax is still checked.
+    """
+    global _decoders
+    if not all(map(str.startswith, lines, repeat(MLLOG_PREFIX))):
         return None
-    if len(events) != len(bodies) or not all(isinstance(e, dict) and "key" in e for e in events):
+    decoders = _decoders = _decoders or _Decoders()
+    try:
+        events = list(map(decoders.event if wanted is None else decoders.raw_event, map(_BODY, lines)))
+    except decoders.errors:
         return None
-    for index in elided:
-        # decoded after all when the value is read: a wanted key (a second "key" member
-        # can rename the event), or an error or warning, whose message shows the value
-        event = events[index]
-        meta = event.get("metadata")
-        if str(event["key"]) in (wanted or ()) or (meta and isinstance(meta, dict) and (
-                meta.get("is_error") or meta.get("is_warning"))):
-            events[index] = json.loads(lines[index].strip()[len(MLLOG_PREFIX):])
-    return events
+    except RecursionError:
+        return None
+    log = DetailLog()
+    flagged = [e for e in events if e.metadata is not None and (e.metadata.is_error or e.metadata.is_warning)]
+    if wanted is None:
+        log.values = {e.key: e.value for e in events}
+        for e in flagged:
+            (log.errors if e.metadata.is_error else log.warnings).append(f"{e.key}: {e.value}")
+        return log
+    raws = {e.key: e.value for e in events}  # the last value of a key wins
+    log.values = dict.fromkeys(raws)
+    for key in wanted & raws.keys():
+        log.values[key] = _value(decoders, raws[key])
+    for e in flagged:  # an error's message shows its value
+        (log.errors if e.metadata.is_error else log.warnings).append(f"{e.key}: {_value(decoders, e.value)}")
+    return log
 
 
 def parse_detail_text(text: str, wanted: AbstractSet[str] | None = None) -> DetailLog:
-    """The log's events. `wanted`: the only keys whose values the caller reads; a long
-    integer array under any other key may then be left undecoded (its value is None).
-    Which keys there are, the errors, warnings and malformed lines stay the same."""
+    """The log's events. `wanted`: the only keys whose values the caller reads; the values
+    of other keys may then be left undecoded (None). Which keys there are, the errors,
+    warnings and malformed lines stay the same."""
     lines = text.splitlines()
-    events = _events_at_once(lines, wanted)
-    if events is not None:
-        return _from_events(events)
+    fast = _compiled_events(lines, wanted)
+    return fast if fast is not None else _line_by_line(lines)
+
+
+def _line_by_line(lines: list[str]) -> DetailLog:
+    """Each line on its own with json: what decides for any line the fast reader refuses."""
     log = DetailLog()
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -128,7 +132,7 @@ def parse_detail_text(text: str, wanted: AbstractSet[str] | None = None) -> Deta
             continue
         try:
             event = json.loads(line[len(MLLOG_PREFIX):])
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep to decode
             log.malformed_lines.append(number)
             continue
         if not isinstance(event, dict) or "key" not in event:
@@ -142,23 +146,6 @@ def parse_detail_text(text: str, wanted: AbstractSet[str] | None = None) -> Deta
         elif isinstance(meta, dict) and meta.get("is_warning"):
             log.warnings.append(f"{key}: {value}")
         log.values[key] = value
-    return log
-
-
-def _from_events(events: list[dict[str, Any]]) -> DetailLog:
-    """The log of well-formed events (the same bookkeeping as parse_detail_text's loop)."""
-    log = DetailLog()
-    values = log.values
-    for event in events:
-        key = str(event["key"])
-        value = event.get("value")
-        meta = event.get("metadata")
-        if meta and isinstance(meta, dict):
-            if meta.get("is_error"):
-                log.errors.append(f"{key}: {value}")
-            elif meta.get("is_warning"):
-                log.warnings.append(f"{key}: {value}")
-        values[key] = value
     return log
 
 
