@@ -239,6 +239,8 @@ def many_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (sub / "results" / "cpu-edge-7" / treegen.CUSTOM_MODEL / "MultiStream" / "notes.txt").write_text(
         f"pulled with {TOKENS['a Hugging Face token']}\n")
     (sub / "results" / "cpu-edge-8" / treegen.CUSTOM_MODEL / "stray.txt").write_text("x")
+    (sub / "results" / "cpu-edge-2" / ".notes").write_text("x")  # hygiene findings before and after the secret
+    (sub / "results" / "cpu-edge-9" / "empty").mkdir()
     return root
 
 
@@ -264,6 +266,10 @@ def test_results_over_processes_report_what_one_process_does(many_results: Path,
     assert spread == serial
     rules = {f["rule_id"] for f in serial["findings"]}
     assert {"tree.secret", "tree.stray-entry", "files.missing"} <= rules
+    # the hygiene findings come first, each secret where the walk met its file, as on their own
+    hygiene_alone = [f.as_dict() for f in hygiene.hygiene_findings(many_results)]
+    assert [f["rule_id"] for f in hygiene_alone] == ["tree.hidden", "tree.secret", "tree.empty-dir"]
+    assert serial["findings"][:3] == hygiene_alone
 
 
 def test_findings_found_apart_go_back_where_the_walk_met_them() -> None:
