@@ -37,13 +37,13 @@ class DetailLog:
 
     @property
     def seed_texts(self) -> dict[str, str]:
-        """Every effective RNG seed the log carries, by name, as text (a seed exceeds a float's precision)."""
-        return {key[len("effective_"):]: str(value) for key, value in self.values.items()
-                if key.startswith("effective_") and key.endswith("_rng_seed")}
+        """`seeds` as text: a 64-bit seed exceeds a float's precision, so rounds compare text."""
+        return {name: str(value) for name, value in self.seeds.items()}
 
 
 class _Decoders:
-    """msgspec decoders of one event, built on first use (importing msgspec costs ~30 ms)."""
+    """msgspec decoders of one event, built on first use (importing msgspec costs 7-30 ms:
+    commands that never read a detail log do not pay it)."""
 
     def __init__(self) -> None:
         import msgspec
@@ -77,12 +77,12 @@ def _value(decoders: _Decoders, raw: Any) -> Any:
 
 def _compiled_events(lines: list[str], wanted: AbstractSet[str] | None) -> DetailLog | None:
     """The log, each line decoded by msgspec (C, several times faster than json), or None
-    when any line is not a plain event: the readers below then decide as they always did.
+    when any line is not a plain event: the line-by-line json reader then decides.
 
     Each line is decoded on its own, so no line can borrow another's text. msgspec checks
     the same JSON syntax as json; what it refuses and json accepts (NaN, lone surrogate
-    escapes, numbers beyond a float) goes to the readers below, and so do lines with text
-    around the event (the line reader strips it). `wanted`: the values of other keys stay
+    escapes, numbers beyond a float) goes to that reader, and so do lines with text
+    around the event (it strips them). `wanted`: the values of other keys stay
     undecoded (None); their syntax is still checked.
     """
     global _decoders
