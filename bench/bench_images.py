@@ -43,7 +43,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
         harness = Path(tmp) / "harness"
-        shutil.copytree(Path(images.__file__).parent / "harness", harness,
+        shutil.copytree(images.DEFAULT_HARNESS_DIR, harness,
                         ignore=shutil.ignore_patterns("__pycache__"))
         (harness / "_bench_marker.py").write_text(f"# {time.time_ns()}\n")
         settings = images.BuildSettings(nocache=True)
