@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -83,11 +84,10 @@ def credential_key(name: object) -> bool:
     return isinstance(name, str) and bool(_CREDENTIAL_KEY.search(name))
 
 
-# The literal text each pattern above cannot match without, in the same order. `check`
-# scans every file of a tree (thousands of LoadGen logs), and a pattern that opens with a
-# look-behind or a character class is tried at every position of a file: testing for its
-# literal first (`in`, a C substring search) skips the regex where it cannot match, which
-# made check on a 200-result tree ~15x faster without changing any finding.
+# The literal text each pattern above cannot match without, in the same order (its
+# "needles"). `check` scans every file of a tree (thousands of LoadGen logs), and a pattern
+# that opens with a look-behind or a character class is tried by `re` at every position of
+# a file: a pattern is tried only where one of its needles lets a match start.
 _AWS_CASES = tuple(a + w + s for a in "aA" for w in "wW" for s in "sS\u017f")  # (?i) folds ſ to s
 TOKEN_NEEDLES: tuple[tuple[str, ...], ...] = (
     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
@@ -112,72 +112,122 @@ assert len(TOKEN_NEEDLES) == len(TOKEN_PATTERNS)
 # its matches do not overlap, so one literal can hide another that starts inside it.
 _ANY_NEEDLE = re.compile("|".join(re.escape(n) for n in sorted({n for ns in TOKEN_NEEDLES for n in ns})))
 
-# Files (scan_file) get a faster test on their raw bytes. An alternation of literals that
-# start with different bytes is tried at every position (~14 ns a byte: 1.7 s of `check`
-# on a 200-result tree); a pattern that starts with one literal prefix is a C substring
-# search (~0.35 ns a byte). So the literals go in groups that share a prefix (the parser
-# factors it out of an alternation), one pass each. Each group is a set of literals; the
-# invariant asserted below is what makes "no group matches" prove "no pattern can match":
-# every literal of TOKEN_NEEDLES contains a literal of some group (the Slack webhook URL
-# holds "://"). UTF-8 bytes: an ASCII literal is in the bytes exactly when it is in their
-# decoded text, and "ſ" only as its one UTF-8 sequence, which always decodes back to it.
-_S = ("S", "s", "\u017f")  # (?i) folds ſ to s
-_PREFILTER_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("-----BEGIN ",),
-    ("://",),
-    ("ABIA", "ACCA", "AIza", "AKIA", "ASIA", *(f"A{w}{s}" for w in "Ww" for s in _S)),
-    tuple(f"aw{s}" for s in _S),
-    tuple(f"aW{s}" for s in _S),
-    ("eyJ",),
-    tuple(f"gh{c}_" for c in "pousr"),
-    ("github_pat_",),
-    ("glpat-",),
-    ("hf_",),
-    ("mlc_",),
-    ("npm_",),
-    ("pypi-AgEIcHlwaS5vcmc",),
-    tuple(f"xox{c}-" for c in "abeoprs"),
+# Files (scan_file) are tested on their raw bytes first, for every needle at once, by an
+# Aho-Corasick automaton (ahocorasick_rs: the Rust aho-corasick crate, whose SIMD literal
+# search ran at ~0.15 ns a byte here, where one regex pass per group of literals cost
+# ~0.4 ns a byte and fourteen of them were half of `check`'s CPU time). UTF-8 bytes: an
+# ASCII needle is in the bytes exactly when it is in their decoded text, and "ſ" only as
+# its one UTF-8 sequence, which always decodes back to it; so the needles found in the
+# bytes are the needles of the text, and only their patterns are tried (scan_text).
+NEEDLES: tuple[str, ...] = tuple(sorted({n for ns in TOKEN_NEEDLES for n in ns}))
+_NEEDLE_BYTES = tuple(n.encode() for n in NEEDLES)
+
+
+def _starts_inside(outer: bytes, inner: bytes) -> bool:
+    """Whether `inner` can start within an occurrence of `outer` (at its first byte or later)."""
+    return inner != outer and any(outer[k:k + len(inner)] == inner[:len(outer) - k] for k in range(len(outer)))
+
+
+# The search reports matches that do not overlap, leftmost first: a needle that starts
+# inside a reported one ("glpat-" then "-----BEGIN " sharing its "-") is not reported, so
+# when a needle is found, each needle that could hide in it is looked for on its own.
+_HIDDEN_BY: tuple[tuple[int, ...], ...] = tuple(
+    tuple(j for j, inner in enumerate(_NEEDLE_BYTES) if _starts_inside(outer, inner)) for outer in _NEEDLE_BYTES
 )
-assert all(any(lit in needle for group in _PREFILTER_GROUPS for lit in group)
-           for needles in TOKEN_NEEDLES for needle in needles)
-# Long files (an accuracy run's detail log: ~0.5 MB, two thirds of it sample indices) are
-# tested with their digits and commas deleted first (~1 ns a byte, a third of the bytes
-# left). Deleting characters keeps every literal's occurrence, as that literal with the
-# same characters deleted: the groups are tested in that form too (only "pypi-…S5…" changes).
-_DELETED = b"0123456789,"
-_DELETE_FROM = 64 * 1024
+# The search lists every match: a hostile file of nothing but needles would make a list of
+# tens of millions, so the bytes are searched a slice at a time (each slice reaching one
+# needle's length into the next, so no needle is cut).
+_SLICE = 1 << 20
+_REACH = max(map(len, _NEEDLE_BYTES)) - 1
 
 
-def _group_patterns(delete: bytes) -> tuple[re.Pattern[bytes], ...]:
-    return tuple(
-        re.compile(b"|".join(re.escape(lit.encode().translate(None, delete)) for lit in group))
-        for group in _PREFILTER_GROUPS
-    )
+@cache
+def _searcher() -> Any:
+    import ahocorasick_rs  # a compiled extension, ~1 ms: loaded when a file is scanned
+
+    return ahocorasick_rs.BytesAhoCorasick(list(_NEEDLE_BYTES), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST)
 
 
-_PREFILTER = _group_patterns(b"")
-_PREFILTER_DELETED = _group_patterns(_DELETED)
+def needles_in(data: bytes) -> frozenset[str]:
+    """The needles (of TOKEN_NEEDLES) in the text these bytes decode to; empty only when no
+    token pattern can match that text."""
+    search = _searcher().find_matches_as_indexes
+    view = memoryview(data)
+    found: set[int] = set()
+    for start in range(0, len(data), _SLICE):
+        found.update(index for index, _, _ in search(view[start:start + _SLICE + _REACH]))
+    for index in list(found):
+        found.update(j for j in _HIDDEN_BY[index] if j not in found and _NEEDLE_BYTES[j] in data)
+    return frozenset(NEEDLES[i] for i in found)
 
 
 def may_hold_secret(data: bytes) -> bool:
     """False only when no token pattern can match the text these bytes decode to."""
-    if len(data) >= _DELETE_FROM:
-        data = data.translate(None, _DELETED)
-        return any(p.search(data) is not None for p in _PREFILTER_DELETED)
-    return any(p.search(data) is not None for p in _PREFILTER)
+    return bool(needles_in(data))
 
 
-def scan_text(text: str) -> list[Leak]:
-    """Every known token format in `text`, in order, with 1-based line and column."""
+# Where a pattern's match can start relative to one of its needles: at the needle, except
+# the URL with a password, whose scheme (1 to 21 characters) comes before its "://".
+TOKEN_BACK: tuple[int, ...] = (0,) * (len(TOKEN_PATTERNS) - 1) + (21,)
+assert len(TOKEN_BACK) == len(TOKEN_PATTERNS)
+
+
+def _spans_near_needles(text: str, index: int, present: frozenset[str] | None) -> list[tuple[int, int]] | None:
+    """The spans `TOKEN_PATTERNS[index]` matches in `text`, as `finditer` gives them, found
+    by trying the pattern only where its needles let a match start; None when the needles
+    are so dense that the regex over the whole text is the cheaper way.
+
+    A pattern that opens with a look-behind is tried by `finditer` at every position of
+    the text (~14 ns a character): a megabyte of source code with its licence URLs, or of
+    hexadecimal accuracy data, in which "://" or "ACCA" occur, cost that much per pattern.
+    Every match starts within TOKEN_BACK characters before one of its needles, so trying
+    those starts in order, each from the end of the last match on, finds the same matches.
+    """
+    pattern, back, needles = TOKEN_PATTERNS[index][0], TOKEN_BACK[index], TOKEN_NEEDLES[index]
+    if present is not None:
+        needles = tuple(n for n in needles if n in present)
+    budget = len(text) // 64 + 64  # candidate starts; beyond this the regex is bounded and cheaper
+    starts: set[int] = set()
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            starts.update(range(max(0, at - back), at + 1))
+            if len(starts) > budget:
+                return None
+            at = text.find(needle, at + 1)
+    spans: list[tuple[int, int]] = []
+    end = 0
+    for start in sorted(starts):
+        if start < end:
+            continue  # finditer goes on from the end of the last match
+        match = pattern.match(text, start)  # a look-behind still sees the text before start
+        if match is not None:
+            spans.append(match.span())
+            end = match.end()
+    return spans
+
+
+def scan_text(text: str, needles: frozenset[str] | None = None) -> list[Leak]:
+    """Every known token format in `text`, in order, with 1-based line and column.
+
+    `needles`: the needles in `text`, when the caller knows them (needles_in on the bytes
+    it was decoded from): only the patterns they belong to are tried.
+    """
     leaks: list[Leak] = []
-    if _ANY_NEEDLE.search(text) is None:
-        return leaks
-    for (pattern, what), needles in zip(TOKEN_PATTERNS, TOKEN_NEEDLES):
-        if not any(needle in text for needle in needles):
-            continue
-        for match in pattern.finditer(text):
-            line, col = position(text, match.start())
-            leaks.append(Leak(what, line, col, match.start(), match.end()))
+    if needles is None:
+        if _ANY_NEEDLE.search(text) is None:
+            return leaks
+        candidates: list[int] | range = range(len(TOKEN_PATTERNS))
+    else:
+        candidates = [i for i, own in enumerate(TOKEN_NEEDLES) if not needles.isdisjoint(own)]
+    for index in candidates:
+        what = TOKEN_PATTERNS[index][1]
+        spans = _spans_near_needles(text, index, needles)
+        if spans is None:
+            spans = [match.span() for match in TOKEN_PATTERNS[index][0].finditer(text)]
+        for start, end in spans:
+            line, col = position(text, start)
+            leaks.append(Leak(what, line, col, start, end))
     return sorted(leaks, key=lambda leak: leak.start)
 
 
@@ -198,9 +248,10 @@ def scan_file(path: Path | str, limit: int = 64 * 1024 * 1024) -> list[Leak]:
         data = handle.read(size)
         if len(data) == size < limit:
             data += handle.read(limit - size)
-    if not may_hold_secret(data):
+    needles = needles_in(data)
+    if not needles:
         return []
-    return scan_text(data.decode("utf-8", errors="replace"))
+    return scan_text(data.decode("utf-8", errors="replace"), needles)
 
 
 def scan_tree(root: Path) -> Iterator[tuple[Path, Leak]]:

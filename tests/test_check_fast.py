@@ -1,7 +1,7 @@
 """`check`'s fast paths decide exactly as the slow ones they replace.
 
-- the secret scan's prefilter on a file's bytes (literal-prefix groups, digits deleted
-  first on long files) never says "no secret" where a token pattern can match;
+- the secret scan's one-pass search of a file's bytes finds exactly the needles in them
+  (none hidden inside another, none cut between two slices);
 - an accuracy log read for a few keys (its sample-index arrays validated, not decoded)
   has the same keys, errors, warnings, malformed lines and wanted values as read in full;
 - verdicts from the errors that can decide a result are those of every error;
@@ -37,35 +37,46 @@ DIGITS = (",".join(str(i * 7919 % 50000) for i in range(20000))).encode()
 # ------------------------------------------------------------------ secret prefilter
 
 
+def _every_needle(data: bytes) -> set[str]:
+    """A substring search per needle: the reference the one-pass search must equal."""
+    return {n for n in NEEDLES if n.encode() in data}
+
+
 @pytest.mark.parametrize("needle", NEEDLES)
-def test_every_literal_passes_the_prefilter_short_and_long(needle: str) -> None:
-    raw = needle.encode()
-    assert secretscan.may_hold_secret(b"x " + raw + b" y")
-    long = DIGITS + b" " + raw + b"," + DIGITS
-    assert len(long) >= secretscan._DELETE_FROM and secretscan.may_hold_secret(long)
-    # digits and commas inside the literal's surroundings are what gets deleted
-    assert secretscan.may_hold_secret(DIGITS + raw + DIGITS)
+def test_every_needle_is_found_short_long_and_across_a_slice(needle: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = needle.encode()  # (the Slack webhook's needle holds "://", another needle)
+    for data in (b"x " + raw + b" y", DIGITS + raw + DIGITS):
+        assert needle in secretscan.needles_in(data) and secretscan.needles_in(data) == _every_needle(data)
+    # the bytes are searched a slice at a time: a needle cut by a slice's end is still found
+    monkeypatch.setattr(secretscan, "_SLICE", 64)  # slices of 64 bytes, so that many are cut
+    for cut in range(1, len(raw)):
+        data = b"x" * (3 * 64 - cut) + raw + b"y" * 10
+        assert secretscan.needles_in(data) == _every_needle(data), cut
 
 
-def _old_any_needle(data: bytes) -> bool:
-    """The one-alternation test the prefilter replaced (kept here as the reference)."""
-    return any(n.encode() in data for n in NEEDLES)
-
-
-def test_the_prefilter_says_no_only_where_no_literal_is() -> None:
-    # random text over the literals' own characters, digits and commas, short and long
+def test_the_needles_found_are_exactly_those_in_the_bytes() -> None:
+    # random text over the needles' own characters, digits and commas, and needles spliced
+    # into each other: one that starts inside another ("glpat-" + "-----BEGIN ") is not
+    # reported by the search and must still be found
     rng = random.Random(10)
     alphabet = sorted(set("".join(NEEDLES)) | set("0123456789,") | {"\u017f"})
-    for size in (40, 200, 70_000):
-        for _ in range(60 if size < 70_000 else 6):
-            text = "".join(rng.choice(alphabet) for _ in range(size))
-            pieces = [text]
-            if rng.random() < 0.5:  # splice a literal in, sometimes among digits
-                at = rng.randrange(size)
-                pieces = [text[:at], rng.choice(NEEDLES), text[at:]]
+    for size in (40, 200, 5000):
+        for _ in range(200 if size < 5000 else 20):
+            pieces = ["".join(rng.choice(alphabet) for _ in range(size))]
+            for _ in range(rng.randrange(4)):
+                at = rng.randrange(len(pieces[-1]) + 1)
+                needle = rng.choice(NEEDLES)
+                overlap = rng.randrange(len(needle))  # glue onto the text before it, sharing characters
+                pieces[-1] = pieces[-1][:at] + needle[overlap:] if pieces[-1][:at].endswith(needle[:overlap]) \
+                    else pieces[-1][:at] + needle + pieces[-1][at:]
             data = "".join(pieces).encode()
-            if _old_any_needle(data):
-                assert secretscan.may_hold_secret(data), data[:200]
+            assert secretscan.needles_in(data) == _every_needle(data), data[:300]
+    for outer in NEEDLES:  # every pair that shares characters, glued
+        for inner in NEEDLES:
+            for k in range(1, len(outer)):
+                if inner.startswith(outer[k:]) or outer[k:].startswith(inner):
+                    data = (outer[:k] + inner + outer[k + len(inner):]).encode()
+                    assert secretscan.needles_in(data) == _every_needle(data), data
 
 
 @pytest.mark.parametrize("what", sorted(TOKENS))

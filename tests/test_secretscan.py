@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -117,3 +118,48 @@ def test_a_file_is_scanned_as_its_text(text: str, tmp_path: Path) -> None:
     assert expected and secretscan.scan_file(path) == expected
     path.write_bytes(b"\xff\xfe nothing here \xc5\n")
     assert secretscan.scan_file(path) == []
+
+
+def _every_match(text: str) -> list[tuple[int, int, str]]:
+    """Each pattern's finditer over the whole text: what scan_text must find, however it searches."""
+    return sorted((m.start(), m.end(), what) for pattern, what in secretscan.TOKEN_PATTERNS for m in pattern.finditer(text))
+
+
+def _spans(leaks: list[secretscan.Leak]) -> list[tuple[int, int, str]]:
+    return sorted((leak.start, leak.end, leak.what) for leak in leaks)
+
+
+# Pieces that make matches, near misses and overlaps: every literal, every token, the
+# characters around a token's edges (word characters, separators, '@', the long s).
+_NEEDLES = sorted({n for ns in secretscan.TOKEN_NEEDLES for n in ns})
+_PIECES = [*_NEEDLES, *TOKENS.values(), "https", "ftp", "user:pw@", ":", "/", "@", ".", "-", "_", " ", "\n", '"', "'",
+           "\u017f", "eyJhbGciOiJIUzI1NiJ9", "secret_access_key=", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
+
+
+def _random_text(rng: random.Random, pieces: int, filler: int) -> str:
+    out = []
+    for _ in range(pieces):
+        out.append(rng.choice(_PIECES))
+        out.append("".join(rng.choice("abcXYZ019_-.:/ \n") for _ in range(rng.randrange(filler + 1))))
+    return "".join(out)
+
+
+@pytest.mark.parametrize(("pieces", "filler"), [(8, 400), (40, 40), (200, 3), (400, 0)])
+def test_scan_text_finds_what_each_pattern_finds_over_the_whole_text(pieces: int, filler: int) -> None:
+    # sparse needles (tried where they are) and dense ones (the whole-text regex instead)
+    rng = random.Random(pieces * 1000 + filler)
+    for _ in range(150):
+        text = _random_text(rng, pieces, filler)
+        expected = _every_match(text)
+        assert _spans(secretscan.scan_text(text)) == expected, text
+        # as scan_file calls it: only the patterns of the needles found in the bytes
+        needles = secretscan.needles_in(text.encode())
+        assert _spans(secretscan.scan_text(text, needles)) == expected, text
+
+
+def test_many_needles_and_no_token_are_still_linear() -> None:
+    # the needle-led search gives way to the regex when needles are dense: bounded either way
+    for text in ("a://" * 300_000, "ACCA" * 300_000, "hf_x" * 300_000):
+        start = time.process_time()
+        assert secretscan.scan_text(text, secretscan.needles_in(text.encode())) == []
+        assert time.process_time() - start < 5

@@ -21,6 +21,9 @@ SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server", "Interactive")
 SYSTEM_TYPES = ("datacenter", "edge")
 
 
+_regex = cache(re.compile)  # re's own cache costs a lookup per call: per line of accuracy.txt
+
+
 @dataclass(frozen=True)
 class AccuracyTarget:
     metric: str  # e.g. "acc", "F1", "DICE", "ROUGE1"
@@ -30,8 +33,9 @@ class AccuracyTarget:
 
     def find(self, text: str) -> float | None:
         """The metric's value in accuracy.txt: the first line the pattern matches."""
+        match = _regex(self.pattern).match  # accuracy.txt can hold thousands of lines
         for line in text.splitlines():
-            if re.match(self.pattern, line):
+            if match(line):
                 try:
                     return float(self.find_text(line) or "")
                 except ValueError:
@@ -40,7 +44,7 @@ class AccuracyTarget:
 
     def find_text(self, line: str) -> str | None:
         """The metric's text on one line of accuracy.txt, as written (the summary CSV's)."""
-        match = re.match(self.pattern, line)
+        match = _regex(self.pattern).match(line)
         if not match:
             return None
         try:
