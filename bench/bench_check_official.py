@@ -12,6 +12,13 @@ TREE --round R --json` and `python <checkout>/tools/submission/submission_checke
 compared; a figure whose verdicts differ is reported as not judgeable, with the results
 that differ.
 
+The corpus holds excerpts (a few results each, kept small), on which both checkers spend
+most of their time starting Python. A third figure, check_vs_official_published, times a
+whole published tree when MLPERF_RESULTS_TREE names one: a directory with closed/ (or
+open/) holding one or more submitters as a results repository publishes them (for example
+closed/HPE of mlcommons/inference_results_v6.0, 86 results), its round from
+MLPERF_RESULTS_ROUND or else from a `vX.Y` in its path. Nothing of it enters this project.
+
 The official side needs MLPERF_INFERENCE_CHECKOUT (a mlcommons/inference checkout, outside
 this project); without it the bench says so and times only our side.
 
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -69,6 +77,24 @@ def generated_tree(dest: Path) -> Path:
     root = build_large(dest, GENERATED_SYSTEMS)
     (root / "SMOKE_TREE.txt").unlink()  # judged as a submission, as the official checker does
     return root
+
+
+RESULTS_TREE_ENV = "MLPERF_RESULTS_TREE"
+RESULTS_ROUND_ENV = "MLPERF_RESULTS_ROUND"
+
+
+def published_tree() -> tuple[Path, str] | None:
+    """(tree, round) of the published tree MLPERF_RESULTS_TREE names, if it names one."""
+    raw = os.environ.get(RESULTS_TREE_ENV)
+    if not raw:
+        return None
+    tree = Path(raw).resolve()
+    found = re.search(r"v\d+\.\d+", str(tree))
+    round_name = os.environ.get(RESULTS_ROUND_ENV) or (found.group(0) if found else None)
+    if not tree.is_dir() or round_name is None:
+        raise SystemExit(f"{RESULTS_TREE_ENV}={raw}: give a directory holding closed/ or open/, and its round "
+                         f"in {RESULTS_ROUND_ENV} unless the path names it (vX.Y)")
+    return tree, round_name
 
 
 def run_ours(tree: Path, round_name: str) -> dict[str, bool]:
@@ -162,6 +188,11 @@ def main() -> None:
                 checkout, work)
         generated = generated_tree(work / "tree")
         measure("check_vs_official_200", "the generated tree", generated, treegen.ROUND, checkout, work)
+        published = published_tree()
+        if published is None:
+            print(f"{RESULTS_TREE_ENV} is not set: no whole published tree is timed", flush=True)
+        else:
+            measure("check_vs_official_published", f"a published tree ({published[0]})", published[0], published[1], checkout, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

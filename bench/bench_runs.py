@@ -6,8 +6,9 @@
    by `mlperf-ops apply` on tests/project/manifests/bench-offline.yaml (calibration, then
    a 3 s performance run with tests/project/pipelines/bench.yaml; a fresh state
    directory each repeat), against the same harness on the host (`python -m
-   mlperf_ops.harness run`) given the SAME user.conf, the same MLPERF_* environment the
-   runner gave the container, and the model files copied out of the same image.
+   mlperf_ops.harness run`) given the SAME user.conf, the same environment (the image's
+   ENV, such as its one onnxruntime thread, and the MLPERF_* variables the runner gave
+   the container), and the model files copied out of the same image.
    Alternating pairs (the host side goes first in every other pair, with the previous
    pair's user.conf). Figures `container_host_offline` (container/host samples/s) and
    `container_host_singlestream_p90` (host p90 / container p90): 1.0 = no overhead; bar
@@ -134,6 +135,24 @@ def runner_env(run_id: str) -> dict[str, str]:
     return env
 
 
+# The image's ENV names that point into the image (its venv, its paths): the host keeps its own.
+IMAGE_PATH_ENV = {"PATH", "VIRTUAL_ENV", "PYTHONPATH", "HOME"}
+
+
+def image_env(image_tag: str) -> dict[str, str]:
+    """The image's own ENV (its Dockerfile's tuning: thread counts and the like), without the
+    names that point into the image: the container runs with it, so the host run must too."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        entries = client.images.get(image_tag).attrs["Config"].get("Env") or []
+    finally:
+        client.close()
+    pairs = (entry.partition("=") for entry in entries)
+    return {name: value for name, _, value in pairs if name not in IMAGE_PATH_ENV}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=pair_count(), help="container/host pairs (default 5)")
@@ -160,8 +179,11 @@ def main() -> int:
                     early[scenario] = host_value(scenario, record, envs, model_dir, work / f"host-{i}-{scenario}")
             records = container_run(state)
             if not envs:
-                envs = {scenario: runner_env(run_id) for scenario, run_id in PERF_RUNS.items()}
-                model_dir = copy_models_out(records["Offline"]["image"]["tag"], work / "image-models")
+                tag = records["Offline"]["image"]["tag"]
+                # what the container ran with: the image's ENV, under the runner's environment
+                envs = {scenario: {**image_env(tag), **runner_env(run_id)} for scenario, run_id in PERF_RUNS.items()}
+                model_dir = copy_models_out(tag, work / "image-models")
+                print(f"  host runs get the image's ENV too: {sorted(image_env(tag))}", flush=True)
             for scenario, record in records.items():
                 c = float(record["summary"]["value"])
                 h = early[scenario] if host_first else host_value(scenario, record, envs, model_dir,
