@@ -23,7 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from mlperf_ops import secretscan  # noqa: E402
 from mlperf_ops.check import check_tree, hygiene, parallel, runner, verdicts  # noqa: E402
 from mlperf_ops.check.findings import Finding, ResultRow  # noqa: E402
-from mlperf_ops.core.loadgen_log import DetailLog, parse_detail_text  # noqa: E402
+from mlperf_ops.core.loadgen_log import DetailLog, parse_detail_bytes, parse_detail_text  # noqa: E402
 
 from tests.support import treegen  # noqa: E402
 from tests.test_secretscan import TOKENS  # noqa: E402
@@ -133,6 +133,7 @@ def test_real_accuracy_logs_read_for_a_few_keys_as_in_full() -> None:
         text = path.read_text("utf-8", errors="replace")
         elided_any |= bool(_same_but_elided(parse_detail_text(text), parse_detail_text(text, ACCURACY_KEYS),
                                             ACCURACY_KEYS))
+        assert parse_detail_bytes(path.read_bytes(), ACCURACY_KEYS) == parse_detail_text(text, ACCURACY_KEYS), path
     assert elided_any  # real accuracy logs list their loaded samples: the fast path ran
     big = _line("loaded_qsl_set", _array())
     assert _same_but_elided(parse_detail_text(big), parse_detail_text(big, ACCURACY_KEYS), ACCURACY_KEYS) == [
@@ -162,6 +163,7 @@ def test_real_accuracy_logs_read_for_a_few_keys_as_in_full() -> None:
 def test_odd_array_lines_read_for_a_few_keys_as_in_full(lines: list[str]) -> None:
     text = "\n".join(lines)
     _same_but_elided(parse_detail_text(text), parse_detail_text(text, ACCURACY_KEYS), ACCURACY_KEYS)
+    assert parse_detail_bytes(text.encode(), ACCURACY_KEYS) == parse_detail_text(text, ACCURACY_KEYS)
 
 
 # ------------------------------------------------------------------ verdicts

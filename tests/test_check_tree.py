@@ -127,6 +127,13 @@ def _empty_tree(root: Path) -> None:
 
 
 S = scenario_dir
+def _deep_folders(at: Path, depth: int) -> None:
+    """A chain of `depth` nested folders (one mkdir each: pathlib's parents=True recurses)."""
+    for _ in range(depth):
+        at = at / "d"
+        os.mkdir(at)
+
+
 MUTATIONS: list[tuple[str, Callable[[Path], None], str]] = [
     # files around a result
     ("missing-readme", _rm(lambda r: S(r) / "README.md"), "files.missing"),
@@ -192,6 +199,8 @@ MUTATIONS: list[tuple[str, Callable[[Path], None], str]] = [
     ("symlink", lambda r: (submitter_dir(r) / "src/link.md").symlink_to("README.md"), "tree.symlink"),
     ("space-in-name", write("src/my notes.txt"), "tree.space-in-name"),
     ("empty-dir", lambda r: (submitter_dir(r) / "src/empty").mkdir(), "tree.empty-dir"),
+    # deeper than Python's recursion limit (os.walk recursed): the empty leaf is still found
+    ("empty-dir-1500-deep", lambda r: _deep_folders(submitter_dir(r) / "src", 1500), "tree.empty-dir"),
     ("pycache", write("src/__pycache__/x.pyc"), "tree.pycache"),
     ("src-missing", _rm(lambda r: submitter_dir(r) / "src"), "tree.src-missing"),
     ("bad-model-mapping", write("model_mapping.json", b"[1, 2]"), "mapping.bad-json"),

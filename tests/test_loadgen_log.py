@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlperf_ops.core import loadgen_log
-from mlperf_ops.core.loadgen_log import DetailLog, parse_detail_text
+from mlperf_ops.core.loadgen_log import DetailLog, parse_detail_bytes, parse_detail_text
 
 CORPUS = Path(__file__).resolve().parent / "data" / "real_trees"
 REAL_LOGS = sorted(CORPUS.glob("*/tree/*/*/results/*/*/*/performance/run_1/mlperf_log_detail.txt"))
@@ -15,7 +15,7 @@ REAL_LOGS = sorted(CORPUS.glob("*/tree/*/*/results/*/*/*/performance/run_1/mlper
 
 def line_by_line(text: str, monkeypatch: pytest.MonkeyPatch) -> DetailLog:
     with monkeypatch.context() as patch:
-        patch.setattr(loadgen_log, "_compiled_events", lambda lines, wanted=None: None)
+        patch.setattr(loadgen_log, "_compiled_events", lambda lines, wanted=None, prefixed=False: None)
         return parse_detail_text(text)
 
 
@@ -27,6 +27,10 @@ def test_real_logs_read_at_once_as_line_by_line(monkeypatch: pytest.MonkeyPatch)
         fast = parse_detail_text(text)
         assert fast == line_by_line(text, monkeypatch), path
         assert fast.values.get("result_validity") or fast.values.get("effective_scenario"), path
+        # read from the bytes, as check reads them: the same log, and without building the text
+        data = path.read_bytes()
+        assert loadgen_log._ascii_lines(data) is not None, path
+        assert parse_detail_bytes(data) == fast, path
 
 
 GOOD = ':::MLLOG {"key": "a", "value": 1}'
@@ -66,11 +70,37 @@ WARN = ':::MLLOG {"key": "w", "value": "hm", "metadata": {"is_warning": true}}'
 def test_odd_logs_read_as_line_by_line(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     full = line_by_line(text, monkeypatch)
     assert parse_detail_text(text) == full
+    assert parse_detail_bytes(text.encode()) == full
     keys = frozenset(list(full.values)[:1])
-    part = parse_detail_text(text, keys)  # values of the other keys may be left undecoded
-    assert (list(part.values), part.errors, part.warnings, part.malformed_lines) == (
-        list(full.values), full.errors, full.warnings, full.malformed_lines)
-    assert all(part.values[k] == full.values[k] or (k not in keys and part.values[k] is None) for k in full.values)
+    for part in (parse_detail_text(text, keys), parse_detail_bytes(text.encode(), keys)):
+        # values of the other keys may be left undecoded
+        assert (list(part.values), part.errors, part.warnings, part.malformed_lines) == (
+            list(full.values), full.errors, full.warnings, full.malformed_lines)
+        assert all(part.values[k] == full.values[k] or (k not in keys and part.values[k] is None) for k in full.values)
+
+
+@pytest.mark.parametrize("data", [
+    b"",
+    b"\n",
+    ("\n".join([GOOD, ERROR]) + "\n").encode(),  # a last line break: no empty line after it
+    ("\n".join([GOOD, ERROR]) + "\n\n").encode(),  # ...but a blank line before it
+    ("\n".join([GOOD, WARN])).encode(),  # no last line break
+    *(GOOD.encode() + brk + ERROR.encode() for brk in (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")),
+    GOOD.encode() + "\x85".encode() + ERROR.encode(),  # str.splitlines breaks at NEL, U+2028, U+2029 too
+    GOOD.encode() + "\u2028".encode() + ERROR.encode(),
+    b':::MLLOG {"key": "a", "value": "\xff\xfe"}\n' + ERROR.encode(),  # bytes that are not UTF-8
+    b':::MLLOG {"key": "a\xc3", "value": 1}',  # a character cut short
+    GOOD.encode() + b"\n  " + ERROR.encode(),  # a line that does not start with the prefix
+    GOOD.encode() + b'\n12345678{"key": "b", "value": 2}',  # ...and is an event after as many characters
+    b':::MLLOG {"key": "a",\r"value": 1}',  # "\r" is JSON's white space, and a line break to splitlines
+    GOOD.encode() + b"\n:::MLLO",
+])
+def test_a_log_read_from_its_bytes_is_the_log_of_its_text(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = data.decode("utf-8", errors="replace")
+    full = line_by_line(text, monkeypatch)
+    assert parse_detail_bytes(data) == full == parse_detail_text(text)
+    keys = frozenset(list(full.values)[:1])
+    assert parse_detail_bytes(data, keys) == parse_detail_text(text, keys)
 
 
 def test_malformed_lines_keep_their_numbers() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from mlperf_ops.check.findings import Finding, Severity, finding
 from mlperf_ops.check.hygiene import rel
 from mlperf_ops.check.official_value import official_value
-from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, parse_detail_text, parse_summary_text
+from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, parse_detail_bytes, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
 from mlperf_ops.core.tree_layout import ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_lines
 
@@ -90,6 +90,12 @@ class ScenarioOutcome:
 
 def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
     """A text file's content; missing/unreadable files become findings."""
+    data = read_bytes(ctx, path)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def read_bytes(ctx: ScenarioCtx, path: Path) -> bytes | None:
+    """A file's bytes; missing/unreadable files become findings."""
     if not path.exists():
         ctx.add("files.missing", path, f"{path.name} is missing")
         return None
@@ -97,11 +103,10 @@ def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
         ctx.add("tree.stray-entry", path, f"{path.name} is not a file")
         return None
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
         return None
-    return data.decode("utf-8", errors="replace")
 
 
 def _load_logs(
@@ -114,11 +119,11 @@ def _load_logs(
     if not run_dir.is_dir():
         ctx.add("tree.not-a-dir", run_dir, f"{run_dir.name} must be a directory")
         return None
-    detail_text = read_text(ctx, run_dir / LOG_FILES[0])
+    detail_bytes = read_bytes(ctx, run_dir / LOG_FILES[0])
     summary_text = read_text(ctx, run_dir / LOG_FILES[1])
-    if detail_text is None or summary_text is None:
+    if detail_bytes is None or summary_text is None:
         return None
-    detail = parse_detail_text(detail_text, wanted)
+    detail = parse_detail_bytes(detail_bytes, wanted)
     detail_path = run_dir / LOG_FILES[0]
     if not detail.values:
         ctx.add("perf.unparsable", detail_path, "no LoadGen event could be read from the detail log")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlperf_ops.check.findings import Finding, ResultRow, finding
-from mlperf_ops.core.loadgen_log import parse_detail_text
+from mlperf_ops.core.loadgen_log import parse_detail
 from mlperf_ops.rules import available_rounds, load_rules
 
 RULE = "perf.seed-mismatch"
@@ -22,7 +22,7 @@ RULE = "perf.seed-mismatch"
 def _seeds(log: Path) -> dict[str, str]:
     """The effective seeds a detail log carries, as text (they exceed a float's precision)."""
     try:
-        return parse_detail_text(log.read_text(encoding="utf-8", errors="replace")).seed_texts
+        return parse_detail(log).seed_texts
     except OSError:
         return {}
 

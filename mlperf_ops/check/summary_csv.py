@@ -20,7 +20,7 @@ from typing import Any
 from mlperf_ops.check.findings import CheckReport, ResultRow
 from mlperf_ops.check.official_value import canonical_scenario
 from mlperf_ops.check.power_value import POWER_UNITS, design_power_watts, power_metric
-from mlperf_ops.core.loadgen_log import parse_detail_text
+from mlperf_ops.core.loadgen_log import parse_detail
 from mlperf_ops.rules import Rules, load_rules
 from mlperf_ops.core.tree_layout import DETAIL
 
@@ -93,7 +93,7 @@ def _total_accelerators(system: dict[str, Any]) -> str:
 
 def _detail_values(run_dir: Path) -> dict[str, Any]:
     try:
-        return parse_detail_text((run_dir / DETAIL).read_text(encoding="utf-8", errors="replace")).values
+        return parse_detail(run_dir / DETAIL).values
     except OSError:
         return {}
 
