@@ -127,13 +127,6 @@ def _empty_tree(root: Path) -> None:
 
 
 S = scenario_dir
-def _deep_folders(at: Path, depth: int) -> None:
-    """A chain of `depth` nested folders (one mkdir each: pathlib's parents=True recurses)."""
-    for _ in range(depth):
-        at = at / "d"
-        os.mkdir(at)
-
-
 MUTATIONS: list[tuple[str, Callable[[Path], None], str]] = [
     # files around a result
     ("missing-readme", _rm(lambda r: S(r) / "README.md"), "files.missing"),
@@ -199,8 +192,6 @@ MUTATIONS: list[tuple[str, Callable[[Path], None], str]] = [
     ("symlink", lambda r: (submitter_dir(r) / "src/link.md").symlink_to("README.md"), "tree.symlink"),
     ("space-in-name", write("src/my notes.txt"), "tree.space-in-name"),
     ("empty-dir", lambda r: (submitter_dir(r) / "src/empty").mkdir(), "tree.empty-dir"),
-    # deeper than Python's recursion limit (os.walk recursed): the empty leaf is still found
-    ("empty-dir-1500-deep", lambda r: _deep_folders(submitter_dir(r) / "src", 1500), "tree.empty-dir"),
     ("pycache", write("src/__pycache__/x.pyc"), "tree.pycache"),
     ("src-missing", _rm(lambda r: submitter_dir(r) / "src"), "tree.src-missing"),
     ("bad-model-mapping", write("model_mapping.json", b"[1, 2]"), "mapping.bad-json"),
@@ -277,3 +268,22 @@ def test_rule_table_lists_every_rule_once() -> None:
     for needed in ("tree.empty", "tree.stray-dir", "system.missing-key", "perf.min-duration", "perf.invalid",
                    "perf.seed-mismatch", "acc.dataset-size", "acc.untruncated", "compliance.test01-fail"):
         assert needed in ids
+
+
+def test_folders_nested_deeper_than_pythons_recursion_limit(tree: Path) -> None:
+    # os.walk recursed: 1500 nested folders raised RecursionError out of check. Made and
+    # removed one folder at a time here: pathlib's mkdir(parents=True) and shutil.rmtree
+    # (pytest's own cleanup too) recurse as well.
+    top = submitter_dir(tree) / "src" / "d"
+    chain = [top / ("d/" * i) for i in range(1500)]
+    try:
+        for folder in chain:
+            os.mkdir(folder)
+        report = check_tree(tree)
+        deep = [f for f in report.findings if f.rule_id == "tree.empty-dir"]
+        assert [f.path for f in deep] == [chain[-1].relative_to(tree).as_posix()]
+        assert not [f for f in report.findings if f.rule_id == "check.internal"]
+    finally:
+        for folder in reversed(chain):
+            if folder.is_dir():
+                os.rmdir(folder)
