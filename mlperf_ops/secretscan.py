@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from mlperf_ops.core.walk import entries_under
 from mlperf_ops.core.errors import Problem
 from mlperf_ops.core.positions import position
 from mlperf_ops.core.shorten import shorten
@@ -256,7 +257,7 @@ def scan_file(path: Path | str, limit: int = 64 * 1024 * 1024) -> list[Leak]:
 
 def scan_tree(root: Path) -> Iterator[tuple[Path, Leak]]:
     """Leaks in every file under `root` (a submission tree before it is packed)."""
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+    for path in sorted(p for p in entries_under(root) if p.is_file() and not p.is_symlink()):
         for leak in scan_file(path):
             yield path.relative_to(root), leak
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlperf_ops import __version__
+from mlperf_ops.core.walk import entries_under
 from mlperf_ops.core.atomic import write_bytes
 from mlperf_ops.check import CheckReport, check_tree
 from mlperf_ops.core.errors import CheckFailed, UsageError
@@ -56,7 +57,7 @@ def _members(tree: Path) -> list[tuple[str, Path]]:
     refused: list[str] = []
     out: list[tuple[str, Path]] = []
     for top in tops:
-        paths = [top] + (sorted(top.rglob("*")) if top.is_dir() and not top.is_symlink() else [])
+        paths = [top] + (sorted(entries_under(top)) if top.is_dir() and not top.is_symlink() else [])
         for path in paths:
             name = path.relative_to(tree).as_posix()
             if any(part.startswith(".") for part in path.relative_to(tree).parts):
