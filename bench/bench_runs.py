@@ -142,14 +142,9 @@ IMAGE_PATH_ENV = {"PATH", "VIRTUAL_ENV", "PYTHONPATH", "HOME"}
 def image_env(image_tag: str) -> dict[str, str]:
     """The image's own ENV (its Dockerfile's tuning: thread counts and the like), without the
     names that point into the image: the container runs with it, so the host run must too."""
-    import docker
+    from mlperf_ops.execute.engine import Engine
 
-    client = docker.from_env()
-    try:
-        entries = client.images.get(image_tag).attrs["Config"].get("Env") or []
-    finally:
-        client.close()
-    pairs = (entry.partition("=") for entry in entries)
+    pairs = (entry.partition("=") for entry in Engine.connect().require_image(image_tag).env)
     return {name: value for name, _, value in pairs if name not in IMAGE_PATH_ENV}
 
 
@@ -181,9 +176,10 @@ def main() -> int:
             if not envs:
                 tag = records["Offline"]["image"]["tag"]
                 # what the container ran with: the image's ENV, under the runner's environment
-                envs = {scenario: {**image_env(tag), **runner_env(run_id)} for scenario, run_id in PERF_RUNS.items()}
+                tuning = image_env(tag)
+                envs = {scenario: {**tuning, **runner_env(run_id)} for scenario, run_id in PERF_RUNS.items()}
                 model_dir = copy_models_out(tag, work / "image-models")
-                print(f"  host runs get the image's ENV too: {sorted(image_env(tag))}", flush=True)
+                print(f"  host runs get the image's ENV too: {sorted(tuning)}", flush=True)
             for scenario, record in records.items():
                 c = float(record["summary"]["value"])
                 h = early[scenario] if host_first else host_value(scenario, record, envs, model_dir,

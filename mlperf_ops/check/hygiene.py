@@ -16,6 +16,7 @@ from mlperf_ops import secretscan
 from mlperf_ops.check.findings import Finding, finding
 from mlperf_ops.check.allocator import keep_freed_memory
 from mlperf_ops.check.parallel import fork_map
+from mlperf_ops.core.walk import walk_folders
 
 FILE_SIZE_LIMIT_BYTES = 50 * 1024 * 1024  # FILE_SIZE_LIMIT_MB * MB_TO_BYTES of the checker
 # Below this many bytes to scan, forking a second process costs more than it saves.
@@ -50,28 +51,18 @@ def hygiene_findings(root: Path) -> list[Finding]:
     # a large tree, and its findings go back where the walk met each file
     scans: list[tuple[int, str, str, int]] = []  # (where in out, path, where, size)
 
-    def cannot_list(path: str, here: str, error: OSError) -> None:
-        out.append(finding("tree.unreadable", here or rel(root, Path(error.filename or path)),
-                           f"cannot list: {error.strerror}"))
-
-    # Plain strings and os.scandir, not Path objects and os.walk (thousands of entries): one
-    # lstat per entry, and none for what scandir already says. Pre-order, each folder's
-    # entries in name order before its subfolders, as os.walk(topdown=True) went; a stack,
-    # not recursion, so that no depth of folders can exhaust Python's.
-    top = os.fspath(root)
-    stack: list[tuple[str, str]] = [(top, "")]  # (path, where: its path relative to the root)
-    while stack:
-        dirpath, here = stack.pop()
-        try:
-            with os.scandir(dirpath) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError as error:
-            cannot_list(dirpath, here, error)
+    # Plain strings and DirEntry, not Path objects (thousands of entries): one lstat per
+    # entry. Pre-order, each folder's entries in name order before its subfolders.
+    for folder in walk_folders(root):
+        here = folder.where
+        if folder.error is not None:
+            out.append(finding("tree.unreadable", here or rel(root, Path(folder.error.filename or folder.path)),
+                               f"cannot list: {folder.error.strerror}"))
             continue
-        if dirpath != top and not entries:
+        if here and not folder.entries:
             out.append(finding("tree.empty-dir", here, "empty directory"))
-        subdirs: list[tuple[str, str]] = []
-        for entry in entries:
+        subdirs: list[os.DirEntry[str]] = []
+        for entry in folder.entries:
             name, path = entry.name, entry.path
             where = f"{here}/{name}" if here else name
             if name.startswith("."):
@@ -94,10 +85,10 @@ def hygiene_findings(root: Path) -> list[Finding]:
                 else:
                     scans.append((len(out), path, where, info.st_size))
             elif stat.S_ISDIR(info.st_mode):
-                subdirs.append((path, where))  # never a link to one: links are not followed
+                subdirs.append(entry)  # never a link to one: links are not followed
             else:
                 out.append(finding("tree.stray-entry", where, "not a regular file or directory"))
-        stack.extend(reversed(subdirs))
+        folder.subdirs[:] = subdirs  # the walk goes only where the lstat saw a folder
     size = sum(job[3] for job in scans)
     if size >= PARALLEL_SCAN_BYTES:
         keep_freed_memory()
