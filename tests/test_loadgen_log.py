@@ -29,7 +29,7 @@ def test_real_logs_read_at_once_as_line_by_line(monkeypatch: pytest.MonkeyPatch)
         assert fast.values.get("result_validity") or fast.values.get("effective_scenario"), path
         # read from the bytes, as check reads them: the same log, and without building the text
         data = path.read_bytes()
-        assert loadgen_log._ascii_lines(data) is not None, path
+        assert loadgen_log._ascii_events(data) is not None, path
         assert parse_detail_bytes(data) == fast, path
 
 
@@ -94,6 +94,11 @@ def test_odd_logs_read_as_line_by_line(text: str, monkeypatch: pytest.MonkeyPatc
     GOOD.encode() + b'\n12345678{"key": "b", "value": 2}',  # ...and is an event after as many characters
     b':::MLLOG {"key": "a",\r"value": 1}',  # "\r" is JSON's white space, and a line break to splitlines
     GOOD.encode() + b"\n:::MLLO",
+    b":::MLLOG\n",  # a prefix and a line break, nothing else
+    GOOD.encode() + b"\n\n" + ERROR.encode(),  # a blank line between events
+    b"\n" + GOOD.encode(),  # a blank first line
+    GOOD.encode() + b"\n:::MLLOG" + GOOD.encode(),  # the prefix twice on a line
+    (GOOD + "\n" + ERROR + "\n" + WARN).encode() + b"\n",
 ])
 def test_a_log_read_from_its_bytes_is_the_log_of_its_text(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     text = data.decode("utf-8", errors="replace")
