@@ -287,3 +287,29 @@ def test_folders_nested_deeper_than_pythons_recursion_limit(tree: Path) -> None:
         for folder in reversed(chain):
             if folder.is_dir():
                 os.rmdir(folder)
+
+
+@pytest.mark.parametrize("kind,rule", [("fifo", "tree.stray-entry"), ("dir", "tree.stray-entry"),
+                                       ("link-loop", "files.missing"), ("link-to-file", None)])
+def test_a_log_that_is_not_a_plain_file(tree: Path, kind: str, rule: str | None) -> None:
+    """The logs are opened without a stat first: a FIFO must not block the check (it runs in
+    a child with a time limit), a directory or a loop of links must not pass for a log."""
+    import subprocess
+
+    log = perf(tree) / "mlperf_log_detail.txt"
+    if kind == "link-to-file":
+        os.replace(log, tree / "elsewhere.txt")
+        log.symlink_to(tree / "elsewhere.txt")
+    else:
+        log.unlink()
+        {"fifo": os.mkfifo, "dir": os.mkdir, "link-loop": lambda p: os.symlink(p.name, p)}[kind](log)
+    done = subprocess.run([sys.executable, "-m", "mlperf_ops", "check", str(tree), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    doc = json.loads(done.stdout)
+    at_log = {(f["rule_id"], f["severity"]) for f in doc["findings"]
+              if f["path"].endswith("Offline/performance/run_1/mlperf_log_detail.txt")}
+    if rule is None:  # read through the link (its duration is judged); hygiene refuses the link
+        assert {("perf.min-duration", "info"), ("tree.symlink", "error")} <= at_log, at_log
+    else:
+        assert (rule, "error") in at_log and ("perf.min-duration", "info") not in at_log, at_log
+    assert not any(f["rule_id"] == "check.internal" for f in doc["findings"])

@@ -86,6 +86,10 @@ def test_odd_logs_read_as_line_by_line(text: str, monkeypatch: pytest.MonkeyPatc
     ("\n".join([GOOD, ERROR]) + "\n\n").encode(),  # ...but a blank line before it
     ("\n".join([GOOD, WARN])).encode(),  # no last line break
     *(GOOD.encode() + brk + ERROR.encode() for brk in (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")),
+    # ...and inside a string, or as if white space, in an event msgspec would otherwise read
+    *(b':::MLLOG {"key": "a", "value": "x' + brk + b'y"}\n' + GOOD.encode()
+      for brk in (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")),
+    *(b':::MLLOG {"key": "a",' + brk + b'"value": [1,' + brk + b'2]}' for brk in (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")),
     GOOD.encode() + "\x85".encode() + ERROR.encode(),  # str.splitlines breaks at NEL, U+2028, U+2029 too
     GOOD.encode() + "\u2028".encode() + ERROR.encode(),
     b':::MLLOG {"key": "a", "value": "\xff\xfe"}\n' + ERROR.encode(),  # bytes that are not UTF-8

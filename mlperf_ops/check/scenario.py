@@ -7,7 +7,10 @@ the runner still wraps every scenario so that a bug here reports `check.internal
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,19 +97,34 @@ def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
     return None if data is None else data.decode("utf-8", errors="replace")
 
 
+# What Path.exists() reads as "no such file" (a loop of links included).
+_ABSENT = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF}
+# Non-blocking: opening a FIFO for reading would wait for a writer; fstat then refuses it.
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
 def read_bytes(ctx: ScenarioCtx, path: Path) -> bytes | None:
-    """A file's bytes; missing/unreadable files become findings."""
-    if not path.exists():
-        ctx.add("files.missing", path, f"{path.name} is missing")
-        return None
-    if not path.is_file():
-        ctx.add("tree.stray-entry", path, f"{path.name} is not a file")
+    """A file's bytes; missing/unreadable files become findings. One open and one fstat,
+    not a stat for "exists" and one for "is a file" before it (thousands of files a tree)."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as error:
+        if error.errno in _ABSENT:
+            ctx.add("files.missing", path, f"{path.name} is missing")
+        else:
+            ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
         return None
     try:
-        return path.read_bytes()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            ctx.add("tree.stray-entry", path, f"{path.name} is not a file")
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            return file.read()
     except OSError as error:
         ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
         return None
+    finally:
+        os.close(fd)
 
 
 def _load_logs(

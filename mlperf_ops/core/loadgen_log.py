@@ -123,8 +123,9 @@ def parse_detail_text(text: str, wanted: AbstractSet[str] | None = None) -> Deta
     return fast if fast is not None else _line_by_line(lines)
 
 
-# The line breaks other than "\n" that str.splitlines() splits at, as bytes of ASCII text.
-_OTHER_BREAKS = (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
+# str.splitlines() breaks ASCII text at "\n", "\r", "\x0b", "\x0c" and "\x1c".."\x1e". JSON
+# refuses all but "\r" and "\n" anywhere, raw (msgspec then leaves the log to the text),
+# but reads "\r" as white space: only "\r" must be looked for.
 _PREFIX_BYTES = MLLOG_PREFIX.encode()
 _BREAK_PREFIX = b"\n" + _PREFIX_BYTES
 
@@ -140,7 +141,7 @@ def _ascii_events(data: bytes) -> list[bytes] | None:
     copy), and no event but the last may hold a "\n" (memchr), the last only at its end."""
     if not data:
         return []
-    if not data.isascii() or any(b in data for b in _OTHER_BREAKS) or not data.startswith(_PREFIX_BYTES):
+    if not data.isascii() or b"\r" in data or not data.startswith(_PREFIX_BYTES):
         return None  # str.splitlines() would break elsewhere too, or the text differs from the bytes
     events = data.split(_BREAK_PREFIX)
     last = events[-1][:-1] if events[-1].endswith(b"\n") else events[-1]
