@@ -249,6 +249,11 @@ def scan_file(path: Path | str, limit: int = 64 * 1024 * 1024) -> list[Leak]:
         data = handle.read(size)
         if len(data) == size < limit:
             data += handle.read(limit - size)
+    return scan_bytes(data)
+
+
+def scan_bytes(data: bytes) -> list[Leak]:
+    """Leaks in a file's bytes (`scan_file` of a file read already)."""
     needles = needles_in(data)
     if not needles:
         return []

@@ -313,3 +313,34 @@ def test_a_log_that_is_not_a_plain_file(tree: Path, kind: str, rule: str | None)
     else:
         assert (rule, "error") in at_log and ("perf.min-duration", "info") not in at_log, at_log
     assert not any(f["rule_id"] == "check.internal" for f in doc["findings"])
+
+
+def test_files_read_by_the_result_checks_are_scanned_once(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets in files the result checks read are found from the bytes they read; the
+    report is the one of a walk that reads and scans every file itself."""
+    from mlperf_ops import secretscan
+    from mlperf_ops.check import scenario
+
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    planted = 0
+    for path in sorted(p for p in tree.rglob("*") if p.is_file() and p.suffix != ".json"):  # JSON stays JSON
+        data = path.read_bytes()
+        if path.name == "mlperf_log_detail.txt":  # a token inside an event of the log
+            data = data.replace(b"\n", b'\n:::MLLOG {"key": "note", "value": "%s"}\n' % token.encode(), 1)
+        else:
+            data += b"\nnote=%s\n" % token.encode()
+        path.write_bytes(data)
+        planted += 1
+    opened: list[str] = []
+    real_scan_file = secretscan.scan_file
+    monkeypatch.setattr(secretscan, "scan_file", lambda path, *a: (opened.append(str(path)), real_scan_file(path, *a))[1])
+    once = check_tree(tree, strict=True)
+    walk_read = len(opened)
+    monkeypatch.setattr(scenario, "FILE_SIZE_LIMIT_BYTES", -1)  # the result checks scan nothing
+    opened.clear()
+    twice = check_tree(tree, strict=True)
+    assert len(opened) > walk_read  # the walk read only the files no check read
+    assert walk_read < planted / 2
+    assert once.findings == twice.findings
+    secrets = [f for f in once.findings if f.rule_id == "tree.secret"]
+    assert len(secrets) == planted

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Mapping
 
 from mlperf_ops import secretscan
 from mlperf_ops.check.findings import Finding, finding
@@ -31,21 +32,26 @@ def rel(root: Path, path: Path) -> str:
 
 
 def _secret_findings_of(job: tuple[str, str]) -> list[Finding]:
-    return _secret_findings(*job)
-
-
-def _secret_findings(path: Path | str, where: str) -> list[Finding]:
-    """A published tree is public: a token in a log or a note would be leaked by the upload."""
+    path, where = job
     try:
         leaks = secretscan.scan_file(path)
     except OSError:
         return []  # reported as unreadable elsewhere
+    return secret_findings(where, leaks)
+
+
+def secret_findings(where: str, leaks: list[secretscan.Leak]) -> list[Finding]:
+    """A published tree is public: a token in a log or a note would be leaked by the upload."""
     return [finding("tree.secret", where, f"line {leak.line}: looks like {leak.what} (value not shown)")
             for leak in leaks[:5]]
 
 
-def hygiene_findings(root: Path) -> list[Finding]:
-    """Walk the whole tree (never following links) and report every bad entry."""
+def hygiene_findings(root: Path, scanned: Mapping[str, list[Finding]] | None = None) -> list[Finding]:
+    """Walk the whole tree (never following links) and report every bad entry.
+
+    `scanned`: the secret findings of files the result checks read and scanned already,
+    by their path in the tree (each file is then read once)."""
+    scanned = scanned or {}
     out: list[Finding] = []
     # the secret scan reads every byte: it runs after the walk, over several processes on
     # a large tree, and its findings go back where the walk met each file
@@ -82,6 +88,8 @@ def hygiene_findings(root: Path) -> list[Finding]:
                 if info.st_size > FILE_SIZE_LIMIT_BYTES:
                     size_mb = info.st_size / (1024 * 1024)
                     out.append(finding("tree.large-file", where, f"{size_mb:.1f} MB is over the 50 MB limit"))
+                elif where in scanned:
+                    out.extend(scanned[where])
                 else:
                     scans.append((len(out), path, where, info.st_size))
             elif stat.S_ISDIR(info.st_mode):

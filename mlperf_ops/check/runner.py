@@ -59,15 +59,19 @@ def _internal(root: Path, path: Path, error: BaseException) -> Finding:
     )
 
 
-def _run_scenario(ctx: ScenarioCtx) -> tuple[ScenarioOutcome | None, list[Finding], dict[str, dict[str, str]]]:
-    """One result's checks: its outcome (None if the check broke), its findings and the
-    seeds of its logs that carry another round's."""
+_Done = tuple[ScenarioOutcome | None, list[Finding], dict[str, dict[str, str]], dict[str, list[Finding]]]
+
+
+def _run_scenario(ctx: ScenarioCtx) -> _Done:
+    """One result's checks: its outcome (None if the check broke), its findings, the
+    seeds of its logs that carry another round's, and the secret findings of the files
+    it read."""
     try:
         outcome: ScenarioOutcome | None = check_scenario(ctx)
         broke: list[Finding] = []
     except Exception as error:  # one bad result never stops the others
         outcome, broke = None, [_internal(ctx.root, ctx.path, error)]
-    return outcome, broke + ctx.findings, ctx.foreign_seeds
+    return outcome, broke + ctx.findings, ctx.foreign_seeds, ctx.scanned
 
 
 class _Walker:
@@ -82,6 +86,7 @@ class _Walker:
         # in self.findings its findings go)
         self.pending: list[tuple[ScenarioCtx, ResultRow, int]] = []
         self.foreign_seeds: dict[str, dict[str, str]] = {}  # see ScenarioCtx.foreign_seeds
+        self.scanned: dict[str, list[Finding]] = {}  # see ScenarioCtx.scanned
 
     def add(self, rule_id: str, path: Path, message: str, severity: Severity | None = None) -> None:
         self.findings.append(finding(rule_id, rel(self.root, path), message, severity))
@@ -95,14 +100,15 @@ class _Walker:
         if many:
             keep_freed_memory()
         done = fork_map(_run_scenario, [ctx for ctx, _, _ in self.pending], workers=None if many else 1)
-        for (_, row, _), (outcome, _, seeds) in zip(self.pending, done):
+        for (_, row, _), (outcome, _, seeds, scanned) in zip(self.pending, done):
             self.foreign_seeds.update(seeds)
+            self.scanned.update(scanned)
             if outcome is not None:
                 row.metric, row.value = outcome.metric, outcome.value
                 row.validity, row.accuracy = outcome.validity, outcome.accuracy
                 row.official_value, row.unit = outcome.official_value, outcome.unit
                 row.power_value, row.power_unit = outcome.power_value, outcome.power_unit
-        self.findings = splice(self.findings, [at for _, _, at in self.pending], [found for _, found, _ in done])
+        self.findings = splice(self.findings, [at for _, _, at in self.pending], [found for _, found, _, _ in done])
         self.pending = []
 
     # ---------------------------------------------------------------- levels
@@ -347,14 +353,15 @@ def check_tree(
     rules = load_rules(round_name)
     smoke = is_smoke_tree(root)
     walker = _Walker(root, rules, "info" if smoke and not as_submission else "error", strict)
-    walker.findings.extend(notes)
-    walker.findings.extend(hygiene_findings(root))
     try:
         walker.walk()
     except Exception as error:
         walker.internal(root, error)
     walker.check_results()
-    findings = [strictly(f) for f in walker.findings] if strict else walker.findings
+    # the hygiene walk last: the result checks scanned the files they read for secrets
+    # (most of a tree's bytes), and the walk reads only the others; its findings come first
+    found = notes + hygiene_findings(root, walker.scanned) + walker.findings
+    findings = [strictly(f) for f in found] if strict else found
     findings, seed_note, seed_logs = collapse_seed_findings(root, rules.round, findings, walker.foreign_seeds)
     assign_verdicts(findings, walker.results)
     if seed_note is not None:

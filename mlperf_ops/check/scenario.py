@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops.check.findings import Finding, Severity, finding
-from mlperf_ops.check.hygiene import rel
+from mlperf_ops.check.hygiene import FILE_SIZE_LIMIT_BYTES, rel, secret_findings
 from mlperf_ops.check.official_value import official_value
 from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, parse_detail_bytes, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
+from mlperf_ops.secretscan import scan_bytes
 from mlperf_ops.core.tree_layout import ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_lines
 
 # Scenarios whose latency LoadGen judges with early stopping (the checker's
@@ -66,6 +67,9 @@ class ScenarioCtx:
     # finding): what seed_round needs to name the round they belong to, without reading
     # the log a second time
     foreign_seeds: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the secret findings of every file read_bytes read (by its path in the tree): the
+    # hygiene walk takes them instead of reading the file a second time
+    scanned: dict[str, list[Finding]] = field(default_factory=dict)
 
     def rel(self, path: Path) -> str:
         return rel(self.root, path)
@@ -119,12 +123,16 @@ def read_bytes(ctx: ScenarioCtx, path: Path) -> bytes | None:
             ctx.add("tree.stray-entry", path, f"{path.name} is not a file")
             return None
         with os.fdopen(fd, "rb", closefd=False) as file:
-            return file.read()
+            data = file.read()
     except OSError as error:
         ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
         return None
     finally:
         os.close(fd)
+    if len(data) <= FILE_SIZE_LIMIT_BYTES:  # the walk scans no larger file (tree.large-file)
+        where = ctx.rel(path)
+        ctx.scanned[where] = secret_findings(where, scan_bytes(data))
+    return data
 
 
 def _load_logs(
