@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -46,16 +47,41 @@ def secret_findings(where: str, leaks: list[secretscan.Leak]) -> list[Finding]:
             for leak in leaks[:5]]
 
 
-def hygiene_findings(root: Path, scanned: Mapping[str, list[Finding]] | None = None) -> list[Finding]:
+@dataclass
+class TreeWalk:
+    """What the walk found, before the secret scan: its findings, and each regular file to
+    scan as (where in `findings` its findings go, path, path in the tree, size)."""
+
+    findings: list[Finding]
+    scans: list[tuple[int, str, str, int]]
+
+
+def hygiene_findings(root: Path, scanned: Mapping[str, list[Finding]] | None = None,
+                     walked: TreeWalk | None = None) -> list[Finding]:
     """Walk the whole tree (never following links) and report every bad entry.
 
     `scanned`: the secret findings of files the result checks read and scanned already,
-    by their path in the tree (each file is then read once)."""
+    by their path in the tree (each file is then read once). `walked`: the walk of `root`,
+    done already (check runs it beside the result checks)."""
+    walked = walk_tree(root) if walked is None else walked
     scanned = scanned or {}
+    # the secret scan reads every byte: over several processes on a large tree, and its
+    # findings go back where the walk met each file
+    todo = [job for job in walked.scans if job[2] not in scanned]
+    size = sum(job[3] for job in todo)
+    if size >= PARALLEL_SCAN_BYTES:
+        keep_freed_memory()
+    fresh = iter(fork_map(_secret_findings_of, [(path, where) for _, path, where, _ in todo],
+                          weights=[float(job[3]) for job in todo],
+                          workers=None if size >= PARALLEL_SCAN_BYTES else 1))
+    parts = [scanned[where] if where in scanned else next(fresh) for _, _, where, _ in walked.scans]
+    return splice(walked.findings, [job[0] for job in walked.scans], parts)
+
+
+def walk_tree(root: Path) -> TreeWalk:
+    """The hygiene walk, reading no file: the entries' names, types and sizes."""
     out: list[Finding] = []
-    # the secret scan reads every byte: it runs after the walk, over several processes on
-    # a large tree, and its findings go back where the walk met each file
-    scans: list[tuple[int, str, str, int]] = []  # (where in out, path, where, size)
+    scans: list[tuple[int, str, str, int]] = []
 
     # Plain strings and DirEntry, not Path objects (thousands of entries): one lstat per
     # entry. Pre-order, each folder's entries in name order before its subfolders.
@@ -88,8 +114,6 @@ def hygiene_findings(root: Path, scanned: Mapping[str, list[Finding]] | None = N
                 if info.st_size > FILE_SIZE_LIMIT_BYTES:
                     size_mb = info.st_size / (1024 * 1024)
                     out.append(finding("tree.large-file", where, f"{size_mb:.1f} MB is over the 50 MB limit"))
-                elif where in scanned:
-                    out.extend(scanned[where])
                 else:
                     scans.append((len(out), path, where, info.st_size))
             elif stat.S_ISDIR(info.st_mode):
@@ -97,12 +121,7 @@ def hygiene_findings(root: Path, scanned: Mapping[str, list[Finding]] | None = N
             else:
                 out.append(finding("tree.stray-entry", where, "not a regular file or directory"))
         folder.subdirs[:] = subdirs  # the walk goes only where the lstat saw a folder
-    size = sum(job[3] for job in scans)
-    if size >= PARALLEL_SCAN_BYTES:
-        keep_freed_memory()
-    found = fork_map(_secret_findings_of, [(path, where) for _, path, where, _ in scans],
-                     weights=[float(job[3]) for job in scans], workers=None if size >= PARALLEL_SCAN_BYTES else 1)
-    return splice(out, [job[0] for job in scans], found)
+    return TreeWalk(out, scans)
 
 
 def splice(base: list[Finding], positions: list[int], parts: list[list[Finding]]) -> list[Finding]:
