@@ -115,3 +115,26 @@ def test_strict_makes_hygiene_an_error(tmp_path: Path) -> None:
     strict = check_tree(root, round="v6.0", strict=True)
     assert lenient.ok and not strict.ok
     assert {f.rule_id for f in strict.errors} <= {"tree.stray-entry", "tree.stray-dir", "scenario.case"}
+
+
+@pytest.mark.parametrize("wrong_first", [True, False])
+def test_a_key_logged_twice_counts_its_first_value(tmp_path: Path, wrong_first: bool) -> None:
+    """The official checker reads a key logged twice by its first value (a wrong seed
+    logged before the right one is refused, after it is not); with
+    MLPERF_INFERENCE_CHECKOUT set, the official checker is asked too."""
+    root = _copy(tmp_path, "dell_v6.0")
+    detail = root / DELL_WHISPER / "performance/run_1/mlperf_log_detail.txt"
+    lines = detail.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if '"key": "effective_qsl_rng_seed"' in line)
+    wrong = re.sub(r'("value": )\d+', r"\g<1>123", lines[at])
+    lines.insert(at if wrong_first else at + 1, wrong)
+    detail.write_text("".join(lines))
+    valid, rules = _verdict(root, DELL_WHISPER)
+    assert valid is (not wrong_first)
+    assert ("perf.seed-mismatch" in rules) is wrong_first
+    checkout = os.environ.get("MLPERF_INFERENCE_CHECKOUT")
+    if checkout:
+        from mlperf_ops.check.official import per_result_verdicts, run_official_checker
+
+        verdict = run_official_checker(Path(checkout), root, "v6.0", "Dell")
+        assert per_result_verdicts(verdict.output, root)[DELL_WHISPER] is (not wrong_first)

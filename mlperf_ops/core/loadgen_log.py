@@ -1,7 +1,9 @@
 """Read LoadGen's own log files (pure parsing; never raises on malformed input).
 
-`mlperf_log_detail.txt` holds one `:::MLLOG {json}` line per event; the last value
-of a key wins, as the official tools read it. `mlperf_log_summary.txt` is a
+`mlperf_log_detail.txt` holds one `:::MLLOG {json}` line per event; the first value
+of a key counts, as the official checker's log parser reads a key logged more than once
+(an accuracy run logs `loaded_qsl_set` once per load, a power run `power_begin` too).
+`mlperf_log_summary.txt` is a
 human-readable `Key : value` report whose `Result is` line carries validity.
 """
 
@@ -100,18 +102,27 @@ def _compiled_events(lines: Sequence[str] | Sequence[bytes], wanted: AbstractSet
         return None
     log = DetailLog()
     flagged = [e for e in events if e.metadata is not None and (e.metadata.is_error or e.metadata.is_warning)]
+    raws = _first_values(events)
     if wanted is None:
-        log.values = {e.key: e.value for e in events}
+        log.values = raws
         for e in flagged:
             (log.errors if e.metadata.is_error else log.warnings).append(f"{e.key}: {e.value}")
         return log
-    raws = {e.key: e.value for e in events}  # the last value of a key wins
     log.values = dict.fromkeys(raws)
     for key in wanted & raws.keys():
         log.values[key] = _value(decoders, raws[key])
     for e in flagged:  # an error's message shows its value
         (log.errors if e.metadata.is_error else log.warnings).append(f"{e.key}: {_value(decoders, e.value)}")
     return log
+
+
+def _first_values(events: list[Any]) -> dict[str, Any]:
+    """key -> the value of its first event, keys in the order they first appear (C loops:
+    a log has thousands of events, most of them repeated keys of an accuracy run)."""
+    keys = [e.key for e in events]
+    values = dict.fromkeys(keys)
+    values.update(zip(reversed(keys), [e.value for e in reversed(events)]))
+    return values
 
 
 def parse_detail_text(text: str, wanted: AbstractSet[str] | None = None) -> DetailLog:
@@ -184,7 +195,8 @@ def _line_by_line(lines: list[str]) -> DetailLog:
             log.errors.append(f"{key}: {value}")
         elif isinstance(meta, dict) and meta.get("is_warning"):
             log.warnings.append(f"{key}: {value}")
-        log.values[key] = value
+        if key not in log.values:  # the first value of a key counts
+            log.values[key] = value
     return log
 
 
