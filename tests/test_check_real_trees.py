@@ -138,3 +138,50 @@ def test_a_key_logged_twice_counts_its_first_value(tmp_path: Path, wrong_first: 
 
         verdict = run_official_checker(Path(checkout), root, "v6.0", "Dell")
         assert per_result_verdicts(verdict.output, root)[DELL_WHISPER] is (not wrong_first)
+
+
+ODD_LINES = {  # how a line is put into the whisper log -> accepted by the official checker
+    "foreign-line": (lambda lines: lines.insert(5, "harness: warming up\n"), True),
+    "blank-line": (lambda lines: lines.insert(5, "\n"), True),
+    "event-after-white-space": (lambda lines: lines.__setitem__(5, "  " + lines[5]), True),
+    "foreign-first-line": (lambda lines: lines.insert(0, "harness: warming up\n"), False),
+    "blank-first-line": (lambda lines: lines.insert(0, "\n"), False),
+    "mllog-line-not-json": (lambda lines: lines.insert(5, ':::MLLOG {"key": "x", "value": [1,\n'), False),
+}
+
+
+@pytest.mark.parametrize("odd", sorted(ODD_LINES))
+def test_lines_of_a_detail_log_are_read_as_the_official_checker_reads_them(tmp_path: Path, odd: str) -> None:
+    """Verdicts recorded from the official checker at b66003e1 (its parser skips a line
+    without the prefix, and stops at a first line without it or an MLLOG line it cannot
+    decode); with MLPERF_INFERENCE_CHECKOUT set, it is asked again."""
+    edit, accepted = ODD_LINES[odd]
+    root = _copy(tmp_path, "dell_v6.0")
+    detail = root / DELL_WHISPER / "performance/run_1/mlperf_log_detail.txt"
+    lines = detail.read_text().splitlines(keepends=True)
+    edit(lines)
+    detail.write_text("".join(lines))
+    valid, rules = _verdict(root, DELL_WHISPER)
+    assert valid is accepted, rules
+    assert ("perf.unparsable" in rules) is not accepted
+    checkout = os.environ.get("MLPERF_INFERENCE_CHECKOUT")
+    if checkout:
+        from mlperf_ops.check.official import per_result_verdicts, run_official_checker
+
+        verdict = run_official_checker(Path(checkout), root, "v6.0", "Dell")
+        # where its parser stops, the official checker ends in a traceback: no verdict at all
+        assert (per_result_verdicts(verdict.output, root).get(DELL_WHISPER) is True) is accepted
+
+
+def test_a_detail_log_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "dell_v6.0")
+    detail = root / DELL_WHISPER / "performance/run_1/mlperf_log_detail.txt"
+    detail.write_bytes(detail.read_bytes() + b"\xff\n")
+    valid, rules = _verdict(root, DELL_WHISPER)
+    assert valid is False and "perf.unparsable" in rules
+    checkout = os.environ.get("MLPERF_INFERENCE_CHECKOUT")
+    if checkout:  # it reads the log as UTF-8, and stops
+        from mlperf_ops.check.official import per_result_verdicts, run_official_checker
+
+        verdict = run_official_checker(Path(checkout), root, "v6.0", "Dell")
+        assert per_result_verdicts(verdict.output, root).get(DELL_WHISPER) is not True

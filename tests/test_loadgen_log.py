@@ -75,8 +75,8 @@ def test_odd_logs_read_as_line_by_line(text: str, monkeypatch: pytest.MonkeyPatc
     keys = frozenset(list(full.values)[:1])
     for part in (parse_detail_text(text, keys), parse_detail_bytes(text.encode(), keys)):
         # values of the other keys may be left undecoded
-        assert (list(part.values), part.errors, part.warnings, part.malformed_lines) == (
-            list(full.values), full.errors, full.warnings, full.malformed_lines)
+        assert (list(part.values), part.errors, part.warnings, part.malformed_lines, part.foreign_lines) == (
+            list(full.values), full.errors, full.warnings, full.malformed_lines, full.foreign_lines)
         assert all(repr(part.values[k]) == repr(full.values[k]) or (k not in keys and part.values[k] is None)
                    for k in full.values)  # repr: NaN is not equal to itself
 
@@ -96,6 +96,8 @@ def test_odd_logs_read_as_line_by_line(text: str, monkeypatch: pytest.MonkeyPatc
     GOOD.encode() + "\u2028".encode() + ERROR.encode(),
     b':::MLLOG {"key": "a", "value": "\xff\xfe"}\n' + ERROR.encode(),  # bytes that are not UTF-8
     b':::MLLOG {"key": "a\xc3", "value": 1}',  # a character cut short
+    GOOD.encode() + b"\n\xff garbage\n" + ERROR.encode(),  # a foreign line that is not UTF-8
+    GOOD.encode() + b"\n" + ERROR.encode() + b"\n" + WARN.encode()[:-2] + b"\xe2\x82",  # cut short at the end
     GOOD.encode() + b"\n  " + ERROR.encode(),  # a line that does not start with the prefix
     GOOD.encode() + b'\n12345678{"key": "b", "value": 2}',  # ...and is an event after as many characters
     b':::MLLOG {"key": "a",\r"value": 1}',  # "\r" is JSON's white space, and a line break to splitlines
@@ -109,14 +111,25 @@ def test_odd_logs_read_as_line_by_line(text: str, monkeypatch: pytest.MonkeyPatc
 def test_a_log_read_from_its_bytes_is_the_log_of_its_text(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     text = data.decode("utf-8", errors="replace")
     full = line_by_line(text, monkeypatch)
-    assert parse_detail_bytes(data) == full == parse_detail_text(text)
+    assert full == parse_detail_text(text)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:  # ...and the line of the first byte that is not UTF-8 is malformed
+        line = data[:error.start].count(b"\n") + 1  # these cases break lines at "\n" only
+        full.malformed_lines = sorted({*full.malformed_lines, line})
+        full.foreign_lines = [n for n in full.foreign_lines if n != line]
+        assert parse_detail_bytes(data).malformed_lines
+    assert parse_detail_bytes(data) == full
     keys = frozenset(list(full.values)[:1])
-    assert parse_detail_bytes(data, keys) == parse_detail_text(text, keys)
+    part = parse_detail_bytes(data, keys)
+    assert (part.malformed_lines, part.foreign_lines) == (full.malformed_lines, full.foreign_lines)
 
 
 def test_malformed_lines_keep_their_numbers() -> None:
-    log = parse_detail_text("\n".join([GOOD, "garbage", GOOD + "," + GOOD, ERROR]))
-    assert log.malformed_lines == [2, 3]
+    log = parse_detail_text("\n".join([GOOD, "garbage", GOOD + "," + GOOD, ERROR, "  " + WARN, ""]))
+    assert log.malformed_lines == [3]  # the official parser stops at an MLLOG line it cannot read...
+    assert log.foreign_lines == [2, 5]  # ...and skips other lines, an event after white space too
+    assert log.warnings == []
     assert log.errors == ["error_x: bad"] and log.values["a"] == 1
 
 

@@ -62,7 +62,8 @@ RULES: dict[str, tuple[Severity, str]] = {
     "measurements.empty-key": ("error", "a measurements.json key is empty"),
     # performance logs
     "perf.missing-run": ("error", "performance/run_1 is missing"),
-    "perf.unparsable": ("error", "a LoadGen detail log holds lines that are not MLLOG events"),
+    "perf.unparsable": ("error", "a LoadGen log the official checker cannot read: a detail log whose first line is not an MLLOG event, an MLLOG line that is not a JSON event, bytes that are not UTF-8"),
+    "perf.foreign-lines": ("warning", "a LoadGen detail log holds lines that are not MLLOG events (the official checker skips them, and so does this one)"),
     "perf.missing-key": ("error", "a LoadGen log lacks a key the checker reads"),
     "perf.invalid": ("error", "LoadGen marked the run INVALID"),
     "perf.loadgen-error": ("error", "the LoadGen log reports an error"),
@@ -114,6 +115,7 @@ HYGIENE_RULES: frozenset[str] = frozenset({
     "tree.stray-dir",
     "tree.empty-dir",
     "scenario.case",
+    "perf.foreign-lines",
     "system.unused",
     "mapping.unused",
     "acc.untruncated",

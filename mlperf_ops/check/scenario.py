@@ -159,8 +159,13 @@ def _load_logs(
         ctx.add(
             "perf.unparsable",
             detail_path,
-            f"{len(detail.malformed_lines)} line(s) are not MLLOG events (first: line {first})",
+            f"{len(detail.malformed_lines)} line(s) the official checker stops at (first: line {first}): "
+            f"{'the first line is not an MLLOG event' if first == 1 else 'not a JSON event, or not UTF-8'}",
         )
+    if detail.foreign_lines:
+        ctx.add("perf.foreign-lines", detail_path,
+                f"{len(detail.foreign_lines)} line(s) are not MLLOG events (first: line {detail.foreign_lines[0]}): "
+                "skipped, as the official checker skips them", "warning")
     return detail, parse_summary_text(summary_text)
 
 

@@ -22,12 +22,18 @@ MLLOG_PREFIX = ":::MLLOG"
 
 @dataclass
 class DetailLog:
-    """Parsed `mlperf_log_detail.txt`."""
+    """Parsed `mlperf_log_detail.txt`.
+
+    The official checker's parser stops (and refuses the tree) at `malformed_lines`: a first
+    line that is not an event, an MLLOG line that is not a JSON event with a key, bytes that
+    are not UTF-8. It skips `foreign_lines`: any other line that does not start with the
+    prefix (leading white space included), and so does this reader."""
 
     values: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     malformed_lines: list[int] = field(default_factory=list)
+    foreign_lines: list[int] = field(default_factory=list)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
@@ -164,21 +170,36 @@ def _ascii_events(data: bytes) -> list[bytes] | None:
 
 def parse_detail_bytes(data: bytes, wanted: AbstractSet[str] | None = None) -> DetailLog:
     """parse_detail_text of the text these bytes decode to (UTF-8, bad bytes replaced),
-    read from the bytes themselves where they are plain lines of events."""
+    read from the bytes themselves where they are plain lines of events. Where they are
+    not UTF-8, the line of the first bad byte is malformed too (the official checker
+    reads the log as UTF-8 and stops there)."""
     events = _ascii_events(data)
     fast = None if events is None else _compiled_events(events, wanted, prefixed=True)
-    return fast if fast is not None else parse_detail_text(data.decode("utf-8", errors="replace"), wanted)
+    if fast is not None:
+        return fast
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        log = parse_detail_text(data.decode("utf-8", errors="replace"), wanted)
+        before = data[:error.start].decode("utf-8", errors="replace")
+        bad_line = len((before + "x").splitlines())  # the line the first bad byte is on
+        log.malformed_lines = sorted({*log.malformed_lines, bad_line})
+        log.foreign_lines = [n for n in log.foreign_lines if n != bad_line]
+        return log
+    return parse_detail_text(text, wanted)
 
 
 def _line_by_line(lines: list[str]) -> DetailLog:
-    """Each line on its own with json: what decides for any line the fast reader refuses."""
+    """Each line on its own with json: what decides for any line the fast reader refuses.
+    A line is read as the official parser reads it: white space stripped at its end only."""
     log = DetailLog()
     for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
+        line = raw.rstrip()
         if not line.startswith(MLLOG_PREFIX):
-            log.malformed_lines.append(number)
+            if number == 1:
+                log.malformed_lines.append(number)  # the official parser stops: no MLLOG log
+            elif line:
+                log.foreign_lines.append(number)
             continue
         try:
             event = json.loads(line[len(MLLOG_PREFIX):])
