@@ -2,19 +2,20 @@
 
     python bench/bench_runs.py [--repeat 5] [--noop-repeat 5]
 
-1. The demo SUT's Offline samples/s and SingleStream p90 inside its container, measured
-   by `mlperf-ops apply` on tests/project/manifests/bench-offline.yaml (calibration, then
-   a 3 s performance run with tests/project/pipelines/bench.yaml; a fresh state
-   directory each repeat), against the same harness on the host (`python -m
-   mlperf_ops.harness run`) given the SAME user.conf, the same environment (the image's
-   ENV, such as its one onnxruntime thread, and the MLPERF_* variables the runner gave
-   the container), and the model files copied out of the same image.
-   Alternating pairs (the host side goes first in every other pair, with the previous
-   pair's user.conf). Figures `container_host_offline` (container/host samples/s) and
+1. The demo SUT's Offline samples/s and SingleStream p90, run by `mlperf-ops apply` on
+   tests/project/manifests/bench-offline.yaml in its container (the Docker executor) and
+   on the host (the local executor, MLPERF_OPS_EXECUTOR=local: the same run spec, the
+   same user.conf, the same MLPERF_* variables and the image's own ENV, the harness as a
+   child process). One apply calibrates (tests/project/pipelines/bench.yaml: 3 s runs);
+   each round then re-runs the two performance runs (`apply --rerun`) three times: in
+   the container, on the host, and on the host again (the A/A control: how far two
+   identical runs differ is the finest container cost this machine can show). The three
+   take turns in each position, round by round: on these VMs a run's place in a sequence
+   moves its result by more than the container does.
+   Figures `container_host_offline` (container/host samples/s) and
    `container_host_singlestream_p90` (host p90 / container p90): 1.0 = no overhead; bar
-   median >= 0.98 with the spread within ±5 %. Each pair also runs the host side twice:
-   that A/A control (same program, same inputs) is written beside each figure, and when
-   it spreads beyond ±5 % itself the verdict says the machine cannot resolve the bar.
+   median >= 0.98 with the spread within ±5 %. When the A/A control spreads beyond ±5 %
+   itself, the verdict says the machine cannot resolve the bar.
 2. Figure `noop_apply_s`: seconds of a second `apply` with nothing to do (reads the
    manifest, the ledger and the image inputs, starts no container), in alternating
    pairs with `mlperf-ops --version` (printed as the baseline); bar <= 0.3 s.
@@ -38,10 +39,9 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from figures import Figure, Noise, alternating_pairs, pair_count, report
-from mlperf_ops.state.record import RunSummary
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -55,31 +55,30 @@ PERF_RUNS = {"Offline": "bench-cpu/digits-mlp/Offline/performance",
 IMAGE_MODELS = "/opt/mlperf-ops/models"
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLPERF_OPS_")}
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", CI="true", MLPERF_OPS_PROJECT=str(PROJECT))
+    env.update(extra or {})
     return env
 
 
-def mlperf_ops(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+def mlperf_ops(*args: str, env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "mlperf_ops", *args], capture_output=True, text=True,
-                          env=cli_env(), cwd=REPO, check=False)
+                          env=cli_env(env), cwd=REPO, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"mlperf-ops {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return elapsed, done
 
 
-def container_run(state: Path) -> dict[str, dict[str, Any]]:
-    """apply the bench manifest into a fresh state dir; the performance runs' records by scenario."""
-    _, done = mlperf_ops("apply", str(MANIFEST), "--state-dir", str(state), "--only", ONLY, "--json")
+def apply_runs(state: Path, *extra: str, env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """apply the bench manifest into `state`; the performance runs' records by scenario."""
+    _, done = mlperf_ops("apply", str(MANIFEST), "--state-dir", str(state), "--only", ONLY, "--json", *extra, env=env)
     records = {r["run_id"]: r for r in json.loads(done.stdout)["records"]}
     out = {}
     for scenario, run_id in PERF_RUNS.items():
-        record: dict[str, Any] = json.loads((Path(records[run_id]["path"]) / "record.json").read_text())
-        record["_path"] = records[run_id]["path"]  # where its config/ is, for the host run
-        out[scenario] = record
+        out[scenario] = json.loads((Path(records[run_id]["path"]) / "record.json").read_text())
     return out
 
 
@@ -99,99 +98,63 @@ def copy_models_out(image_tag: str, dest: Path) -> Path:
     return dest / Path(IMAGE_MODELS).name
 
 
-def host_run(record_dir: Path, container_env: dict[str, str], model_dir: Path, work: Path) -> RunSummary:
-    """The same harness on the host with the record's user.conf and the container's environment."""
-    from mlperf_ops.run.outcome import summarise
+def local_executor_env(image_tag: str, model_dir: Path) -> dict[str, str]:
+    """What `apply` needs to run the harness on the host as the image would: the local
+    executor, the image's CMD and ENV (values such as its one onnxruntime thread; not the
+    names that point into the image), and the model files the image carries."""
+    from mlperf_ops.execute.engine import Engine
+    from mlperf_ops.execute.local import HARNESS_COMMAND_ENV, HARNESS_ENV_NAMES_ENV, harness_defaults_env
 
-    config, output = work / "config", work / "output"
-    shutil.copytree(record_dir / "config", config)
-    output.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLPERF_")}
-    env.update(container_env)
-    env.update(MLPERF_CONFIG_DIR=str(config), MLPERF_OUTPUT_DIR=str(output), MLPERF_MODEL_DIR=str(model_dir))
-    done = subprocess.run([sys.executable, "-m", "mlperf_ops.harness", "run"], env=env, cwd=config,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"host harness run failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return summarise(output)
-
-
-def runner_env(run_id: str) -> dict[str, str]:
-    """The MLPERF_* environment the runner gives a performance run's container (from the plan)."""
-    from mlperf_ops.plan.controller import load_context, make_plan
-    from mlperf_ops.stacks.images import load_target
-    from mlperf_ops.run.runner import container_env
-    from mlperf_ops.state.ledger import Ledger
-
-    os.environ["MLPERF_OPS_PROJECT"] = str(PROJECT)
-    ctx = load_context(MANIFEST)
-    with tempfile.TemporaryDirectory(prefix="bench-runs-empty-") as empty:
-        plan = make_plan(ctx, Ledger(Path(empty)))
-    spec = next(r.spec for r in plan.runs if r.spec.run_id == run_id)
-    bench = next(b for b in ctx.manifest.system(spec.system).benchmarks if b.name == spec.benchmark)
-    env = container_env(spec, load_target(ctx.images_dir, spec.image_target), bench)
-    env.pop("MLPERF_RUN_KEY", None)
-    env.pop("HOME", None)  # the host's HOME stays
-    return env
+    config = Engine.connect().require_image(image_tag)
+    tuning = {name: value for name, _, value in (entry.partition("=") for entry in config.env)
+              if name not in IMAGE_PATH_ENV}
+    defaults = harness_defaults_env(config.command, [f"{name}={value}" for name, value in tuning.items()])
+    return {**tuning, "MLPERF_OPS_EXECUTOR": "local", "MLPERF_OPS_LOCAL_MODEL_DIR": str(model_dir),
+            HARNESS_COMMAND_ENV: defaults[HARNESS_COMMAND_ENV], HARNESS_ENV_NAMES_ENV: defaults[HARNESS_ENV_NAMES_ENV]}
 
 
 # The image's ENV names that point into the image (its venv, its paths): the host keeps its own.
 IMAGE_PATH_ENV = {"PATH", "VIRTUAL_ENV", "PYTHONPATH", "HOME"}
-
-
-def image_env(image_tag: str) -> dict[str, str]:
-    """The image's own ENV (its Dockerfile's tuning: thread counts and the like), without the
-    names that point into the image: the container runs with it, so the host run must too."""
-    from mlperf_ops.execute.engine import Engine
-
-    pairs = (entry.partition("=") for entry in Engine.connect().require_image(image_tag).env)
-    return {name: value for name, _, value in pairs if name not in IMAGE_PATH_ENV}
+SIDES = ("container", "host", "host again")
 
 
 def main() -> int:
+    from mlperf_ops.execute.local import HARNESS_COMMAND_ENV, HARNESS_ENV_NAMES_ENV
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=pair_count(), help="container/host pairs (default 5)")
+    parser.add_argument("--repeat", type=int, default=pair_count(), help="rounds of container/host/host again (default 5)")
     parser.add_argument("--noop-repeat", type=int, default=pair_count())
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-runs-"))
     try:
-        envs: dict[str, dict[str, str]] = {}
-        model_dir: Path | None = None
-        # per scenario: (container value, host value) of each pair
-        values: dict[str, list[tuple[float, float]]] = {s: [] for s in PERF_RUNS}
-        controls: dict[str, list[float]] = {s: [] for s in PERF_RUNS}  # host / host again, per pair
-        previous: dict[str, dict[str, Any]] = {}
+        state = work / "state"
+        first = apply_runs(state)  # calibration and the first performance runs, in the container
+        tag = first["Offline"]["image"]["tag"]
+        host_env = local_executor_env(tag, copy_models_out(tag, work / "image-models"))
+        print(f"  host runs: the local executor, with the image's CMD and ENV: {host_env[HARNESS_COMMAND_ENV]} "
+              f"{host_env[HARNESS_ENV_NAMES_ENV]}", flush=True)
+        rerun = ("--rerun", "*/performance")
+        sides: dict[str, Callable[[], dict[str, dict[str, Any]]]] = {
+            "container": lambda: apply_runs(state, *rerun),
+            "host": lambda: apply_runs(state, *rerun, env=host_env),
+            "host again": lambda: apply_runs(state, *rerun, env=host_env),
+        }
+        # per scenario and side: the headline value (samples/s, p90 ns) of each round
+        values: dict[str, dict[str, list[float]]] = {s: {side: [] for side in SIDES} for s in PERF_RUNS}
         # The container side runs under the Docker daemon, outside our process tree: its CPU
         # would read as other processes', so only steal, load average and frequency count here.
         noise = Noise(own_cpu_visible=False)
-        state = work / "state-0"
         for i in range(max(args.repeat, 1)):
-            state = work / f"state-{i}"
-            host_first = i % 2 == 1 and bool(previous)
-            early: dict[str, float] = {}
-            if host_first:  # alternate the order; the previous pair's user.conf serves the host run
-                for scenario, record in previous.items():
-                    early[scenario] = host_value(scenario, record, envs, model_dir, work / f"host-{i}-{scenario}")
-            records = container_run(state)
-            if not envs:
-                tag = records["Offline"]["image"]["tag"]
-                # what the container ran with: the image's ENV, under the runner's environment
-                tuning = image_env(tag)
-                envs = {scenario: {**tuning, **runner_env(run_id)} for scenario, run_id in PERF_RUNS.items()}
-                model_dir = copy_models_out(tag, work / "image-models")
-                print(f"  host runs get the image's ENV too: {sorted(tuning)}", flush=True)
-            for scenario, record in records.items():
-                c = float(record["summary"]["value"])
-                h = early[scenario] if host_first else host_value(scenario, record, envs, model_dir,
-                                                                   work / f"host-{i}-{scenario}")
-                # The A/A control: the host again, same user.conf and environment. How far two
-                # identical runs differ is the finest container cost this machine can show.
-                again = host_value(scenario, record, envs, model_dir, work / f"host-{i}-{scenario}-again")
-                values[scenario].append((c, h))
-                controls[scenario].append(again / h if scenario == "Offline" else h / again)
-                print(f"  pair {i + 1} {scenario:12s}: container {c:12.0f} ({record['summary']['result_validity']}), "
-                      f"host {h:12.0f}{' (host first)' if host_first else ''}, host again {again:12.0f}", flush=True)
-            previous = records
+            order = SIDES[i % 3:] + SIDES[:i % 3]  # each side takes each place in turn
+            for side in order:
+                for scenario, record in sides[side]().items():
+                    if record["summary"]["result_validity"] != "VALID":
+                        raise SystemExit(f"the {side} {scenario} run was not VALID: {record['summary']}")
+                    values[scenario][side].append(float(record["summary"]["value"]))
+            for scenario in PERF_RUNS:
+                got = {side: values[scenario][side][-1] for side in SIDES}
+                print(f"  round {i + 1} {scenario:12s} ({' / '.join(order)}): "
+                      + ", ".join(f"{side} {got[side]:12.0f}" for side in SIDES), flush=True)
             noise.sample()
 
         noop_noise = Noise()
@@ -200,33 +163,24 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    offline = values["Offline"]
-    print(f"demo SUT Offline in container (apply)  : {statistics.median(c for c, _ in offline):10.0f} samples/s (median)")
-    print(f"demo SUT Offline on host (same inputs) : {statistics.median(h for _, h in offline):10.0f} samples/s (median)")
-    report(Figure("container_host_offline", [c / h for c, h in offline], bar=0.98, higher_is_better=True,
-                  tolerance=0.05, noise=noise, control=controls["Offline"],
-                  what="demo Offline samples/s in its container / on the host, same user.conf and environment"))
-    single = values["SingleStream"]
-    print(f"demo SUT SingleStream p90 in container : {statistics.median(c for c, _ in single) / 1e6:10.4f} ms (median)")
-    print(f"demo SUT SingleStream p90 on host      : {statistics.median(h for _, h in single) / 1e6:10.4f} ms (median)")
-    report(Figure("container_host_singlestream_p90", [h / c for c, h in single], bar=0.98, higher_is_better=True,
-                  tolerance=0.05, noise=noise, control=controls["SingleStream"],
+    offline, single = values["Offline"], values["SingleStream"]
+    print(f"demo SUT Offline in container (apply)  : {statistics.median(offline['container']):10.0f} samples/s (median)")
+    print(f"demo SUT Offline on host (same inputs) : {statistics.median(offline['host']):10.0f} samples/s (median)")
+    report(Figure("container_host_offline", [c / h for c, h in zip(offline["container"], offline["host"])],
+                  bar=0.98, higher_is_better=True, tolerance=0.05, noise=noise,
+                  control=[a / h for a, h in zip(offline["host again"], offline["host"])],
+                  what="demo Offline samples/s in its container / on the host (local executor), same run spec"))
+    print(f"demo SUT SingleStream p90 in container : {statistics.median(single['container']) / 1e6:10.4f} ms (median)")
+    print(f"demo SUT SingleStream p90 on host      : {statistics.median(single['host']) / 1e6:10.4f} ms (median)")
+    report(Figure("container_host_singlestream_p90", [h / c for c, h in zip(single["container"], single["host"])],
+                  bar=0.98, higher_is_better=True, tolerance=0.05, noise=noise,
+                  control=[h / a for a, h in zip(single["host again"], single["host"])],
                   what="demo SingleStream p90 latency on the host / in its container (1.0 = no overhead)"))
     version = statistics.median(b for b, _ in pairs)
     report(Figure("noop_apply_s", [s for _, s in pairs], bar=0.3, higher_is_better=False, tolerance=0.25,
                   noise=noop_noise, extra={"baseline_version_s": round(version, 4)},
                   what=f"seconds of `mlperf-ops apply` with nothing to do (`mlperf-ops --version`: {version:.3f} s)"))
     return 0
-
-
-def host_value(scenario: str, record: dict[str, Any], envs: dict[str, dict[str, str]], model_dir: Path | None,
-               work: Path) -> float:
-    """The host run's headline value (samples/s or p90 ns) with the record's user.conf."""
-    assert model_dir is not None
-    value = host_run(Path(record["_path"]), envs[scenario], model_dir, work).value
-    if value is None:
-        raise SystemExit(f"the host {scenario} run logged no result")
-    return float(value)
 
 
 def noop_apply(state: Path) -> float:
