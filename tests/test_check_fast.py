@@ -301,3 +301,13 @@ def test_a_failed_child_is_redone_in_the_parent() -> None:
         return x * x
 
     assert parallel.fork_map(square, list(range(10)), workers=2) == [x * x for x in range(10)]
+
+
+@pytest.mark.parametrize("root,path", [
+    ("/a/b", "/a/b/c"), ("/a/b", "/a/b"), ("/a/b", "/a/bc/d"), ("/", "/x/y"), (".", "x/y"), ("a", "a/b/c"),
+    ("/a/b/", "/a/b/c/"), ("/a", "/b/c"), ("", "x"), ("/a/b", "/a/b/../c"), ("/a b/ü", "/a b/ü/ß x"),
+])
+def test_rel_is_relative_to_as_posix(root: str, path: str) -> None:
+    """hygiene.rel cuts the root off the path's text where it can: the same as pathlib's."""
+    expected = Path(path).relative_to(root).as_posix() if Path(path).is_relative_to(root) else Path(path).as_posix()
+    assert hygiene.rel(Path(root), Path(path)) == expected

@@ -26,6 +26,10 @@ PARALLEL_SCAN_BYTES = 16 * 1024 * 1024
 
 
 def rel(root: Path, path: Path) -> str:
+    """`path` relative to `root`, "/"-separated ("." for the root itself)."""
+    base, full = str(root), str(path)
+    if os.sep == "/" and full.startswith(base) and full[len(base):len(base) + 1] == "/" and base not in ("", "/"):
+        return full[len(base) + 1:]  # the common case, without building two more Paths (thousands a tree)
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

@@ -107,6 +107,18 @@ _ABSENT = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF}
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
+def _read_all(fd: int, size: int) -> bytes:
+    """The rest of the file: one read of the size fstat gave (one byte more, to see the end),
+    then on until a read returns nothing (a file that grew, a short read)."""
+    data = os.read(fd, size + 1)
+    if not data:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks) if len(chunks) > 1 else data
+
+
 def read_bytes(ctx: ScenarioCtx, path: Path) -> bytes | None:
     """A file's bytes; missing/unreadable files become findings. One open and one fstat,
     not a stat for "exists" and one for "is a file" before it (thousands of files a tree)."""
@@ -119,11 +131,11 @@ def read_bytes(ctx: ScenarioCtx, path: Path) -> bytes | None:
             ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             ctx.add("tree.stray-entry", path, f"{path.name} is not a file")
             return None
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            data = file.read()
+        data = _read_all(fd, info.st_size)
     except OSError as error:
         ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
         return None
