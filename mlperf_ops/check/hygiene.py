@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -58,6 +58,8 @@ class TreeWalk:
 
     findings: list[Finding]
     scans: list[tuple[int, str, str, int]]
+    # the secret findings of the files the walk scanned itself, by path in the tree
+    found: dict[str, list[Finding]] = field(default_factory=dict)
 
 
 def hygiene_findings(root: Path, scanned: Mapping[str, list[Finding]] | None = None,
@@ -68,7 +70,7 @@ def hygiene_findings(root: Path, scanned: Mapping[str, list[Finding]] | None = N
     by their path in the tree (each file is then read once). `walked`: the walk of `root`,
     done already (check runs it beside the result checks)."""
     walked = walk_tree(root) if walked is None else walked
-    scanned = scanned or {}
+    scanned = {**walked.found, **(scanned or {})}
     # the secret scan reads every byte: over several processes on a large tree, and its
     # findings go back where the walk met each file
     todo = [job for job in walked.scans if job[2] not in scanned]
@@ -82,10 +84,14 @@ def hygiene_findings(root: Path, scanned: Mapping[str, list[Finding]] | None = N
     return splice(walked.findings, [job[0] for job in walked.scans], parts)
 
 
-def walk_tree(root: Path) -> TreeWalk:
-    """The hygiene walk, reading no file: the entries' names, types and sizes."""
+def walk_tree(root: Path, leave: frozenset[str] = frozenset(), scan_budget: int = 0) -> TreeWalk:
+    """The hygiene walk: the entries' names, types and sizes. It scans files for secrets
+    itself, in walk order, until `scan_budget` bytes are read, except those named in
+    `leave` (what the result checks read and scan: check runs the walk beside them); the
+    rest is left to hygiene_findings."""
     out: list[Finding] = []
     scans: list[tuple[int, str, str, int]] = []
+    found: dict[str, list[Finding]] = {}
 
     # Plain strings and DirEntry, not Path objects (thousands of entries): one lstat per
     # entry. Pre-order, each folder's entries in name order before its subfolders.
@@ -120,12 +126,15 @@ def walk_tree(root: Path) -> TreeWalk:
                     out.append(finding("tree.large-file", where, f"{size_mb:.1f} MB is over the 50 MB limit"))
                 else:
                     scans.append((len(out), path, where, info.st_size))
+                    if name not in leave and info.st_size <= scan_budget:
+                        scan_budget -= info.st_size
+                        found[where] = _secret_findings_of((path, where))
             elif stat.S_ISDIR(info.st_mode):
                 subdirs.append(entry)  # never a link to one: links are not followed
             else:
                 out.append(finding("tree.stray-entry", where, "not a regular file or directory"))
         folder.subdirs[:] = subdirs  # the walk goes only where the lstat saw a folder
-    return TreeWalk(out, scans)
+    return TreeWalk(out, scans, found)
 
 
 def splice(base: list[Finding], positions: list[int], parts: list[list[Finding]]) -> list[Finding]:

@@ -12,7 +12,7 @@ from mlperf_ops.check.findings import CheckReport, Finding, ResultRow, Severity,
 from mlperf_ops.check.allocator import keep_freed_memory
 from mlperf_ops.check.hygiene import TreeWalk, hygiene_findings, rel, splice, walk_tree
 from mlperf_ops.check.parallel import fork_map
-from mlperf_ops.check.scenario import ScenarioCtx, ScenarioOutcome, check_scenario
+from mlperf_ops.check.scenario import READ_AND_SCANNED, ScenarioCtx, ScenarioOutcome, check_scenario
 from mlperf_ops.check.seed_round import collapse_seed_findings, refuse
 from mlperf_ops.check.verdicts import assign_verdicts
 from mlperf_ops.check.system_json import system_json_findings
@@ -29,6 +29,10 @@ PARALLEL_RESULTS = 24
 # The hygiene walk's cost per result of the tree, in results (a result weighs 1): on the
 # generated tree, 0.05 s of walk beside 0.6 CPU-s of result checks for 201 results.
 WALK_WEIGHT = 0.1
+# What the walk may scan for secrets beside the result checks (the rest is scanned after
+# them, over several processes when it is large): the small files of a tree no result check
+# reads (README.md, user.conf, accuracy logs: 8 MB on the 201-result tree).
+WALK_SCAN_BYTES = 8 * 1024 * 1024
 
 
 def tree_round(root: Path) -> str | None:
@@ -78,8 +82,11 @@ def _run_scenario(ctx: ScenarioCtx) -> _Done:
 
 
 def _run_job(job: ScenarioCtx | Path) -> Any:
-    """A result's checks, or the hygiene walk of the tree at `job`."""
-    return walk_tree(job) if isinstance(job, Path) else _run_scenario(job)
+    """A result's checks, or the hygiene walk of the tree at `job`: it scans the small
+    files no result check reads (READ_AND_SCANNED) beside them, not after them."""
+    if isinstance(job, Path):
+        return walk_tree(job, leave=READ_AND_SCANNED, scan_budget=WALK_SCAN_BYTES)
+    return _run_scenario(job)
 
 
 class _Walker:
