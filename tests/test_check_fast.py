@@ -271,12 +271,15 @@ def test_results_over_processes_report_what_one_process_does(many_results: Path,
     monkeypatch.setattr(hygiene, "PARALLEL_SCAN_BYTES", 0)
     monkeypatch.setattr(parallel, "worker_count", lambda: 2)
     monkeypatch.setattr(os, "fork", counting_fork)
+    walk_scans = check_tree(many_results).as_dict()  # the walk job scans what no result check reads
+    assert len(forks) == 1  # the results (and the walk)
+    monkeypatch.setattr(runner, "WALK_SCAN_BYTES", 0)
     spread = check_tree(many_results).as_dict()
-    assert len(forks) == 2  # the secret scan and the results
+    assert len(forks) == 3  # the results, and then the secret scan of every file they did not read
     monkeypatch.setattr(parallel, "worker_count", lambda: 1)
     serial = check_tree(many_results).as_dict()
-    assert len(forks) == 2 and len(serial["results"]) == 27 >= runner.PARALLEL_RESULTS
-    assert spread == serial
+    assert len(forks) == 3 and len(serial["results"]) == 27 >= runner.PARALLEL_RESULTS
+    assert spread == serial == walk_scans
     rules = {f["rule_id"] for f in serial["findings"]}
     assert {"tree.secret", "tree.stray-entry", "files.missing"} <= rules
     # the hygiene findings come first, each secret where the walk met its file, as on their own
