@@ -129,6 +129,7 @@ class _Walker:
                 row.power_value, row.power_unit = outcome.power_value, outcome.power_unit
         self.findings = splice(self.findings, [at for _, _, at in self.pending], [found for _, found, _, _ in done])
         self.pending = []
+        assert isinstance(walked, TreeWalk)
         return walked
 
     # ---------------------------------------------------------------- levels
