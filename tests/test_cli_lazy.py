@@ -54,3 +54,20 @@ def test_the_engine_module_loads_docker_only_when_used() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_the_manifest_loads_no_checker() -> None:
+    """validate and apply read a manifest; they use two helpers of mlperf_ops.check
+    (measurements keys, system descriptions), not the checker behind them."""
+    code = ("import sys, mlperf_ops.manifest, mlperf_ops.manifest.crosscheck; "
+            "print(sorted(m for m in ('mlperf_ops.check.runner', 'mlperf_ops.check.scenario') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_check_package_names_what_it_loads_lazily() -> None:
+    import mlperf_ops.check as check
+
+    assert sorted(check.__all__) == sorted(check._WHERE)
+    for name in check.__all__:
+        assert getattr(check, name) is not None

@@ -17,6 +17,7 @@ from typing import Any
 
 from mlperf_ops.check.findings import Finding, Severity, finding
 from mlperf_ops.check.hygiene import FILE_SIZE_LIMIT_BYTES, rel, secret_findings
+from mlperf_ops.check.measurements import measurements_issues
 from mlperf_ops.check.official_value import official_value
 from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, parse_detail_bytes, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
@@ -319,17 +320,6 @@ def check_files(ctx: ScenarioCtx) -> None:
             return
         for _, rule_id, message in measurements_issues(doc, ctx.rules):
             ctx.add(rule_id, mpath, message)
-
-
-def measurements_issues(doc: dict[str, Any], rules: Rules) -> list[tuple[str, str, str]]:
-    """(key, rule id, message) for each required measurements.json key that is absent or empty."""
-    issues = []
-    for key in rules.measurements_keys:
-        if key not in doc:
-            issues.append((key, "measurements.missing-key", f"key {key!r} is missing"))
-        elif not doc[key]:
-            issues.append((key, "measurements.empty-key", f"key {key!r} is empty"))
-    return issues
 
 
 def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:

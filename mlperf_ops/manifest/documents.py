@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlperf_ops.check.scenario import measurements_issues
+from mlperf_ops.check.measurements import measurements_issues
 from mlperf_ops.core.errors import Problem
 from mlperf_ops.stacks.images import load_target, pinned_versions
 from mlperf_ops.manifest.model import BenchmarkSpec, Manifest, SystemSpec
