@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from mlperf_ops.run import apply as apply_mod
+from mlperf_ops.run import pending as pending_mod
 from mlperf_ops.cli.progress import Progress
 from mlperf_ops.plan.controller import load_context
 from mlperf_ops.core.events import Event
@@ -31,8 +35,8 @@ def applied_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Even
             data["calibrated"] = {"target_latency": 0.8} if spec.scenario == "SingleStream" else {"target_qps": 1600.0}
         return ledger.commit(attempt, for_spec(spec, **data))
 
-    monkeypatch.setattr(apply_mod, "execute", fake_execute)
-    monkeypatch.setattr(apply_mod, "probe_host", lambda: {"host_processor_model_name": "test"})
+    monkeypatch.setattr(pending_mod, "execute", fake_execute)
+    monkeypatch.setattr(pending_mod, "probe_host", lambda: {"host_processor_model_name": "test"})
     events: list[Event] = []
     result = apply_mod.apply(load_context(REPO / "manifests" / "demo.yaml"), Ledger(tmp_path / "state"),
                              connect=NoExecutor, on_event=events.append)
@@ -77,3 +81,22 @@ def test_the_live_row_shows_elapsed_against_the_minimum_and_what_is_left() -> No
     console.print(bar.make_tasks_table([bar.tasks[task]]))
     text = console.export_text()
     assert "[3 of 10]" in text and "4.0 s / 10 s min" in text and "about 56 s left +1 unknown" in text
+
+
+def test_a_no_op_apply_loads_no_engine_image_builder_or_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing pending: `apply` plans and stops; the Docker engine, the image builder's
+    ensure step and the runner are loaded only for a run (issue 16, the no-op apply)."""
+    applied_events(tmp_path, monkeypatch)  # every run of the demo recorded
+    code = ("import sys; from pathlib import Path; import mlperf_ops.cli.cmd_apply; "
+            "from mlperf_ops.plan.controller import load_context; from mlperf_ops.run.apply import apply; "
+            "from mlperf_ops.state.ledger import Ledger; "
+            f"done = apply(load_context(Path('manifests/demo.yaml')), Ledger(Path({str(tmp_path / 'state')!r})), "
+            "connect=None, on_event=print); "  # connecting would fail: nothing may connect
+            "print(len(done.plan_before.runs), len(done.remaining), sorted(m for m in ('mlperf_ops.run.pending', "
+            "'mlperf_ops.run.runner', 'mlperf_ops.execute.engine', 'mlperf_ops.run.compliance', 'docker') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MLPERF_OPS_PROJECT": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    planned, remaining, loaded = done.stdout.splitlines()[-1].split(" ", 2)
+    assert (int(planned) > 0, remaining, loaded) == (True, "0", "[]"), done.stdout

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from mlperf_ops.run import apply as apply_mod
+from mlperf_ops.run import pending as pending_mod
 from mlperf_ops.run.audit_retry import MAX_REMEASURES
 from mlperf_ops.plan.controller import load_context
 from mlperf_ops.core.events import Event
@@ -50,8 +51,8 @@ def run_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: Script) -
             data["calibrated"] = {"target_latency": 0.5} if spec.scenario == "SingleStream" else {"target_qps": 100.0}
         return ledger.commit(attempt, for_spec(spec, **data))
 
-    monkeypatch.setattr(apply_mod, "execute", fake_execute)
-    monkeypatch.setattr(apply_mod, "probe_host", lambda: {"host_processor_model_name": "test"})
+    monkeypatch.setattr(pending_mod, "execute", fake_execute)
+    monkeypatch.setattr(pending_mod, "probe_host", lambda: {"host_processor_model_name": "test"})
     ctx = load_context(DEMO)
     events: list[Event] = []
     result = apply_mod.apply(ctx, ledger, connect=NoExecutor, keep_going=True, on_event=events.append)

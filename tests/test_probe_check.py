@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mlperf_ops.run import apply as apply_mod
+from mlperf_ops.run import pending as pending_mod
 from mlperf_ops.plan.controller import load_context
 from mlperf_ops.core.errors import UsageError
 from mlperf_ops.core.events import Event
@@ -112,8 +113,8 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, accept: bool) -> tup
             data["calibrated"] = {"target_latency": 0.5} if spec.scenario == "SingleStream" else {"target_qps": 100.0}
         return ledger.commit(attempt, for_spec(spec, **data))
 
-    monkeypatch.setattr(apply_mod, "execute", fake_execute)
-    monkeypatch.setattr(apply_mod, "probe_host", lambda: dict(CPU_ONLY))
+    monkeypatch.setattr(pending_mod, "execute", fake_execute)
+    monkeypatch.setattr(pending_mod, "probe_host", lambda: dict(CPU_ONLY))
     ctx = load_context(gpu_manifest(tmp_path))
     events: list[Event] = []
     result = apply_mod.apply(ctx, ledger, connect=NoExecutor, accept_probe=accept, on_event=events.append)

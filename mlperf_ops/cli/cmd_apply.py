@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,17 +46,19 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
               keep_going: bool, dry_run: bool, rerun: str | None, accept_probe: bool, verbose: bool,
               as_json: bool) -> int:
     """Build images as needed and run every pending run in containers, recording results."""
-    from mlperf_ops.run.apply import apply as run_apply  # imports docker: only when applying
+    from mlperf_ops.run.apply import apply as run_apply
     from mlperf_ops.execute.executor import executor_from_env
 
-    if executor_from_env() == "local":
-        from mlperf_ops.execute.local import LocalEngine
+    local = executor_from_env() == "local"
 
-        connect: Callable[[], Executor] = LocalEngine.connect
-    else:
+    def connect() -> Executor:  # called only when a run is pending: a no-op apply loads no engine
+        if local:
+            from mlperf_ops.execute.local import LocalEngine
+
+            return LocalEngine.connect()
         from mlperf_ops.execute.engine import Engine
 
-        connect = Engine.connect
+        return Engine.connect()
 
     ledger = Ledger(state_dir)
     # Refuse before any run: a system description the checker would reject costs hours later.
