@@ -66,6 +66,38 @@ def test_staging_left_by_a_crash_is_swept_and_unreadable_records_are_ignored(tmp
     assert not attempt.dir.exists()
 
 
+def test_each_record_is_parsed_once_until_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """apply reads the whole ledger before its first plan and after every run: a record
+    that did not change is not parsed again; one replaced or broken since is."""
+    import mlperf_ops.state.ledger as ledger_module
+
+    parsed: list[str] = []
+    real = ledger_module.parse_record
+
+    def counting(data: object) -> object:
+        parsed.append(str(data["key"]))  # type: ignore[index]
+        return real(data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger_module, "parse_record", counting)
+    ledger = Ledger(tmp_path)
+    _finish(ledger, "a" * 64, "r1")
+    _finish(ledger, "b" * 64, "r2")
+    ledger = Ledger(tmp_path)  # a new command
+    parsed.clear()
+    assert len(list(ledger.records())) == 2 and len(parsed) == 2
+    ledger.snapshot()
+    ledger.problems()
+    assert len(parsed) == 2  # read twice more, parsed never again
+    path = tmp_path / "records" / ("a" * 64) / "record.json"
+    data = json.loads(path.read_text())
+    data["reason"] = "edited by hand"
+    path.write_text(json.dumps(data))  # a different size: re-parsed
+    assert ledger.done("a" * 64).run.reason == "edited by hand"  # type: ignore[union-attr]
+    path.write_bytes(b"\xff not UTF-8")  # unreadable now: reported, never the cached record
+    assert ledger.done("a" * 64) is None
+    assert [u.path.name for u in ledger.problems()] == ["a" * 64]
+
+
 def _hold_lock(state: str, ready: "multiprocessing.synchronize.Event") -> None:
     with Ledger(Path(state)).lock():
         ready.set()

@@ -134,6 +134,11 @@ class Ledger:
         self.sidecar_logs_dir = self.root / layout.SIDECARS  # written by run/sidecar.py's engine calls
         # Filled while reading: record directories whose record.json does not parse.
         self.unreadable: dict[Path, Unreadable] = {}
+        # Each record parsed once per command (`apply` reads the whole ledger before its
+        # first plan and again after every run), kept with what can change it: the
+        # record.json's inode, size and modification time. Records are replaced by
+        # renaming a new directory into place, never edited, so a new record is a new inode.
+        self._parsed: dict[Path, tuple[tuple[int, int, int], Record]] = {}
 
     # -- reading -------------------------------------------------------------
 
@@ -141,19 +146,27 @@ class Ledger:
         """The record in `directory`; None when there is none, or (noted in `unreadable`)
         when it does not parse. Unreadable records never satisfy a plan."""
         try:
-            text = (directory / RECORD_FILE).read_text("utf-8")
+            with open(directory / RECORD_FILE, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                seen = (info.st_ino, info.st_size, info.st_mtime_ns)
+                cached = self._parsed.get(directory)
+                if cached is not None and cached[0] == seen:
+                    return cached[1]
+                data = handle.read()
         except FileNotFoundError:
             return None
         except OSError as error:
             self.unreadable[directory] = Unreadable(directory, f"cannot read {RECORD_FILE}: {error.strerror}")
             return None
         try:
-            run = parse_record(json.loads(text))
+            run = parse_record(json.loads(data.decode("utf-8")))
         except (ValueError, RecordError) as error:
             self.unreadable[directory] = Unreadable(directory, str(error))
             return None
         self.unreadable.pop(directory, None)
-        return Record(run=run, path=directory)
+        record = Record(run=run, path=directory)
+        self._parsed[directory] = (seen, record)
+        return record
 
     def records(self) -> Iterator[Record]:
         for parent in (self.records_dir, self.attempts_dir):
