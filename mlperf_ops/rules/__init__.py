@@ -33,14 +33,14 @@ class AccuracyTarget:
 
     def find(self, text: str) -> float | None:
         """The metric's value in accuracy.txt: the first line the pattern matches."""
-        match = _regex(self.pattern).match  # accuracy.txt can hold thousands of lines
-        for line in text.splitlines():
-            if match(line):
-                try:
-                    return float(self.find_text(line) or "")
-                except ValueError:
-                    return None
-        return None
+        # accuracy.txt can hold thousands of lines (an LLM's evaluation log): tried from C
+        line = next(filter(_regex(self.pattern).match, text.splitlines()), None)
+        if line is None:
+            return None
+        try:
+            return float(self.find_text(line) or "")
+        except ValueError:
+            return None
 
     def find_text(self, line: str) -> str | None:
         """The metric's text on one line of accuracy.txt, as written (the summary CSV's)."""
