@@ -71,11 +71,10 @@ def apply(
         first = make_plan(ctx, ledger, system=system, only=only)
         if rerun and dry_run:
             first = rerun_preview(first, rerun)
-        result = ApplyResult(plan_before=first, remaining=first.pending)
         if dry_run or not first.pending:
-            return result
+            return ApplyResult(plan_before=first, remaining=first.pending)
         from mlperf_ops.run.pending import run_pending  # the engine, images and runner: only now
 
-        run_pending(ctx, ledger, result, connect=connect, system=system, only=only, keep_going=keep_going,
-                    accept_probe=accept_probe, on_event=on_event)
-        return result
+        ran = run_pending(ctx, ledger, first, connect=connect, system=system, only=only, keep_going=keep_going,
+                          accept_probe=accept_probe, on_event=on_event)
+        return ApplyResult(plan_before=first, records=ran.records, remaining=ran.remaining, images=ran.images)

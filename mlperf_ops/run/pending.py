@@ -11,6 +11,7 @@ finishes unblocks the runs waiting for it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mlperf_ops.core.events import Event, EventSink, ImageData, RunEndData
 from mlperf_ops.execute.engine import Engine
@@ -19,21 +20,30 @@ from mlperf_ops.execute.probe import probe_host
 from mlperf_ops.manifest.probe_check import checked_probes
 from mlperf_ops.plan.controller import Context, make_plan
 from mlperf_ops.plan.estimate import run_start_data
-from mlperf_ops.plan.matrix import AUDIT, CALIBRATION
-from mlperf_ops.run.apply import ApplyResult
+from mlperf_ops.plan.matrix import AUDIT, CALIBRATION, Plan, PlannedRun
 from mlperf_ops.run.artifacts import verify_artifacts
 from mlperf_ops.run.audit_retry import REMEASURED, RECALIBRATED, after_timing_failure, counts_before, recalibrations
 from mlperf_ops.run.outcome import outran_calibration
 from mlperf_ops.run.runner import STATE_LABEL, execute, state_label
 from mlperf_ops.run.sidecar import Sidecars, kept_server_facts
 from mlperf_ops.stacks.images import ImageEvent, ImageRef, ensure_image, image_tag, load_target, spec_hash
-from mlperf_ops.state.ledger import Ledger
+from mlperf_ops.state.ledger import Ledger, Record
+
+
+@dataclass
+class PendingRuns:
+    """What running the pending runs did: each record in order, the images used, and
+    what is still pending (a run given up, or everything after a failure)."""
+
+    remaining: tuple[PlannedRun, ...]
+    records: list[Record] = field(default_factory=list)
+    images: dict[str, ImageRef] = field(default_factory=dict)
 
 
 def run_pending(
     ctx: Context,
     ledger: Ledger,
-    result: ApplyResult,
+    first: Plan,
     *,
     connect: Callable[[], Executor],
     system: str | None,
@@ -41,10 +51,10 @@ def run_pending(
     keep_going: bool,
     accept_probe: bool,
     on_event: EventSink,
-) -> None:
-    """Run `result.remaining` (the first plan's pending runs, never empty), adding each
-    record, image and what is left to `result`. The caller holds the ledger's lock."""
-    first = result.plan_before
+) -> PendingRuns:
+    """Run the pending runs of `first` (never none) until none is left, or one fails
+    (every runnable one with `keep_going`). The caller holds the ledger's lock."""
+    result = PendingRuns(remaining=first.pending)
     # On the machine that runs them, before any container or record: a missing or
     # changed model or data set stops everything here (issue 11).
     verify_artifacts(ctx.manifest, {(r.spec.system, r.spec.benchmark) for r in first.pending}, ledger.root)
@@ -162,3 +172,4 @@ def run_pending(
             sidecars.stop()  # also when a run or the sidecar itself failed
         finally:
             engine.close()
+    return result
