@@ -308,8 +308,8 @@ def test_a_log_that_is_not_a_plain_file(tree: Path, kind: str, rule: str | None)
     doc = json.loads(done.stdout)
     at_log = {(f["rule_id"], f["severity"]) for f in doc["findings"]
               if f["path"].endswith("Offline/performance/run_1/mlperf_log_detail.txt")}
-    if rule is None:  # read through the link (its duration is judged); hygiene refuses the link
-        assert {("perf.min-duration", "info"), ("tree.symlink", "error")} <= at_log, at_log
+    if rule is None:  # read through the link (its duration is judged); hygiene reports the link
+        assert {("perf.min-duration", "info"), ("tree.symlink", "warning")} <= at_log, at_log
     else:
         assert (rule, "error") in at_log and ("perf.min-duration", "info") not in at_log, at_log
     assert not any(f["rule_id"] == "check.internal" for f in doc["findings"])

@@ -120,7 +120,7 @@ def test_missing_declarations_are_reported_before_any_run() -> None:
         ("division", "closed", "system.division-mismatch"),
         ("submitter", "Other", "system.submitter-mismatch"),
         ("status", True, "system.bad-value-type"),
-        ("hw_notes", ["a"], "system.bad-value-type"),
+        ("hw_notes", ["a"], "system.nested-value"),
     ],
 )
 def test_each_trap_is_caught(key: str, value: Any, rule: str) -> None:

@@ -280,7 +280,9 @@ class _Walker:
             if bench_dir.name.startswith(".") or bench_dir.is_symlink():
                 continue
             if not bench_dir.is_dir():
-                self.add("tree.stray-entry", bench_dir, "a system directory holds benchmark directories only")
+                # the official loader reads only directories here (publication adds a README.md)
+                self.add("tree.stray-entry", bench_dir, "a system directory holds benchmark directories only",
+                         "warning")
                 continue
             try:
                 self.benchmark(division, submitter, name, system_type, doc, bench_dir, mapping)
@@ -311,7 +313,8 @@ class _Walker:
             # the official loader compares scenario folders case-insensitively (`offline` is Offline)
             canonical = _SCENARIO_BY_LOWER.get(entry.name.lower())
             if not entry.is_dir():
-                self.add("tree.stray-entry", entry, "a benchmark directory holds scenario directories only")
+                # the official loader reads only scenario directories here
+                self.add("tree.stray-entry", entry, "a benchmark directory holds scenario directories only", "warning")
             elif canonical is None:
                 self.add("tree.stray-dir", entry, f"{entry.name!r} is not a scenario ({', '.join(SCENARIOS)})")
             elif canonical not in bench.allowed_scenarios:

@@ -71,6 +71,7 @@ _DECLARED_HINTS = {
     "system.empty-key": 'give it a meaningful value ("N/A" where it does not apply)',
     "system.not-integer": 'write a whole number, e.g. "1"',
     "system.bad-value-type": "write a plain string",
+    "system.nested-value": "write a plain string",
 }
 
 
