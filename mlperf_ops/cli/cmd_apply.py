@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -22,9 +21,6 @@ from mlperf_ops.core.errors import EXIT_OK, EXIT_OPERATIONAL
 from mlperf_ops.core.units import humanize_ns
 from mlperf_ops.run.status import status_rows
 from mlperf_ops.state.ledger import Ledger
-
-if TYPE_CHECKING:
-    from mlperf_ops.execute.executor import Executor
 
 
 
@@ -47,25 +43,14 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
               as_json: bool) -> int:
     """Build images as needed and run every pending run in containers, recording results."""
     from mlperf_ops.run.apply import apply as run_apply
-    from mlperf_ops.execute.executor import executor_from_env
-
-    local = executor_from_env() == "local"
-
-    def connect() -> Executor:  # called only when a run is pending: a no-op apply loads no engine
-        if local:
-            from mlperf_ops.execute.local import LocalEngine
-
-            return LocalEngine.connect()
-        from mlperf_ops.execute.engine import Engine
-
-        return Engine.connect()
+    from mlperf_ops.execute.executor import connect_from_env
 
     ledger = Ledger(state_dir)
     # Refuse before any run: a system description the checker would reject costs hours later.
     ctx = load_context(manifest, pipeline=pipeline, system=system, describe_with=host_facts(ledger))
     with Progress(verbose=verbose, live=not as_json) as progress:
         result = run_apply(ctx, ledger, system=system, only=only, keep_going=keep_going, dry_run=dry_run,
-                           rerun=rerun, accept_probe=accept_probe, connect=connect, on_event=progress)
+                           rerun=rerun, accept_probe=accept_probe, connect=connect_from_env, on_event=progress)
     if dry_run:
         if as_json:
             from mlperf_ops.plan.matrix import plan_to_json
