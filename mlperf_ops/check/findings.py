@@ -71,7 +71,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "perf.scenario-mismatch": ("error", "the log's scenario differs from the directory"),
     "perf.mode-mismatch": ("error", "the log's test mode is not the expected one"),
     "perf.seed-mismatch": ("error", "an effective RNG seed differs from the round's"),
-    "perf.seed-round": ("error", "every log with foreign seeds carries another round's: check it with that --round"),
+    "perf.seed-round": ("error", "every log with foreign seeds carries another round's: check it with that --round (or, for a round this tool has no rules for, with the official checker)"),
     "perf.min-duration": ("error", "effective_min_duration_ms below the round's minimum"),
     "perf.sample-count": ("error", "effective_performance_sample_count below the benchmark's"),
     "perf.early-stopping": ("error", "early stopping not met (SingleStream/MultiStream/Server)"),

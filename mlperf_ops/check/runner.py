@@ -386,7 +386,8 @@ def check_tree(
     # tree's bytes), and it reads only the others; the hygiene findings come first
     found = notes + hygiene_findings(root, walker.scanned, walked) + walker.findings
     findings = [strictly(f) for f in found] if strict else found
-    findings, seed_note, seed_logs = collapse_seed_findings(root, rules.round, findings, walker.foreign_seeds)
+    findings, seed_note, seed_logs = collapse_seed_findings(
+        root, rules.round, findings, walker.foreign_seeds, walker.results)
     assign_verdicts(findings, walker.results)
     if seed_note is not None:
         refuse(walker.results, seed_note, seed_logs)

@@ -370,9 +370,11 @@ def _parse_yaml(text: bytes) -> Any:
 def load_rules(round_name: str) -> Rules:
     rounds = available_rounds()
     if round_name not in rounds:
-        raise UsageError(
-            f"no rules for round {round_name!r}", hint=f"rounds known: {', '.join(rounds)}"
-        )
+        older = [r for r in rounds_without_rules() if r == round_name]
+        hint = f"rounds known: {', '.join(rounds)}"
+        if older:
+            hint += f"; for {round_name}, use the official checker (submission_checker/main.py --version {round_name})"
+        raise UsageError(f"no rules for round {round_name!r}", hint=hint)
     text = (_HERE / f"{round_name}.yaml").read_bytes()
     raw = parsed(round_name, text, _parse_yaml)
     return Rules(
@@ -420,6 +422,23 @@ def load_rules(round_name: str) -> Rules:
         power_log_files=_tuple((raw.get("power_files") or {}).get("power")),
         power_optional_files=_tuple((raw.get("power_files") or {}).get("optional")),
     )
+
+
+_WITHOUT_RULES = "rounds_without_rules.yaml"
+
+
+@cache
+def rounds_without_rules() -> dict[str, dict[str, int]]:
+    """Rounds known only by their LoadGen seeds (round -> seeds): a tree run for one of them
+    is named as such, not judged by the rules of a round it was not run for."""
+    text = (_HERE / _WITHOUT_RULES).read_bytes()
+    raw = parsed("rounds_without_rules", text, _parse_yaml)
+    return {str(r): {k: int(v) for k, v in seeds.items()} for r, seeds in raw["seeds"].items()}
+
+
+def seeds_by_round() -> dict[str, dict[str, int]]:
+    """The LoadGen seeds of every round this tool knows, with rules or without."""
+    return {**rounds_without_rules(), **{r: load_rules(r).seeds for r in available_rounds()}}
 
 
 def _nested_str(raw: Any) -> dict[str, dict[str, str]]:
