@@ -31,6 +31,12 @@ if TYPE_CHECKING:  # the YAML package costs ~40 ms to import: `check` scans logs
 _B = r"(?<![A-Za-z0-9_])"  # a token starts at a word boundary, never mid-word
 _E = r"(?![A-Za-z0-9_])"
 
+# A URL's password for a host that can never be anyone's (RFC 2606: example.com/.net/.org
+# and the .example, .test and .invalid names) is documentation, not a credential: one
+# published tree's dataset holds "ftp://username:password@ftp.example.com/…". Any other
+# host, an intranet one included (.internal, a bare name), still counts.
+_NOT_A_RESERVED_HOST = (r"(?!(?i:(?:[a-z0-9-]{1,63}\.){0,8}example\.(?:com|net|org)"
+                        r"|(?:[a-z0-9-]{1,63}\.){1,8}(?:example|test|invalid))(?![a-z0-9.-]))")
 TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), what) for pattern, what in (
         (_B + r"gh[pousr]_[A-Za-z0-9]{30,255}" + _E, "a GitHub token"),
@@ -48,8 +54,8 @@ TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (_B + r"mlc_[A-Za-z0-9_-]{16,255}", "an MLCommons API key"),
         (r"-----BEGIN (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----", "a private key"),
         (r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{8,4096}", "a JWT"),
-        (r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s/:@\"']{1,256}:[^\s/@\"']{1,256}@",
-         "a URL with a password"),
+        (r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s/:@\"']{1,256}:[^\s/@\"']{1,256}@"
+         + _NOT_A_RESERVED_HOST, "a URL with a password"),
     )
 )
 

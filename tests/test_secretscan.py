@@ -26,7 +26,7 @@ TOKENS = {
     "an MLCommons API key": "mlc_" + "k" * 20,
     "a private key": "-----BEGIN RSA PRIVATE KEY-----",
     "a JWT": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
-    "a URL with a password": "https://user:hunter2@pypi.example.com/simple",
+    "a URL with a password": "https://user:hunter2@pypi.internal/simple",
 }
 
 
@@ -56,6 +56,24 @@ def test_look_alikes_pass(text: str) -> None:
 ])
 def test_credential_key_names(key: str, flagged: bool) -> None:
     assert secretscan.credential_key(key) is flagged
+
+
+@pytest.mark.parametrize(("url", "flagged"), [
+    # a published tree's dataset (open/AMD of inference_results_v5.1) holds the first one
+    ("ftp://username:password@ftp.example.com/Repository", False),
+    ("https://user:hunter2@EXAMPLE.org:8080/simple", False),
+    ("redis://default:s3cret@cache.test", False),
+    ("https://u:p@host.invalid/", False),
+    ("https://u:p@pypi.internal/simple", True),  # private, but someone's
+    ("https://u:p@localhost:5432/db", True),
+    ("https://u:p@test/", True),  # a bare intranet name
+    ("https://u:p@example.com.attacker.io/", True),
+    ("https://u:p@notexample.com/", True),
+    ("https://u:p@example.co/", True),
+])
+def test_a_password_for_a_reserved_example_host_is_documentation(url: str, flagged: bool) -> None:
+    leaks = secretscan.scan_text(f"see {url} for the mirror")
+    assert bool(leaks) is flagged, leaks
 
 
 def test_a_uuid_standing_alone_is_a_submitter_id_but_not_inside_text() -> None:
@@ -92,7 +110,7 @@ def test_a_megabyte_of_look_alikes_is_scanned_in_linear_time(text: str) -> None:
     "pypi-AgEIcHlwaS5vcmc" + "x" * 60,
     "AwS_Secret_Access_Key: " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "aw\u017f_secret_access_key=" + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # (?i) folds the long s
-    "ftp://anonymous:guest@mirror.example.org/",
+    "ftp://anonymous:guest@mirror.internal/",
 ])
 def test_the_literal_prefilter_never_hides_a_match(text: str) -> None:
     # scan_text skips a pattern whose literal is absent; every pattern run on its own must agree.
