@@ -226,3 +226,23 @@ def test_what_published_trees_hold_is_hygiene_not_a_refusal(tmp_path: Path, case
 
         verdict = run_official_checker(Path(checkout), root, "v6.0", "Dell")
         assert per_result_verdicts(verdict.output, root)[DELL_WHISPER] is True
+
+
+PUBLISHED = json.loads((CORPUS / "published_v6.0.json").read_text())["results"]
+
+
+def test_each_value_is_the_one_mlcommons_published() -> None:
+    """--json's official_value and unit against the published results table (each corpus
+    result has a row there; refused ones too: publication kept them)."""
+    import math
+
+    ours = {}
+    for name in TREES:
+        round_name = json.loads((CORPUS / name / "official_verdicts.json").read_text())["round"]
+        ours.update({r.path: r for r in check_tree(CORPUS / name / "tree", round=round_name).results})
+    assert len(PUBLISHED) == len(ours)
+    for row in PUBLISHED:
+        result = ours[row["result"]]
+        assert result.official_value is not None, row
+        assert math.isclose(float(result.official_value), row["performance_result"], rel_tol=1e-12), (result, row)
+        assert result.unit == row["performance_units"], row
