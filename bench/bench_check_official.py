@@ -9,8 +9,8 @@ Two figures, each official seconds / our seconds over alternating pairs (bar >= 
 Both sides run as a user runs them, one process per check: `python -m mlperf_ops check
 TREE --round R --json` and `python <checkout>/tools/submission/submission_checker/main.py
 --input TREE --version R --csv FILE`. Before timing, the per-result verdicts of both are
-compared; a figure whose verdicts differ is reported as not judgeable, with the results
-that differ.
+compared, and the tree's own (ours exits 0; the official one says "submission looks OK"); a
+figure whose verdicts differ is reported as not judgeable, with the results that differ.
 
 The corpus holds excerpts (a few results each, kept small), on which both checkers spend
 most of their time starting Python. A third figure, check_vs_official_published, times a
@@ -97,14 +97,20 @@ def published_tree() -> tuple[Path, str] | None:
     return tree, round_name
 
 
+# The tree's own verdict, beside its results': a file of the tree outside every result
+# (a log in results/) can fail one checker's tree and not the other's.
+WHOLE_TREE = "(the whole tree)"
+
+
 def run_ours(tree: Path, round_name: str) -> dict[str, bool]:
+    """Each result's verdict, and the tree's (WHOLE_TREE: exit 0)."""
     proc = subprocess.run([sys.executable, "-m", "mlperf_ops", "check", str(tree), "--round", round_name, "--json"],
                           capture_output=True, text=True, check=False)
     try:  # exit 0 (passed) or 3 (refused results) both carry the verdicts
         results = json.loads(proc.stdout)["results"]
     except (ValueError, KeyError):
         raise SystemExit(f"mlperf-ops check failed on {tree} (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    return {r["path"]: bool(r["valid"]) for r in results}
+    return {**{r["path"]: bool(r["valid"]) for r in results}, WHOLE_TREE: proc.returncode == 0}
 
 
 def run_official(checkout: Path, tree: Path, round_name: str, csv: Path) -> dict[str, bool]:
@@ -113,7 +119,7 @@ def run_official(checkout: Path, tree: Path, round_name: str, csv: Path) -> dict
     output = proc.stdout + proc.stderr
     if "Traceback (most recent call last)" in output:
         raise SystemExit(f"the official checker crashed on {tree}:\n{output[-3000:]}")
-    return per_result_verdicts(output, tree)
+    return {**per_result_verdicts(output, tree), WHOLE_TREE: "SUMMARY: submission looks OK" in output}
 
 
 def cpu_timed(call: Callable[[], object], cpu: list[float]) -> float:
@@ -129,9 +135,10 @@ def cpu_timed(call: Callable[[], object], cpu: list[float]) -> float:
 
 def measure(name: str, label: str, tree: Path, round_name: str, checkout: Path | None, work: Path) -> None:
     ours = run_ours(tree, round_name)
-    accepted = sum(ours.values())
-    print(f"{label}: {tree} ({round_name}), {len(ours)} results, ours: {accepted} accepted, "
-          f"{len(ours) - accepted} refused", flush=True)
+    results = len(ours) - 1
+    accepted = sum(v for k, v in ours.items() if k != WHOLE_TREE)
+    print(f"{label}: {tree} ({round_name}), {results} results, ours: {accepted} accepted, "
+          f"{results - accepted} refused; the tree {'passes' if ours[WHOLE_TREE] else 'fails'}", flush=True)
     if checkout is None:
         seconds = min(timed(lambda: run_ours(tree, round_name)) for _ in range(3))
         print(f"  our check: {seconds:.2f} s (best of 3); the official side is not measured: "
@@ -155,10 +162,11 @@ def measure(name: str, label: str, tree: Path, round_name: str, checkout: Path |
           f"CPU seconds: official {c_official:.2f}, ours {c_ours:.2f} (all processes)", flush=True)
     report(Figure(
         name, [b / s for b, s in pairs], bar=BAR, higher_is_better=True, noise=noise,
-        what=f"official checker seconds / `mlperf-ops check` seconds on {label} ({len(ours)} results, "
+        what=f"official checker seconds / `mlperf-ops check` seconds on {label} ({results} results, "
              f"{round_name}), one process each",
-        blocker=(f"the verdicts differ on {len(differ)} of {len(ours)} results" if differ else None),
-        extra={"official_s": round(t_official, 3), "ours_s": round(t_ours, 3), "results": len(ours),
+        blocker=(f"the verdicts differ on {len(differ)} of {len(ours)} (its {results} results and the tree)"
+                 if differ else None),
+        extra={"official_s": round(t_official, 3), "ours_s": round(t_ours, 3), "results": results,
                "official_cpu_s": round(c_official, 3), "ours_cpu_s": round(c_ours, 3),
                "same_verdicts": not differ, "tree": str(tree.relative_to(HERE.parent)) if tree.is_relative_to(
                    HERE.parent) else label}))
