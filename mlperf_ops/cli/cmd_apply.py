@@ -43,7 +43,7 @@ def apply_cmd(manifest: Path, state_dir: Path, pipeline: str | None, system: str
               as_json: bool) -> int:
     """Build images as needed and run every pending run in containers, recording results."""
     from mlperf_ops.run.apply import apply as run_apply
-    from mlperf_ops.execute.executor import connect_from_env
+    from mlperf_ops.execute.connect import connect_from_env
 
     ledger = Ledger(state_dir)
     # Refuse before any run: a system description the checker would reject costs hours later.

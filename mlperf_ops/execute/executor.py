@@ -1,10 +1,11 @@
 """What runs a harness, said without Docker: the container spec, its result, the Executor seam.
 
 Two executors implement `Executor`: `engine.Engine` (a Docker container, the default)
-and `local_engine.LocalEngine` (a child process, for a Kubernetes pod that already is
+and `local.LocalEngine` (a child process, for a Kubernetes pod that already is
 the hardened container). `apply` and the runner only ever see this protocol, so
 neither they nor their tests import docker-py; the environment chooses the executor
-(`executor_from_env`, `connect_from_env`).
+(`executor_from_env`; `connect.connect_from_env` connects it). This module imports
+neither implementation: they import it.
 
 Failures are classified where they are judged (kopf's temporary vs permanent errors):
 an executor that cannot be reached raises `EngineUnavailable` (transient: the next
@@ -103,16 +104,3 @@ def executor_from_env(environ: Mapping[str, str] | None = None) -> ExecutorName:
     """`MLPERF_OPS_EXECUTOR=local` inside a pod rendered by `render k8s`; docker otherwise."""
     value = (environ if environ is not None else os.environ).get(EXECUTOR_ENV, "docker")
     return "local" if value == "local" else "docker"
-
-
-def connect_from_env(environ: Mapping[str, str] | None = None) -> Executor:
-    """Connect the executor the environment chooses (executor_from_env). The engine's module
-    is imported here, on the first connection: `apply` connects only when a run is pending,
-    so a no-op `apply` never loads it."""
-    if executor_from_env(environ) == "local":
-        from mlperf_ops.execute.local import LocalEngine
-
-        return LocalEngine.connect()
-    from mlperf_ops.execute.engine import Engine
-
-    return Engine.connect()
