@@ -2,8 +2,11 @@
 
 Same tree in, same bytes out: entries sorted, fixed mtime, uid/gid 0 with empty
 owner names, modes normalised to 0755/0644, gzip header without file name and with
-mtime 0. Hidden files and symbolic links are refused (the portal refuses them and
-they make archives differ between machines).
+mtime 0. Hidden files and symbolic links are refused: a hidden entry is most often
+a tool's (.git, .DS_Store) and makes archives differ between machines, and a link's target
+is either packed twice or not at all. Published trees hold a few of both, and the
+official checker accepts their results (`check` warns, `--strict` refuses), so `pack`
+asks for a tree without them rather than guessing.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ rebuilds them every time and nothing has to be added to the tree by hand (a hand
 file would be wiped by the next `assemble`, which replaces the whole tree).
 
 Source directories are copied as a reviewer should see them: regular files only —
-no hidden files or directories, no caches, no symbolic links (the portal and the
-checker refuse them, and a link could pull in anything on the machine) — under a size
+no hidden files or directories, no caches, no symbolic links (`check --strict`
+refuses them, and a link could pull in anything on the machine) — under a size
 limit, because `src/` is for code, not for models or data sets.
 """
 
