@@ -3,7 +3,8 @@
 Each round is one YAML file next to this module (`v6.1.yaml`, `v6.0.yaml`, ...).
 Every value in those files cites the file of the official `mlcommons/inference`
 repository it comes from, at a pinned commit. Nothing round-specific lives in code:
-code asks a `Rules` object.
+code asks a `Rules` object. Older rounds without rules here are known by their LoadGen
+seeds alone (`rounds_without_rules.yaml`), so a tree of one is named, not misjudged.
 """
 
 from __future__ import annotations
