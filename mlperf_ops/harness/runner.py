@@ -32,7 +32,7 @@ import numpy as np
 from . import accuracy, dataset, loadgen_settings
 from .backends import Backend, IdentityBackend, NoopBackend, make_backend
 from .errors import HarnessError
-from .sut import SampleSource, SampleStore, Sut
+from .sut import ISSUE_MODES, SampleSource, SampleStore, Sut
 
 RESNET = "resnet"  # the one benchmark the built-in harness serves from the user's model and data set
 SCENARIOS = ("SingleStream", "MultiStream", "Offline", "Server")
@@ -242,8 +242,7 @@ def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
     settings = configure(lg, contract)
 
     warm_up(backend, store, contract.max_batch)
-    queued = contract.scenario in ("Offline", "Server")
-    sut = Sut(lg, backend, store, contract.max_batch, queued)
+    sut = Sut(lg, backend, store, contract.max_batch, ISSUE_MODES[contract.scenario])
 
     def load(indices: list[int]) -> None:
         say(f"loading {len(indices)} samples")
@@ -269,6 +268,8 @@ def run(env: Mapping[str, str], cwd: Path | None = None) -> int:
         raise HarnessError(f"LoadGen wrote no summary into {contract.output_dir}", exit_code=1)
     validity = result_validity(summary) if contract.mode == "PerformanceOnly" else "n/a (accuracy mode)"
     say(f"LoadGen finished: {sut.completed} samples in {elapsed:.1f} s; result: {validity}")
+    if sut.mode == "server":  # how often the SUT kept up (answered at once) or fell behind (batched)
+        say(f"Server: {sut.answered_inline} queries answered as they were issued, the rest batched by the worker")
 
     if contract.mode == "AccuracyOnly" or contract.audit_test == "TEST01":
         if labels is None:

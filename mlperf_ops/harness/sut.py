@@ -1,18 +1,25 @@
 """The QSL (samples rendered per query into one reused buffer) and the SUT for every scenario.
 
 LoadGen's "fast" SUT hands IssueQuery two plain lists (response ids, sample indices),
-so no QuerySample objects are made per sample. SingleStream and MultiStream answer
-inside IssueQuery (one backend call per query: lowest latency, no thread hop).
-Offline and Server hand work to one worker thread that batches: Offline's single big
-query is cut into chunks of `max_batch`; Server drains whatever has queued up, up to
-`max_batch`, so batches grow only when the SUT falls behind.
+so no QuerySample objects are made per sample. How a query is answered (`IssueMode`):
+
+- SingleStream, MultiStream: inside IssueQuery (one backend call per query: lowest
+  latency, no thread hop).
+- Offline: on one worker thread, its single big query cut into chunks of `max_batch`.
+- Server: inside IssueQuery while the SUT keeps up (nothing in flight, nothing queued,
+  and the query did not arrive sooner after the last answer than that answer took);
+  otherwise on the worker thread, which drains whatever has queued up, up to
+  `max_batch`. So batches form only when the SUT falls behind, and a SUT that keeps up
+  pays no thread hop: handing each query to a worker cost ~20 % of LoadGen's own p99
+  at 500 QPS with a no-op model (a minimal LoadGen loop, with and without the hop).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Protocol
+import time
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -89,22 +96,35 @@ class SampleStore:
         return self.eval_set.render(idx, out=out)
 
 
-class Sut:
-    """Runs backend calls and completes responses; the scenario decides direct or queued issue.
+IssueMode = Literal["direct", "queued", "server"]
+ISSUE_MODES: dict[str, IssueMode] = {"SingleStream": "direct", "MultiStream": "direct", "Offline": "queued",
+                                     "Server": "server"}
 
-    The issue thread (LoadGen's) only puts the query's two lists on a queue: no numpy there,
-    so LoadGen's schedule is not held up. Responses point into one label buffer whose address
-    is taken once; every batch is copied into it (one worker, and LoadGen copies the bytes it
-    logs inside QuerySamplesComplete, so the buffer is free again when that returns).
+
+class Sut:
+    """Runs backend calls and completes responses; the scenario's `IssueMode` decides where.
+
+    A queued query costs LoadGen's issue thread only a put of its two lists: no numpy
+    there, so LoadGen's schedule is not held up. Responses point into one label buffer
+    whose address is taken once; every batch is copied into it. `_busy` lets one batch
+    run at a time (the issue thread's or the worker's), and LoadGen copies the bytes it
+    logs inside QuerySamplesComplete, so the buffer is free again when that returns.
     """
 
-    def __init__(self, lg: Any, backend: Backend, store: SampleStore, max_batch: int, queued: bool) -> None:
+    def __init__(self, lg: Any, backend: Backend, store: SampleStore, max_batch: int, mode: IssueMode) -> None:
         self.lg = lg
         self.backend = backend
         self.store = store
         self.max_batch = max(1, max_batch)
         self.completed = 0
-        self.queued = queued
+        self.mode: IssueMode = mode
+        self.queued = mode != "direct"
+        self.answered_inline = 0  # Server queries answered on the issue thread (the rest were queued)
+        self._busy = threading.Lock()
+        # When the last batch finished and how long it took (perf_counter seconds): a query
+        # that arrives sooner after an answer than that answer took means a backlog is forming.
+        self._last_done = 0.0
+        self._last_cost = 0.0
         self._queue: queue.SimpleQueue[tuple[list[int], list[int]] | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._response = lg.QuerySampleResponse
@@ -113,21 +133,37 @@ class Sut:
         self._labels = np.zeros(self.max_batch, dtype=backend.response_dtype)
         self._base = self._labels.ctypes.data
         self._size = self._labels.itemsize
-        if queued:
+        if self.queued:
             self._worker = threading.Thread(target=self._work, name="harness-sut", daemon=True)
             self._worker.start()
 
     # LoadGen callbacks -------------------------------------------------------
     def issue(self, ids: list[int], indices: list[int]) -> None:
-        if self.queued:
-            self._queue.put((ids, indices))
-        else:
+        if not self.queued:
             self._run_chunks(ids, indices)
+        elif self.mode != "server" or not self._answered_inline(ids, indices):
+            self._queue.put((ids, indices))
 
     def flush(self) -> None:
         pass
 
     # --------------------------------------------------------------------------
+    def _answered_inline(self, ids: list[int], indices: list[int]) -> bool:
+        """Server: answer on the issue thread if the SUT keeps up; False = queue it."""
+        if not self._queue.empty() or not self._busy.acquire(blocking=False):
+            return False  # a batch is in flight or waiting: join the queue, it may batch
+        try:
+            start = time.perf_counter()
+            if start - self._last_done < self._last_cost:
+                return False  # arriving faster than answered: let the worker batch what piles up
+            self._run_chunks(ids, indices)
+            self._last_done = time.perf_counter()
+            self._last_cost = self._last_done - start
+            self.answered_inline += 1
+            return True
+        finally:
+            self._busy.release()
+
     def stop(self) -> None:
         if self._worker is not None:
             self._queue.put(None)
@@ -158,15 +194,22 @@ class Sut:
             if item is None:
                 return
             ids, indices = item
-            # Server: take what else is already waiting (one consumer: not empty means a
-            # get will not block), never wait for more.
-            if len(ids) < self.max_batch and not work.empty():
-                ids, indices = list(ids), list(indices)
-                while len(ids) < self.max_batch and not work.empty():
-                    more = work.get()
-                    if more is None:
-                        self._run_chunks(ids, indices)
-                        return
-                    ids += more[0]
-                    indices += more[1]
-            self._run_chunks(ids, indices)
+            with self._busy:
+                start = time.perf_counter()
+                # Server: take what else is already waiting (one consumer: not empty means a
+                # get will not block), never wait for more.
+                stopping = False
+                if len(ids) < self.max_batch and not work.empty():
+                    ids, indices = list(ids), list(indices)
+                    while len(ids) < self.max_batch and not work.empty():
+                        more = work.get()
+                        if more is None:
+                            stopping = True
+                            break
+                        ids += more[0]
+                        indices += more[1]
+                self._run_chunks(ids, indices)
+                self._last_done = time.perf_counter()
+                self._last_cost = self._last_done - start
+            if stopping:
+                return
