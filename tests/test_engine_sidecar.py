@@ -7,7 +7,6 @@ the private network, at any address of the host; the service is reached by its a
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 
 from mlperf_ops.execute.engine import Engine
 from mlperf_ops.execute.executor import ContainerSpec
+from tests.support.bridge import host_address
 
 pytestmark = pytest.mark.docker
 
@@ -85,9 +85,7 @@ def test_a_private_network_reaches_its_service_and_nothing_else(
 
         bridge = engine.network_info("bridge")
         assert bridge is not None
-        config = bridge["IPAM"]["Config"][0]
-        # this host's address on the default bridge (the engine's convention when it names none)
-        host_ip = config.get("Gateway") or str(ipaddress.ip_network(config["Subnet"])[1])
+        host_ip = host_address(bridge)
         own_gateway = (info.get("IPAM", {}).get("Config") or [{}])[0].get("Gateway")
         # Control: an ordinary container reaches the host's server, so a refusal below is the network's.
         control = _reach(engine, base_image, docker_labels, tmp_path / "control.log", [f"http://{host_ip}:{host_server}/"])

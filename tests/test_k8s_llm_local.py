@@ -43,7 +43,7 @@ from mlperf_ops.render.k8s_documents import render_k8s_documents
 from mlperf_ops.run.artifacts import digest
 from mlperf_ops.stacks import images
 from mlperf_ops.state.ledger import Ledger
-from tests.support import llm_tiny_model
+from tests.support import bridge, llm_tiny_model
 from tests.support.k8s_pod import pod_spec
 from tests.support.llamacpp_server import SCORING_DATA, ensure_llama_cpp, serving
 from tests.support.llm_harness_run import write_dataset
@@ -82,8 +82,7 @@ def _bridge_gateway() -> str:
     """This machine's address on Docker's default bridge: where a container reaches the server."""
     client = docker.from_env()
     try:
-        (config,) = client.networks.get("bridge").attrs["IPAM"]["Config"]
-        return str(config["Gateway"])
+        return bridge.host_address(client.networks.get("bridge").attrs)
     finally:
         client.close()
 
