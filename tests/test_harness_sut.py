@@ -126,3 +126,16 @@ def test_other_scenarios_answer_where_they_always_did(scenario: str, where: str)
     assert sorted(rid for rid, _ in lg.completed) == list(range(40))
     assert {thread for _, thread in lg.completed} == {where}
     assert backend.batches == [16, 16, 8] and sut.answered_inline == 0
+
+
+def test_a_query_with_a_sample_loadgen_did_not_load_is_refused_before_any_answer() -> None:
+    backend = TimedBackend(0.0)
+    lg = RecordingLoadGen()
+    store = SampleStore(None, total=64, capacity=64, render=False, max_batch=16)
+    store.load(list(range(40)))
+    sut = Sut(lg, backend, store, 16, ISSUE_MODES["MultiStream"])  # answered in the caller: the error surfaces here
+    with pytest.raises(RuntimeError, match=r"not loaded: \[45\]"):
+        sut.issue(list(range(40)), [*range(39), 45])  # the bad sample sits in the last chunk
+    assert lg.completed == [] and backend.batches == []
+    with pytest.raises(RuntimeError, match=r"not loaded: \[50\]"):
+        sut.issue([0], [50])  # one sample: the scalar look-up

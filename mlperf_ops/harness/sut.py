@@ -72,23 +72,30 @@ class SampleStore:
         self.loaded_mask[idx] = False
         self.loaded = int(self.loaded_mask.sum())
 
-    def gather(self, indices: list[int]) -> np.ndarray | None:
+    def check_loaded(self, idx: np.ndarray) -> None:
+        """Raise if LoadGen issued a sample it has not loaded (one vectorised look-up)."""
+        mask = self.loaded_mask
+        if len(idx) and not mask[idx].all():
+            missing = idx[~mask[idx]][:5].tolist()
+            raise RuntimeError(f"LoadGen issued samples that are not loaded: {missing}")
+
+    def gather(self, indices: list[int] | np.ndarray, checked: bool = False) -> np.ndarray | None:
         """The rendered batch for a query's samples (None when the backend reads no inputs).
 
         A Server query is one sample: checked with a scalar lookup, since each numpy call on
-        a thread that has just woken up cost microseconds a minimal LoadGen loop does not pay."""
-        mask = self.loaded_mask
-        if len(indices) == 1:
-            if not mask[indices[0]]:
-                raise RuntimeError(f"LoadGen issued samples that are not loaded: {indices}")
+        a thread that has just woken up cost microseconds a minimal LoadGen loop does not pay.
+        `checked`: the caller has already checked these indices (an Offline query is checked
+        once as a whole, not once per chunk of `max_batch`)."""
+        if len(indices) == 1 and not checked:
+            if not self.loaded_mask[indices[0]]:
+                raise RuntimeError(f"LoadGen issued samples that are not loaded: {list(indices)}")
             if not self.render:
                 return None
             idx = np.asarray(indices, dtype=np.int64)
         else:
-            idx = np.asarray(indices, dtype=np.int64)
-            if len(idx) and not mask[idx].all():
-                missing = idx[~mask[idx]][:5].tolist()
-                raise RuntimeError(f"LoadGen issued samples that are not loaded: {missing}")
+            idx = np.asarray(indices, dtype=np.int64)  # no copy for an int64 array
+            if not checked:
+                self.check_loaded(idx)
             if not self.render:
                 return None
         assert self.eval_set is not None
@@ -175,12 +182,16 @@ class Sut:
         if len(ids) <= step:
             self._run(ids, indices)
             return
+        # Offline's one query: converted and checked once, then cut into views of `max_batch`
+        # (per chunk, the conversion and the check cost as much as LoadGen's own completion).
+        idx = np.asarray(indices, dtype=np.int64)
+        self.store.check_loaded(idx)
         for start in range(0, len(ids), step):
-            self._run(ids[start : start + step], indices[start : start + step])
+            self._run(ids[start : start + step], idx[start : start + step], checked=True)
 
-    def _run(self, ids: list[int], indices: list[int]) -> None:
+    def _run(self, ids: list[int], indices: list[int] | np.ndarray, checked: bool = False) -> None:
         count = len(ids)
-        batch = self.store.gather(indices)
+        batch = self.store.gather(indices, checked)
         labels = self.backend.predict(batch, count)
         self._labels[:count] = labels if labels.ndim == 1 else labels.reshape(count)
         make, base, size = self._response, self._base, self._size
