@@ -1,6 +1,10 @@
 """Where the harness's SUT answers a query (issue thread or worker), and that every query
 is answered exactly once whichever it is. LoadGen's side is recorded here (its two calls
-the SUT makes); the real LoadGen runs of each scenario are in test_harness_runs.py."""
+the SUT makes); the real LoadGen runs of each scenario are in test_harness_runs.py.
+
+No wall clock decides a test: the SUT reads a `ManualClock` that only the test and the
+backend move, and the worker's first batch waits at a gate until the backlog is queued,
+so a busy machine sees the same arrivals and the same batches as a quiet one."""
 
 from __future__ import annotations
 
@@ -30,15 +34,34 @@ class RecordingLoadGen:
             self.completed += [(rid, threading.current_thread().name) for rid in responses]
 
 
+class ManualClock:
+    """The SUT's clock (seconds): it moves only when `advance` is called."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
 class TimedBackend:
-    """Answers class 0 after `seconds`; records batch sizes and the most calls ever in flight."""
+    """Answers class 0, `seconds` later by the clock; records batch sizes and the most calls
+    ever in flight. With a `gate`, a call on the worker thread waits for it first."""
 
     name = "timed"
     needs_inputs = False
     response_dtype = np.dtype(np.int64)
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, clock: ManualClock | None = None, gate: threading.Event | None = None) -> None:
         self.seconds = seconds
+        self.clock = clock or ManualClock()
+        self.gate = gate
         self.batches: list[int] = []
         self.in_flight = 0
         self.most_in_flight = 0
@@ -49,7 +72,10 @@ class TimedBackend:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
             self.batches.append(count)
-        time.sleep(self.seconds)
+        if self.gate is not None and threading.current_thread().name == "harness-sut":
+            assert self.gate.wait(timeout=60), "the test never opened the gate"
+        self.clock.advance(self.seconds)
+        time.sleep(0)  # let other threads in, as a real backend call would
         with self._lock:
             self.in_flight -= 1
         return np.zeros(count, dtype=np.int64)
@@ -59,7 +85,7 @@ def _sut(scenario: str, backend: TimedBackend, max_batch: int = 8) -> tuple[Sut,
     lg = RecordingLoadGen()
     store = SampleStore(None, total=64, capacity=64, render=False, max_batch=max_batch)
     store.load(list(range(64)))
-    return Sut(lg, backend, store, max_batch, ISSUE_MODES[scenario]), lg
+    return Sut(lg, backend, store, max_batch, ISSUE_MODES[scenario], clock=backend.clock), lg
 
 
 def test_server_that_keeps_up_answers_on_the_issue_thread() -> None:
@@ -68,7 +94,7 @@ def test_server_that_keeps_up_answers_on_the_issue_thread() -> None:
     try:
         for rid in range(20):
             sut.issue([rid], [rid % 64])
-            time.sleep(0.005)  # 10x the answer's time between arrivals: the SUT keeps up
+            backend.clock.advance(0.005)  # 10x the answer's time between arrivals: the SUT keeps up
     finally:
         sut.stop()
     assert sorted(rid for rid, _ in lg.completed) == list(range(20))
@@ -77,11 +103,13 @@ def test_server_that_keeps_up_answers_on_the_issue_thread() -> None:
 
 
 def test_server_that_falls_behind_batches_on_the_worker_and_loses_nothing() -> None:
-    backend = TimedBackend(0.01)
+    gate = threading.Event()
+    backend = TimedBackend(0.01, gate=gate)
     sut, lg = _sut("Server", backend, max_batch=8)
     try:
-        for rid in range(60):  # back to back: each arrives long before the last answer is done
+        for rid in range(60):  # back to back: the clock does not move between arrivals
             sut.issue([rid], [rid % 64])
+        gate.set()  # the worker's first batch was held until the whole backlog had queued
     finally:
         sut.stop()
     assert sorted(rid for rid, _ in lg.completed) == list(range(60))  # each exactly once

@@ -19,6 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -118,7 +119,8 @@ class Sut:
     logs inside QuerySamplesComplete, so the buffer is free again when that returns.
     """
 
-    def __init__(self, lg: Any, backend: Backend, store: SampleStore, max_batch: int, mode: IssueMode) -> None:
+    def __init__(self, lg: Any, backend: Backend, store: SampleStore, max_batch: int, mode: IssueMode,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.lg = lg
         self.backend = backend
         self.store = store
@@ -128,8 +130,9 @@ class Sut:
         self.queued = mode != "direct"
         self.answered_inline = 0  # Server queries answered on the issue thread (the rest were queued)
         self._busy = threading.Lock()
-        # When the last batch finished and how long it took (perf_counter seconds): a query
-        # that arrives sooner after an answer than that answer took means a backlog is forming.
+        # When the last batch finished and how long it took (`clock` seconds): a query that
+        # arrives sooner after an answer than that answer took means a backlog is forming.
+        self._clock = clock
         self._last_done = 0.0
         self._last_cost = 0.0
         self._queue: queue.SimpleQueue[tuple[list[int], list[int]] | None] = queue.SimpleQueue()
@@ -160,11 +163,11 @@ class Sut:
         if not self._queue.empty() or not self._busy.acquire(blocking=False):
             return False  # a batch is in flight or waiting: join the queue, it may batch
         try:
-            start = time.perf_counter()
+            start = self._clock()
             if start - self._last_done < self._last_cost:
                 return False  # arriving faster than answered: let the worker batch what piles up
             self._run_chunks(ids, indices)
-            self._last_done = time.perf_counter()
+            self._last_done = self._clock()
             self._last_cost = self._last_done - start
             self.answered_inline += 1
             return True
@@ -206,7 +209,7 @@ class Sut:
                 return
             ids, indices = item
             with self._busy:
-                start = time.perf_counter()
+                start = self._clock()
                 # Server: take what else is already waiting (one consumer: not empty means a
                 # get will not block), never wait for more.
                 stopping = False
@@ -220,7 +223,7 @@ class Sut:
                         ids += more[0]
                         indices += more[1]
                 self._run_chunks(ids, indices)
-                self._last_done = time.perf_counter()
+                self._last_done = self._clock()
                 self._last_cost = self._last_done - start
             if stopping:
                 return
