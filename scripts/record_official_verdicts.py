@@ -13,6 +13,13 @@ holds our checker to.
 records tests/data/power/official_verdicts.json instead: the official checker (with
 --skip-power-check: the analyser files there are placeholders) on each power variant
 that tests/test_check_power.py builds from the Lenovo excerpt.
+
+    python scripts/record_official_verdicts.py CHECKOUT --logs
+
+records, in tests/data/detail_logs/cases.json, what the official checker's LoadGen log
+reader (submission_checker/parsers/loadgen_parser.py) does with each odd detail log
+there: refuses it, or reads which keys with which first values.
+tests/test_loadgen_log_official.py holds our reader to that.
 """
 
 from __future__ import annotations
@@ -96,14 +103,67 @@ def record_power(checkout: Path, python: str, commit: str = "") -> dict[str, obj
             "variants": variants}
 
 
+LOG_CASES = CORPUS.parent / "detail_logs" / "cases.json"
+
+# Run by the checkout's interpreter: each case's bytes to a file, read by the official
+# reader as the checker reads a detail log; its outcome as JSON (str(key) for keys that
+# are not strings, repr of values that JSON cannot hold).
+_READ_LOGS = """
+import json, math, sys, tempfile, os
+sys.path.insert(0, sys.argv[1])
+from submission_checker.parsers.loadgen_parser import LoadgenParser
+def plain(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"repr": repr(value)}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return value
+out = []
+for case in json.load(sys.stdin):
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(case.encode("latin-1"))
+    try:
+        log = LoadgenParser(f.name)
+    except BaseException as error:
+        out.append({"read": False, "why": type(error).__name__ + ": " + str(error)[:120]})
+    else:
+        out.append({"read": True, "first_values": {str(k): plain(v[0].get("value")) for k, v in log.messages.items()}})
+    finally:
+        os.unlink(f.name)
+json.dump(out, sys.stdout)
+"""
+
+
+def record_logs(checkout: Path, python: str, commit: str = "") -> int:
+    """The official reader's outcome on each case of LOG_CASES, written into that file."""
+    doc = json.loads(LOG_CASES.read_text())
+    proc = subprocess.run([python, "-c", _READ_LOGS, str(checkout / "tools" / "submission")],
+                          input=json.dumps([case["bytes"] for case in doc["cases"]]),
+                          capture_output=True, text=True, check=True)
+    for case, outcome in zip(doc["cases"], json.loads(proc.stdout)):
+        case["official"] = outcome
+    commit = commit or subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
+                                      capture_output=True, text=True, check=False).stdout.strip()
+    doc["checker"] = {"repo": "mlcommons/inference", "commit": commit,
+                      "reader": "tools/submission/submission_checker/parsers/loadgen_parser.py (LoadgenParser)"}
+    LOG_CASES.write_text(json.dumps(doc, indent=1) + "\n")
+    return len(doc["cases"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("checkout", type=Path)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--commit", default="", help="the checkout's commit (when it is no git repo)")
     parser.add_argument("--power", action="store_true", help="record tests/data/power/ instead of the corpus")
+    parser.add_argument("--logs", action="store_true", help="record tests/data/detail_logs/ instead of the corpus")
     parser.add_argument("trees", nargs="*", type=Path)
     args = parser.parse_args()
+    if args.logs:
+        print(f"{LOG_CASES}: {record_logs(args.checkout, args.python, args.commit)} cases")
+        return
     if args.power:
         doc = record_power(args.checkout, args.python, args.commit)
         out = CORPUS.parent / "power" / "official_verdicts.json"

@@ -58,13 +58,18 @@ class _Decoders:
 
         # defstruct, not class bodies: this module's annotations are strings (PEP 563)
         # that msgspec could not resolve to these local classes.
-        meta = msgspec.defstruct("Meta", [("is_error", Any, None), ("is_warning", Any, None)])
+        # gc=False: a log is 10^3-10^5 events, two structs each, and the collector ran
+        # every 700 of them (a third of the decoding time of a large tree). Decoded JSON
+        # is a tree: no event can take part in a reference cycle.
+        meta = msgspec.defstruct("Meta", [("is_error", Any, None), ("is_warning", Any, None)], gc=False)
         # key: any other type, or metadata that is not an object, and the line-by-line
         # reader decides (it says str(key) and ignores such metadata)
-        event = msgspec.defstruct("Event", [("key", str), ("value", Any, None), ("metadata", Optional[meta], None)])
+        event = msgspec.defstruct("Event", [("key", str), ("value", Any, None), ("metadata", Optional[meta], None)],
+                                  gc=False)
         # value: its syntax checked, not decoded
         raw_event = msgspec.defstruct(
-            "RawEvent", [("key", str), ("value", msgspec.Raw, msgspec.Raw(b"null")), ("metadata", Optional[meta], None)])
+            "RawEvent", [("key", str), ("value", msgspec.Raw, msgspec.Raw(b"null")), ("metadata", Optional[meta], None)],
+            gc=False)
         # Any: the structs are made at run time, so their fields are not known to a type checker
         self.event: Callable[[str], Any] = msgspec.json.Decoder(event).decode
         self.raw_event: Callable[[str], Any] = msgspec.json.Decoder(raw_event).decode
@@ -131,18 +136,29 @@ def _first_values(events: list[Any]) -> dict[str, Any]:
     return values
 
 
+def log_lines(text: str) -> list[str]:
+    """The lines of a log as the official checker reads them: a text file's lines in
+    Python, broken at "\n", "\r" and "\r\n" only (str.splitlines() breaks at U+2028,
+    NEL, VT, FF and more, which JSON may hold in a string), without their line breaks."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the break that ends the last line starts no line
+    return lines
+
+
 def parse_detail_text(text: str, wanted: AbstractSet[str] | None = None) -> DetailLog:
     """The log's events. `wanted`: the only keys whose values the caller reads; the values
     of other keys may then be left undecoded (None). Which keys there are, the errors,
     warnings and malformed lines stay the same."""
-    lines = text.splitlines()
+    lines = log_lines(text)
     fast = _compiled_events(lines, wanted)
     return fast if fast is not None else _line_by_line(lines)
 
 
-# str.splitlines() breaks ASCII text at "\n", "\r", "\x0b", "\x0c" and "\x1c".."\x1e". JSON
-# refuses all but "\r" and "\n" anywhere, raw (msgspec then leaves the log to the text),
-# but reads "\r" as white space: only "\r" must be looked for.
+# log_lines() breaks ASCII text at "\n" and "\r"; JSON reads "\r" as white space, so only
+# "\r" must be looked for (other control characters msgspec refuses: the text decides).
 _PREFIX_BYTES = MLLOG_PREFIX.encode()
 _BREAK_PREFIX = b"\n" + _PREFIX_BYTES
 
@@ -159,7 +175,7 @@ def _ascii_events(data: bytes) -> list[bytes] | None:
     if not data:
         return []
     if not data.isascii() or b"\r" in data or not data.startswith(_PREFIX_BYTES):
-        return None  # str.splitlines() would break elsewhere too, or the text differs from the bytes
+        return None  # log_lines() would break at "\r" too, or the text differs from the bytes
     events = data.split(_BREAK_PREFIX)
     # Each cut consumed one "\n", and the log may end in one: any other "\n" is inside an
     # event, where a blank or foreign line left it (one count in C, not a test per event).
@@ -183,7 +199,7 @@ def parse_detail_bytes(data: bytes, wanted: AbstractSet[str] | None = None) -> D
     except UnicodeDecodeError as error:
         log = parse_detail_text(data.decode("utf-8", errors="replace"), wanted)
         before = data[:error.start].decode("utf-8", errors="replace")
-        bad_line = len((before + "x").splitlines())  # the line the first bad byte is on
+        bad_line = len(log_lines(before + "x"))  # the line the first bad byte is on
         log.malformed_lines = sorted({*log.malformed_lines, bad_line})
         log.foreign_lines = [n for n in log.foreign_lines if n != bad_line]
         return log
@@ -207,9 +223,9 @@ def _line_by_line(lines: list[str]) -> DetailLog:
         except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep to decode
             log.malformed_lines.append(number)
             continue
-        if not isinstance(event, dict) or "key" not in event:
-            log.malformed_lines.append(number)
-            continue
+        if not isinstance(event, dict) or "key" not in event or isinstance(event["key"], (list, dict)):
+            log.malformed_lines.append(number)  # the official reader files events under their key:
+            continue  # one that cannot be a dict's key stops it
         key = str(event["key"])
         value = event.get("value")
         meta = event.get("metadata") or {}
