@@ -12,7 +12,9 @@ holds our checker to.
 
 records tests/data/power/official_verdicts.json instead: the official checker (with
 --skip-power-check: the analyser files there are placeholders) on each power variant
-that tests/test_check_power.py builds from the Lenovo excerpt.
+that tests/test_check_power.py builds from the Lenovo excerpt; with --accuracy,
+tests/data/accuracy_txt/official_verdicts.json: the official checker on each accuracy.txt
+variant that tests/test_check_accuracy_txt.py builds (and its summary's accuracy column).
 
     python scripts/record_official_verdicts.py CHECKOUT --logs
 
@@ -76,31 +78,46 @@ def _verdicts_with_errors(output: str, data: Path) -> list[dict[str, object]]:
             for key, valid in sorted(verdicts.items())]
 
 
-def record_power(checkout: Path, python: str, commit: str = "") -> dict[str, object]:
-    """The official verdicts on each power variant of tests/test_check_power.py."""
+def record_variants(module_name: str, checker_args: list[str], checkout: Path, python: str,
+                    commit: str = "") -> dict[str, object]:
+    """The official verdicts on each variant that tests/<module_name>.py builds (VARIANTS,
+    build(variant, root)) from an excerpt, and the accuracy column its summary CSV gives
+    the result each variant changes (CHANGED, where the module names one)."""
+    import csv
+    import importlib
     import tempfile
 
     sys.path.insert(0, str(CORPUS.parents[2]))
-    from tests.test_check_power import VARIANTS, build
-
+    module = importlib.import_module(f"tests.{module_name}")
     variants: dict[str, object] = {}
-    for variant in sorted(VARIANTS):
+    column: dict[str, str] = {}
+    for variant in sorted(module.VARIANTS):
         with tempfile.TemporaryDirectory() as work:
-            data = build(variant, Path(work) / "tree").resolve()
+            data = module.build(variant, Path(work) / "tree").resolve()
+            out = Path(work) / "summary.csv"
             proc = subprocess.run([python, str(_entry_point(checkout)), "--input", str(data), "--version", "v6.0",
-                                   "--skip-power-check", "--csv", "/dev/null"],
+                                   *checker_args, "--csv", str(out)],
                                   capture_output=True, text=True, cwd=checkout, check=False)
             output = proc.stdout + proc.stderr
             if "Traceback (most recent call last)" in output:
-                raise SystemExit(f"the official checker crashed on power variant {variant}:\n{output[-3000:]}")
+                raise SystemExit(f"the official checker crashed on variant {variant}:\n{output[-3000:]}")
             variants[variant] = _verdicts_with_errors(output, data)
+            changed = getattr(module, "CHANGED", None)
+            if changed and out.is_file():
+                for row in csv.DictReader(out.open(encoding="utf-8")):
+                    if row["Location"].endswith(changed + "/performance/run_1"):
+                        column[variant] = row["Accuracy"]
     commit = commit or subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
                                       capture_output=True, text=True, check=False).stdout.strip()
-    return {"round": "v6.0",
-            "checker": {"repo": "mlcommons/inference", "commit": commit or "see NOTE.md",
-                        "command": "submission_checker/main.py --input tree --version v6.0 --skip-power-check "
-                                   "--csv /dev/null"},
-            "variants": variants}
+    doc: dict[str, object] = {
+        "round": "v6.0",
+        "checker": {"repo": "mlcommons/inference", "commit": commit or "see NOTE.md",
+                    "command": " ".join(["submission_checker/main.py --input tree --version v6.0", *checker_args,
+                                         "--csv FILE"])},
+        "variants": variants}
+    if column:
+        doc["accuracy_column"] = column
+    return doc
 
 
 LOG_CASES = CORPUS.parent / "detail_logs" / "cases.json"
@@ -158,15 +175,20 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--commit", default="", help="the checkout's commit (when it is no git repo)")
     parser.add_argument("--power", action="store_true", help="record tests/data/power/ instead of the corpus")
+    parser.add_argument("--accuracy", action="store_true", help="record tests/data/accuracy_txt/ instead of the corpus")
     parser.add_argument("--logs", action="store_true", help="record tests/data/detail_logs/ instead of the corpus")
     parser.add_argument("trees", nargs="*", type=Path)
     args = parser.parse_args()
     if args.logs:
         print(f"{LOG_CASES}: {record_logs(args.checkout, args.python, args.commit)} cases")
         return
-    if args.power:
-        doc = record_power(args.checkout, args.python, args.commit)
-        out = CORPUS.parent / "power" / "official_verdicts.json"
+    if args.power or args.accuracy:
+        # the power files there are placeholders, no analyser logs: their own check is skipped
+        module, folder, extra = (("test_check_power", "power", ["--skip-power-check"]) if args.power
+                                 else ("test_check_accuracy_txt", "accuracy_txt", []))
+        doc = record_variants(module, extra, args.checkout, args.python, args.commit)
+        out = CORPUS.parent / folder / "official_verdicts.json"
+        out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(doc, indent=1) + "\n")
         print(f"{out}: {len(doc['variants'])} variants")  # type: ignore[arg-type]
         return

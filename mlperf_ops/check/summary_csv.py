@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mlperf_ops.check.accuracy_txt import read_accuracy_txt
 from mlperf_ops.check.findings import CheckReport, ResultRow
 from mlperf_ops.check.official_value import canonical_scenario
 from mlperf_ops.check.power_value import POWER_UNITS, design_power_watts, power_metric
@@ -59,20 +60,17 @@ def _text(value: Any) -> str:
 
 def _accuracy(rules: Rules, row: ResultRow, scenario_dir: Path) -> str:
     """`ROUGE1: 38.8  ROUGE2: 16.0`: each metric's text as accuracy.txt has it, in the
-    order the lines name them (a later line naming a metric again updates its value)."""
+    order the lines first name them (a later line naming a metric again updates its value,
+    up to where the official reading of the file stops: accuracy_txt)."""
     if row.official_benchmark is None or row.official_benchmark not in rules.benchmarks:
         return ""
     try:
-        lines = (scenario_dir / "accuracy" / "accuracy.txt").read_text(encoding="utf-8", errors="replace").splitlines()
+        text = (scenario_dir / "accuracy" / "accuracy.txt").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    found: dict[str, str] = {}
     targets = rules.benchmarks[row.official_benchmark].accuracy_for(row.scenario)
-    for line in lines:
-        for target in targets:
-            text = target.find_text(line)
-            if text:
-                found[target.metric] = text
+    reading = read_accuracy_txt(text, targets)
+    found = {targets[i].metric: reading.values[i][-1] for i in reading.order}
     return json.dumps(found).translate(_FLATTEN).strip()
 
 

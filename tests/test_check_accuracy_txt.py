@@ -1,0 +1,168 @@
+"""accuracy.txt: our check against the official checker's verdicts, result by result.
+
+The tree is the real Lenovo v6.0 excerpt (closed, resnet50 on an SE100), as published and
+with the accuracy.txt of one result changed in each of the ways the official reading of
+that file tells apart: a value below the target before or after the one published, before
+or after the hash line, a hash line it does not read, other line breaks, a line it does not
+match. tests/data/accuracy_txt/official_verdicts.json holds what the official checker said
+of each variant (recorded by `scripts/record_official_verdicts.py CHECKOUT --accuracy`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from mlperf_ops.check import check_tree  # noqa: E402
+from mlperf_ops.check.summary_csv import summary_rows  # noqa: E402
+
+CORPUS = Path(__file__).parent / "data" / "real_trees"
+RECORDED = Path(__file__).parent / "data" / "accuracy_txt" / "official_verdicts.json"
+CHANGED = "closed/Lenovo/results/SE100/resnet50/offline"  # the result each variant changes
+LOW = "accuracy=70.000%, good=35000, total=50000"  # below resnet50's 99 % target (75.695 %)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def _write(path: Path, lines: list[str], end: str = "\n") -> None:
+    path.write_text(end.join(lines) + end)
+
+
+def _as_published(txt: Path) -> None:
+    pass
+
+
+def _low_value_after(txt: Path) -> None:
+    lines = _lines(txt)
+    _write(txt, [lines[0], LOW, *lines[1:]])
+
+
+def _low_value_before(txt: Path) -> None:
+    _write(txt, [LOW, *_lines(txt)])
+
+
+def _low_value_after_the_hash(txt: Path) -> None:
+    _write(txt, [*_lines(txt), LOW])
+
+
+def _published_value_twice(txt: Path) -> None:
+    lines = _lines(txt)
+    _write(txt, [lines[0], lines[0], *lines[1:]])
+
+
+def _hash_first(txt: Path) -> None:
+    lines = [line for line in _lines(txt) if line]
+    _write(txt, [lines[-1], *lines[:-1]])
+
+
+def _hash_with_trailing_space(txt: Path) -> None:
+    _write(txt, [line + " " if line.startswith("hash=") else line for line in _lines(txt)])
+
+
+def _no_hash(txt: Path) -> None:
+    _write(txt, [line for line in _lines(txt) if not line.startswith("hash=")])
+
+
+def _crlf(txt: Path) -> None:
+    _write(txt, _lines(txt), "\r\n")
+
+
+def _cr(txt: Path) -> None:
+    _write(txt, _lines(txt), "\r")
+
+
+def _value_indented(txt: Path) -> None:
+    _write(txt, ["  " + line if line.startswith("accuracy=") else line for line in _lines(txt)])
+
+
+def _low_value_split_by_a_line_separator(txt: Path) -> None:
+    # U+2028 breaks a line for str.splitlines(), not for a text file's lines: the low
+    # value is then no line of its own, and no line starts with it
+    lines = _lines(txt)
+    _write(txt, [lines[0] + "\u2028" + LOW, *lines[1:]])
+
+
+VARIANTS: dict[str, Callable[[Path], None]] = {
+    "as_published": _as_published,
+    "low_value_after": _low_value_after,
+    "low_value_before": _low_value_before,
+    "low_value_after_the_hash": _low_value_after_the_hash,
+    "published_value_twice": _published_value_twice,
+    "hash_first": _hash_first,
+    "hash_with_trailing_space": _hash_with_trailing_space,
+    "no_hash": _no_hash,
+    "crlf": _crlf,
+    "cr": _cr,
+    "value_indented": _value_indented,
+    "low_value_split_by_a_line_separator": _low_value_split_by_a_line_separator,
+}
+# the rule of ours that must refuse the changed result (None: it stays valid)
+EXPECTED_RULE = {
+    "as_published": None,
+    "low_value_after": "acc.target",
+    "low_value_before": "acc.target",
+    "low_value_after_the_hash": None,
+    "published_value_twice": None,
+    "hash_first": None,
+    "hash_with_trailing_space": "acc.hash-missing",
+    "no_hash": "acc.hash-missing",
+    "crlf": None,
+    "cr": None,
+    "value_indented": "acc.pattern",
+    "low_value_split_by_a_line_separator": None,
+}
+
+
+def build(variant: str, root: Path) -> Path:
+    """The Lenovo excerpt at `root`, its CHANGED result's accuracy.txt changed as `variant` says."""
+    shutil.copytree(CORPUS / "lenovo_v6.0" / "tree", root)
+    VARIANTS[variant](root / CHANGED / "accuracy" / "accuracy.txt")
+    return root
+
+
+def test_every_variant_was_recorded() -> None:
+    recorded = json.loads(RECORDED.read_text())
+    assert set(recorded["variants"]) == set(VARIANTS) == set(EXPECTED_RULE)
+    assert recorded["checker"]["commit"] == "b66003e10e2db4b8c36a448b0545ec90fcc6e9e9"
+    # both verdicts occur for the changed result: a checker that refused (or accepted) all would fail
+    verdicts = {next(r["valid"] for r in results if r["result"] == CHANGED) for results in recorded["variants"].values()}
+    assert verdicts == {True, False}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_agrees_with_the_official_checker_on_accuracy_txt(variant: str, tmp_path: Path) -> None:
+    official = {r["result"]: r["valid"] for r in json.loads(RECORDED.read_text())["variants"][variant]}
+    report = check_tree(build(variant, tmp_path / "tree"), round="v6.0")
+    assert "check.internal" not in report.rule_ids()
+    assert {r.path: r.valid for r in report.results} == official
+    changed = next(r for r in report.results if r.path == CHANGED)
+    expected = EXPECTED_RULE[variant]
+    if expected is None:
+        assert changed.valid
+    else:
+        assert not changed.valid and {f["rule_id"] for f in changed.reasons} == {expected}, changed.reasons
+
+
+def _csv_variants() -> list[str]:
+    if not RECORDED.is_file():  # the recorder imports this module before it writes the file
+        return []
+    return sorted(json.loads(RECORDED.read_text())["accuracy_column"])
+
+
+@pytest.mark.parametrize("variant", _csv_variants())
+def test_the_summary_shows_the_value_the_official_reading_ends_with(variant: str, tmp_path: Path) -> None:
+    # the official summary CSV's accuracy column of the changed result, where it has a row
+    recorded = json.loads(RECORDED.read_text())["accuracy_column"][variant]
+    report = check_tree(build(variant, tmp_path / "tree"), round="v6.0")
+    ours = next(row["Accuracy"] for row in summary_rows(report)
+                if row["Platform"] == "SE100" and row["Scenario"] == "offline")
+    assert ours == recorded
