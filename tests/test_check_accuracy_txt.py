@@ -4,8 +4,11 @@ The tree is the real Lenovo v6.0 excerpt (closed, resnet50 on an SE100), as publ
 with the accuracy.txt of one result changed in each of the ways the official reading of
 that file tells apart: a value below the target before or after the one published, before
 or after the hash line, a hash line it does not read, other line breaks, a line it does not
-match. tests/data/accuracy_txt/official_verdicts.json holds what the official checker said
-of each variant (recorded by `scripts/record_official_verdicts.py CHECKOUT --accuracy`).
+match. The `test01_` variants are the real Dell v6.0 excerpt, whose whisper Offline result
+passes TEST01 by its fallback (baseline and compliance accuracy within the allowed delta),
+with a far-off value written before or after the baseline's own.
+tests/data/accuracy_txt/official_verdicts.json holds what the official checker said of
+each variant (recorded by `scripts/record_official_verdicts.py CHECKOUT --accuracy`).
 """
 
 from __future__ import annotations
@@ -91,22 +94,47 @@ def _low_value_split_by_a_line_separator(txt: Path) -> None:
     _write(txt, [lines[0] + "\u2028" + LOW, *lines[1:]])
 
 
+FALLBACK = "closed/Dell/results/XE7740_H200_NVL_141GBx8_TRT/whisper/Offline"  # TEST01 passes by its fallback
+FAR = "Word Error Rate: 20.0%, accuracy=80.0%"  # 18 % from the published 97.8: beyond whisper's 1 %
+
+
+def _far_value_first(txt: Path) -> None:
+    _write(txt, [FAR, *_lines(txt)])
+
+
+def _far_value_last(txt: Path) -> None:
+    _write(txt, [*_lines(txt), FAR])
+
+
+def _on(file: str, change: Callable[[Path], None]) -> Callable[[Path], None]:
+    """A change of one file of the tree, given the tree's root."""
+    return lambda root: change(root / file)
+
+
+ACCURACY_TXT = CHANGED + "/accuracy/accuracy.txt"
+BASELINE_TXT = FALLBACK + "/TEST01/accuracy/baseline_accuracy.txt"
 VARIANTS: dict[str, Callable[[Path], None]] = {
-    "as_published": _as_published,
-    "low_value_after": _low_value_after,
-    "low_value_before": _low_value_before,
-    "low_value_after_the_hash": _low_value_after_the_hash,
-    "published_value_twice": _published_value_twice,
-    "hash_first": _hash_first,
-    "hash_with_trailing_space": _hash_with_trailing_space,
-    "no_hash": _no_hash,
-    "crlf": _crlf,
-    "cr": _cr,
-    "value_indented": _value_indented,
-    "low_value_split_by_a_line_separator": _low_value_split_by_a_line_separator,
+    "test01_as_published": _on(BASELINE_TXT, _as_published),
+    "test01_far_value_first": _on(BASELINE_TXT, _far_value_first),
+    "test01_far_value_last": _on(BASELINE_TXT, _far_value_last),
+    "as_published": _on(ACCURACY_TXT, _as_published),
+    "low_value_after": _on(ACCURACY_TXT, _low_value_after),
+    "low_value_before": _on(ACCURACY_TXT, _low_value_before),
+    "low_value_after_the_hash": _on(ACCURACY_TXT, _low_value_after_the_hash),
+    "published_value_twice": _on(ACCURACY_TXT, _published_value_twice),
+    "hash_first": _on(ACCURACY_TXT, _hash_first),
+    "hash_with_trailing_space": _on(ACCURACY_TXT, _hash_with_trailing_space),
+    "no_hash": _on(ACCURACY_TXT, _no_hash),
+    "crlf": _on(ACCURACY_TXT, _crlf),
+    "cr": _on(ACCURACY_TXT, _cr),
+    "value_indented": _on(ACCURACY_TXT, _value_indented),
+    "low_value_split_by_a_line_separator": _on(ACCURACY_TXT, _low_value_split_by_a_line_separator),
 }
 # the rule of ours that must refuse the changed result (None: it stays valid)
 EXPECTED_RULE = {
+    "test01_as_published": None,
+    "test01_far_value_first": None,
+    "test01_far_value_last": "compliance.test01-fail",
     "as_published": None,
     "low_value_after": "acc.target",
     "low_value_before": "acc.target",
@@ -123,9 +151,11 @@ EXPECTED_RULE = {
 
 
 def build(variant: str, root: Path) -> Path:
-    """The Lenovo excerpt at `root`, its CHANGED result's accuracy.txt changed as `variant` says."""
-    shutil.copytree(CORPUS / "lenovo_v6.0" / "tree", root)
-    VARIANTS[variant](root / CHANGED / "accuracy" / "accuracy.txt")
+    """The Lenovo excerpt at `root`, its CHANGED result's accuracy.txt changed as `variant`
+    says; for a test01_ variant, the Dell excerpt, its FALLBACK result's baseline changed."""
+    shutil.copytree(CORPUS / ("dell_v6.0" if variant.startswith("test01_") else "lenovo_v6.0") / "tree", root)
+    VARIANTS[variant](root)
+    assert root.is_dir()
     return root
 
 
@@ -134,8 +164,10 @@ def test_every_variant_was_recorded() -> None:
     assert set(recorded["variants"]) == set(VARIANTS) == set(EXPECTED_RULE)
     assert recorded["checker"]["commit"] == "b66003e10e2db4b8c36a448b0545ec90fcc6e9e9"
     # both verdicts occur for the changed result: a checker that refused (or accepted) all would fail
-    verdicts = {next(r["valid"] for r in results if r["result"] == CHANGED) for results in recorded["variants"].values()}
-    assert verdicts == {True, False}
+    for changed, fallback in ((CHANGED, False), (FALLBACK, True)):
+        verdicts = {next(r["valid"] for r in results if r["result"] == changed)
+                    for variant, results in recorded["variants"].items() if variant.startswith("test01_") == fallback}
+        assert verdicts == {True, False}
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -144,7 +176,7 @@ def test_agrees_with_the_official_checker_on_accuracy_txt(variant: str, tmp_path
     report = check_tree(build(variant, tmp_path / "tree"), round="v6.0")
     assert "check.internal" not in report.rule_ids()
     assert {r.path: r.valid for r in report.results} == official
-    changed = next(r for r in report.results if r.path == CHANGED)
+    changed = next(r for r in report.results if r.path == (FALLBACK if variant.startswith("test01_") else CHANGED))
     expected = EXPECTED_RULE[variant]
     if expected is None:
         assert changed.valid

@@ -1,4 +1,5 @@
-"""accuracy.txt read as the official checker reads it.
+"""accuracy.txt read as the official checker reads it (and TEST01's accuracy files, which
+its fallback reads otherwise: last_values).
 
 The official checker reads the file's lines (Python's text lines, each with its line
 break) and tries every target's pattern and the `hash=` pattern on each line in turn. Every
@@ -37,15 +38,21 @@ def number(text: str) -> float | None:
         return None
 
 
-def read_accuracy_txt(text: str, targets: Sequence[AccuracyTarget]) -> AccuracyReading:
+def _lines_with_breaks(text: str) -> list[str]:
+    """The text's lines as a text file gives them in Python: each with its "\n" (the
+    official patterns are matched against that), the last one only if the text ends in one."""
     lines = log_lines(text)
-    ends_with_break = text.endswith(("\n", "\r"))
+    if lines and not text.endswith(("\n", "\r")):
+        return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+    return [line + "\n" for line in lines]
+
+
+def read_accuracy_txt(text: str, targets: Sequence[AccuracyTarget]) -> AccuracyReading:
     found: list[list[str]] = [[] for _ in targets]
     met = [False] * len(targets)
     hashed = False
     order: list[int] = []
-    for index, bare in enumerate(lines):
-        line = bare + "\n" if index < len(lines) - 1 or ends_with_break else bare
+    for line in _lines_with_breaks(text):
         for i, target in enumerate(targets):
             captured = target.find_text(line)
             if captured:
@@ -58,3 +65,16 @@ def read_accuracy_txt(text: str, targets: Sequence[AccuracyTarget]) -> AccuracyR
         if hashed and all(met):
             break
     return AccuracyReading(tuple(map(tuple, found)), hashed, tuple(order))
+
+
+def last_values(text: str, targets: Sequence[AccuracyTarget]) -> list[float | None]:
+    """TEST01's fallback reading of baseline_accuracy.txt and compliance_accuracy.txt: every
+    line to the end, and per target the last value its pattern captured (None: none, or
+    not a number)."""
+    last: list[float | None] = [None] * len(targets)
+    for line in _lines_with_breaks(text):
+        for i, target in enumerate(targets):
+            captured = target.find_text(line)
+            if captured:
+                last[i] = number(captured)
+    return last

@@ -19,7 +19,7 @@ from mlperf_ops.check.findings import Finding, Severity, finding
 from mlperf_ops.check.hygiene import FILE_SIZE_LIMIT_BYTES, rel, secret_findings
 from mlperf_ops.check.measurements import measurements_issues
 from mlperf_ops.check.official_value import official_value
-from mlperf_ops.check.accuracy_txt import number, read_accuracy_txt
+from mlperf_ops.check.accuracy_txt import last_values, number, read_accuracy_txt
 from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, parse_detail_bytes, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
 from mlperf_ops.secretscan import scan_bytes
@@ -598,9 +598,11 @@ def _test01_accuracy_within_delta(ctx: ScenarioCtx, tdir: Path, deltas: dict[str
         if text is None:
             return f"{name} is unreadable"
         texts[name] = text
-    for target in ctx.bench.accuracy_for(ctx.scenario):
-        base = target.find(texts["baseline_accuracy.txt"])
-        comp = target.find(texts["compliance_accuracy.txt"])
+    targets = ctx.bench.accuracy_for(ctx.scenario)
+    # the last value of each file counts, as the official fallback reads them
+    bases = last_values(texts["baseline_accuracy.txt"], targets)
+    comps = last_values(texts["compliance_accuracy.txt"], targets)
+    for target, base, comp in zip(targets, bases, comps):
         if not base or not comp:
             return f"no {target.metric} in baseline_accuracy.txt or compliance_accuracy.txt"
         delta = abs(1 - base / comp) * 100
