@@ -8,13 +8,14 @@ official_verdicts.json: the checker's commit, the command and one verdict per re
 (with the ERROR lines that name that result), which tests/test_check_real_trees.py
 holds our checker to.
 
-    python scripts/record_official_verdicts.py CHECKOUT --power
+    python scripts/record_official_verdicts.py CHECKOUT --variants MODULE
 
-records tests/data/power/official_verdicts.json instead: the official checker (with
---skip-power-check: the analyser files there are placeholders) on each power variant
-that tests/test_check_power.py builds from the Lenovo excerpt; with --accuracy,
-tests/data/accuracy_txt/official_verdicts.json: the official checker on each accuracy.txt
-variant that tests/test_check_accuracy_txt.py builds (and its summary's accuracy column).
+records the official checker's verdicts on each variant of a real excerpt that
+tests/MODULE.py builds, into the file that module names RECORDED. Such a module has
+VARIANTS (name -> change), build(variant, root) -> tree, and may have CHECKER_ARGS (extra
+arguments of the official checker) and CHANGED (a result whose summary-CSV accuracy
+column is recorded too). test_check_power (a power submission; --skip-power-check, since
+its analyser files are placeholders) and test_check_accuracy_txt are two.
 
     python scripts/record_official_verdicts.py CHECKOUT --logs
 
@@ -78,24 +79,25 @@ def _verdicts_with_errors(output: str, data: Path) -> list[dict[str, object]]:
             for key, valid in sorted(verdicts.items())]
 
 
-def record_variants(module_name: str, checker_args: list[str], checkout: Path, python: str,
-                    commit: str = "") -> dict[str, object]:
-    """The official verdicts on each variant that tests/<module_name>.py builds (VARIANTS,
-    build(variant, root)) from an excerpt, and the accuracy column its summary CSV gives
-    the result each variant changes (CHANGED, where the module names one)."""
+def record_variants(module_name: str, checkout: Path, python: str, commit: str = "") -> tuple[Path, dict[str, object]]:
+    """(where, what): the official verdicts on each variant that tests/<module_name>.py
+    builds, and the accuracy column its summary CSV gives the result each variant changes
+    (CHANGED, where the module names one)."""
     import csv
     import importlib
     import tempfile
 
     sys.path.insert(0, str(CORPUS.parents[2]))
     module = importlib.import_module(f"tests.{module_name}")
+    checker_args: list[str] = list(getattr(module, "CHECKER_ARGS", []))
+    round_name: str = getattr(module, "ROUND", "v6.0")
     variants: dict[str, object] = {}
     column: dict[str, str] = {}
     for variant in sorted(module.VARIANTS):
         with tempfile.TemporaryDirectory() as work:
             data = module.build(variant, Path(work) / "tree").resolve()
             out = Path(work) / "summary.csv"
-            proc = subprocess.run([python, str(_entry_point(checkout)), "--input", str(data), "--version", "v6.0",
+            proc = subprocess.run([python, str(_entry_point(checkout)), "--input", str(data), "--version", round_name,
                                    *checker_args, "--csv", str(out)],
                                   capture_output=True, text=True, cwd=checkout, check=False)
             output = proc.stdout + proc.stderr
@@ -110,14 +112,14 @@ def record_variants(module_name: str, checker_args: list[str], checkout: Path, p
     commit = commit or subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
                                       capture_output=True, text=True, check=False).stdout.strip()
     doc: dict[str, object] = {
-        "round": "v6.0",
+        "round": round_name,
         "checker": {"repo": "mlcommons/inference", "commit": commit or "see NOTE.md",
-                    "command": " ".join(["submission_checker/main.py --input tree --version v6.0", *checker_args,
+                    "command": " ".join(["submission_checker/main.py --input tree --version", round_name, *checker_args,
                                          "--csv FILE"])},
         "variants": variants}
     if column:
         doc["accuracy_column"] = column
-    return doc
+    return Path(module.RECORDED), doc
 
 
 LOG_CASES = CORPUS.parent / "detail_logs" / "cases.json"
@@ -174,20 +176,15 @@ def main() -> None:
     parser.add_argument("checkout", type=Path)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--commit", default="", help="the checkout's commit (when it is no git repo)")
-    parser.add_argument("--power", action="store_true", help="record tests/data/power/ instead of the corpus")
-    parser.add_argument("--accuracy", action="store_true", help="record tests/data/accuracy_txt/ instead of the corpus")
+    parser.add_argument("--variants", metavar="MODULE", help="record the variants of tests/MODULE.py instead of the corpus")
     parser.add_argument("--logs", action="store_true", help="record tests/data/detail_logs/ instead of the corpus")
     parser.add_argument("trees", nargs="*", type=Path)
     args = parser.parse_args()
     if args.logs:
         print(f"{LOG_CASES}: {record_logs(args.checkout, args.python, args.commit)} cases")
         return
-    if args.power or args.accuracy:
-        # the power files there are placeholders, no analyser logs: their own check is skipped
-        module, folder, extra = (("test_check_power", "power", ["--skip-power-check"]) if args.power
-                                 else ("test_check_accuracy_txt", "accuracy_txt", []))
-        doc = record_variants(module, extra, args.checkout, args.python, args.commit)
-        out = CORPUS.parent / folder / "official_verdicts.json"
+    if args.variants:
+        out, doc = record_variants(args.variants, args.checkout, args.python, args.commit)
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(doc, indent=1) + "\n")
         print(f"{out}: {len(doc['variants'])} variants")  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ match. The `test01_` variants are the real Dell v6.0 excerpt, whose whisper Offl
 passes TEST01 by its fallback (baseline and compliance accuracy within the allowed delta),
 with a far-off value written before or after the baseline's own.
 tests/data/accuracy_txt/official_verdicts.json holds what the official checker said of
-each variant (recorded by `scripts/record_official_verdicts.py CHECKOUT --accuracy`).
+each variant (recorded by `scripts/record_official_verdicts.py CHECKOUT --variants test_check_accuracy_txt`).
 """
 
 from __future__ import annotations
