@@ -115,7 +115,8 @@ def test_missing_declarations_are_reported_before_any_run() -> None:
         ("status", "soon", "system.bad-status"),
         ("number_of_nodes", "1.5", "system.not-integer"),
         ("is_network", "true", "system.network-flag"),
-        ("is_network", "false", "system.network-flag"),
+        # "false" is no network mode, but any value asks for the network keys (as officially)
+        ("is_network", "false", "system.missing-key"),
         ("cooling", "", "system.empty-key"),
         ("division", "closed", "system.division-mismatch"),
         ("submitter", "Other", "system.submitter-mismatch"),

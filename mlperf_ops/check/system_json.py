@@ -14,6 +14,8 @@ from mlperf_ops.rules import Rules
 
 
 def _truthy_flag(value: Any) -> bool:
+    """Whether the network-mode keys are required: the official checker asks for them when
+    the flag holds anything at all (even "false"), and runs in network mode only on "true"."""
     return bool(value)
 
 
@@ -79,8 +81,8 @@ def keyed_system_json_findings(
         if value in (None, "") or isinstance(value, bool):
             continue
         try:
-            int(str(value).strip())
-        except ValueError:
+            int(value)  # as the official results table converts it: 1.0 and " 2 " are integers, "1.0" is not
+        except (ValueError, TypeError, OverflowError):
             out.append((key, finding("system.not-integer", path, f"key {key!r} = {value!r} is not an integer")))
 
     doc_division = doc.get("division")
@@ -99,7 +101,7 @@ def keyed_system_json_findings(
         out.append((sd.network_flag_key, finding(
             "system.network-flag", path, f'the network division needs {sd.network_flag_key}: "true"'
         )))
-    elif division != "network" and _truthy_flag(flag_value):
+    elif division != "network" and is_network:  # "false" (any other value) is no network mode, as officially
         out.append((sd.network_flag_key, finding(
             "system.network-flag", path,
             f"{sd.network_flag_key}={flag_value!r} outside the network division: leave the key out",
