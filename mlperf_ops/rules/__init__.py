@@ -71,6 +71,10 @@ class AuditTest:
     # benchmark -> metric -> allowed |1 - baseline/compliance| in percent: the fallback when
     # TEST01's verify_accuracy.txt lacks TEST PASS (non-deterministic SUTs)
     accuracy_delta_percent: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the verify files that decide the test, each with how it says TEST PASS: "pass-line"
+    # (a line that is exactly TEST PASS), "pass-anywhere" (TEST PASS anywhere in it),
+    # "output-consistency" (TEST06's three check lines); no other verify file is read
+    verify: dict[str, str] = field(default_factory=dict)
 
     def audit_config_for(self, benchmark: str) -> dict[str, str]:
         merged = dict(self.settings)
@@ -402,6 +406,7 @@ def load_rules(round_name: str) -> Rules:
                     b: {m: float(x) for m, x in d.items()}
                     for b, d in (t.get("accuracy_delta_percent") or {}).items()
                 },
+                verify={str(f): str(how) for f, how in (t.get("verify") or {}).items()},
             )
             for n, t in raw["audit_tests"].items()
         },
