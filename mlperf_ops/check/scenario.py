@@ -212,6 +212,19 @@ def _require(ctx: ScenarioCtx, detail: DetailLog, path: Path, key: str) -> Any:
     return detail.values[key]
 
 
+def _compared(ctx: ScenarioCtx, detail: DetailLog, path: Path, key: str, rule: str, label: str) -> float | None:
+    """A value the official checker compares with a bound (`value < bound`): a JSON number.
+    Anything else (text such as "600000", null, a list) makes that comparison fail, and the
+    official checker refuses the result: so does this, under the rule of the bound."""
+    value = _require(ctx, detail, path, key)
+    if value is None and key not in detail.values:
+        return None
+    if isinstance(value, (int, float)):  # a bool too: JSON's true compares as 1, as in Python
+        return float(value)
+    ctx.add(rule, path, f"{label}: {key} is {value!r}, not a number: it cannot be compared with the bound")
+    return None
+
+
 def check_run(
     ctx: ScenarioCtx, run_dir: Path, *, expected_mode: str, label: str
 ) -> tuple[DetailLog, SummaryLog] | None:
@@ -226,9 +239,10 @@ def check_run(
     validity = detail.values.get("result_validity") or summary.result_validity
     if summary.result_validity is None:
         ctx.add("perf.unparsable", run_dir / LOG_FILES[1], f"{label}: the summary has no 'Result is' line")
+    said = {"the detail log": detail.values.get("result_validity"), "the summary": summary.result_validity}
     if validity != "VALID" or (summary.result_validity not in (None, "VALID")):
-        shown = summary.result_validity or validity or "no result"
-        ctx.add("perf.invalid", run_dir / LOG_FILES[1], f"{label}: LoadGen says the result is {shown}")
+        shown = "; ".join(f"{log} says {value}" for log, value in said.items() if value not in (None, "VALID"))
+        ctx.add("perf.invalid", run_dir / LOG_FILES[1], f"{label}: the result is not VALID ({shown or 'no result'})")
     for error in detail.errors[:5]:
         ctx.add("perf.loadgen-error", dpath, f"{label}: LoadGen error: {error[:200]}")
     if len(detail.errors) > 5:
@@ -249,7 +263,8 @@ def check_run(
 
     for name, expected in rules.seeds.items():
         found = _require(ctx, detail, dpath, f"effective_{name}")
-        if found is not None and _number(found) != float(expected):
+        # exactly, as integers: a seed is ~2^61, beyond a float's precision (so is its text)
+        if found is not None and not (type(found) is int and found == int(expected)):
             ctx.add(
                 "perf.seed-mismatch",
                 dpath,
@@ -259,7 +274,7 @@ def check_run(
             ctx.foreign_seeds[ctx.rel(dpath)] = detail.seed_texts
 
     if bench.min_duration_applies:
-        duration = _number(_require(ctx, detail, dpath, "effective_min_duration_ms"))
+        duration = _compared(ctx, detail, dpath, "effective_min_duration_ms", "perf.min-duration", label)
         if duration is not None and duration < rules.min_duration_ms:
             have, need = duration / 1000, rules.min_duration_ms / 1000
             if ctx.duration_severity == "info":
@@ -268,7 +283,7 @@ def check_run(
                 message = f"{label}: min_duration is {have:g} s, a valid result needs {need:g} s"
             ctx.add("perf.min-duration", dpath, message, ctx.duration_severity)
 
-    count = _number(_require(ctx, detail, dpath, "effective_performance_sample_count"))
+    count = _compared(ctx, detail, dpath, "effective_performance_sample_count", "perf.sample-count", label)
     if count is not None and count < bench.performance_sample_count:
         ctx.add(
             "perf.sample-count",
@@ -279,13 +294,13 @@ def check_run(
     log_scen = scenario if isinstance(scenario, str) else ctx.scenario
     if log_scen in EARLY_STOPPING_SCENARIOS:
         met = detail.values.get("early_stopping_met")
-        if met is not True:
+        if not met:  # as officially: any true value
             ctx.add("perf.early-stopping", dpath, f"{label}: early stopping not met ({met!r})")
     bound_ms = (
         bench.interactive_target_latency_ms if ctx.scenario == "Interactive" else bench.server_target_latency_ms
     )
     if ctx.scenario in ("Server", "Interactive") and bound_ms:
-        latency = _number(_require(ctx, detail, dpath, "effective_target_latency_ns"))
+        latency = _compared(ctx, detail, dpath, "effective_target_latency_ns", "perf.latency-bound", label)
         if latency is not None and latency > bound_ms * 1e6:
             ctx.add(
                 "perf.latency-bound",
@@ -294,11 +309,11 @@ def check_run(
             )
     if log_scen not in EARLY_STOPPING_SCENARIOS:
         need_q = bench.min_query_count.get(run_scenario)
-        got_q = _number(detail.values.get("effective_min_query_count"))
+        got_q = _compared(ctx, detail, dpath, "effective_min_query_count", "perf.min-query-count", label) if need_q else None
         if need_q and got_q is not None and got_q < need_q:
             ctx.add("perf.min-query-count", dpath, f"{label}: min_query_count {got_q:g} < {need_q}")
     if run_scenario == "Offline" and ctx.division == "closed" and bench.offline_min_samples_per_query:
-        spq = _number(_require(ctx, detail, dpath, "effective_samples_per_query"))
+        spq = _compared(ctx, detail, dpath, "effective_samples_per_query", "perf.offline-spq", label)
         if spq is not None and spq < bench.offline_min_samples_per_query:
             ctx.add(
                 "perf.offline-spq",
