@@ -183,9 +183,11 @@ MUTATIONS: list[tuple[str, Callable[[Path], None], str]] = [
     # tree layout and hygiene
     ("mis-cased-division", lambda r: (r / "open").rename(r / "Open"), "tree.division-case"),
     ("stray-top-level-dir", lambda r: ((r / "extras").mkdir(), (r / "extras/notes.txt").write_text("x")), "tree.stray-entry"),
-    ("stray-dir-in-benchmark", lambda r: ((S(r).parent / "notes").mkdir(), (S(r).parent / "notes/a.txt").write_text("x")), "tree.stray-dir"),
+    # open: the folder is a result of its own, refused (its siblings are not)
+    ("stray-dir-in-benchmark", lambda r: ((S(r).parent / "notes").mkdir(), (S(r).parent / "notes/a.txt").write_text("x")), "scenario.unknown"),
     ("stray-dir-in-scenario", lambda r: ((S(r) / "logs").mkdir(), (S(r) / "logs/a.txt").write_text("x")), "tree.stray-dir"),
-    ("scenario-not-of-benchmark", lambda r: shutil.copytree(S(r), S(r).parent / "Interactive"), "scenario.unknown"),
+    # open does not hold a benchmark to its scenario list: the Offline log cannot stand for Interactive
+    ("scenario-not-of-benchmark", lambda r: shutil.copytree(S(r), S(r).parent / "Interactive"), "perf.scenario-mismatch"),
     ("system-dir-is-a-file", _replace_with_file(lambda r: submitter_dir(r) / "results" / treegen.SYSTEM), "tree.stray-entry"),
     ("hidden-file", lambda r: (S(r) / ".DS_Store").write_bytes(b"\x00"), "tree.hidden"),
     ("file-over-50mb", _sparse_big, "tree.large-file"),
@@ -194,7 +196,7 @@ MUTATIONS: list[tuple[str, Callable[[Path], None], str]] = [
     ("empty-dir", lambda r: (submitter_dir(r) / "src/empty").mkdir(), "tree.empty-dir"),
     ("pycache", write("src/__pycache__/x.pyc"), "tree.pycache"),
     ("src-missing", _rm(lambda r: submitter_dir(r) / "src"), "tree.src-missing"),
-    ("bad-model-mapping", write("model_mapping.json", b"[1, 2]"), "mapping.bad-json"),
+    ("bad-model-mapping", write("model_mapping.json", b"[1, 2]"), "bench.unknown"),  # and a mapping.bad-json warning
     ("mapping-to-unknown-benchmark", write("model_mapping.json", b'{"tinynet-int8": "resnet9000"}'), "mapping.unknown-target"),
     ("model-mapping-missing", _rm(lambda r: submitter_dir(r) / "model_mapping.json"), "bench.unknown"),
     ("empty-tree", _empty_tree, "tree.empty"),

@@ -109,6 +109,14 @@ class _Walker:
     def internal(self, path: Path, error: BaseException) -> None:
         self.findings.append(_internal(self.root, path, error))
 
+    def _unchecked(self, division: str, submitter: str, system: str, benchmark: str, official: str | None,
+                   folder: Path) -> None:
+        """A result the official checker reads and refuses, which has no checks here: a folder
+        of an unknown benchmark, or one that is no scenario. A finding of its own or of its
+        benchmark folder decides it."""
+        self.results.append(ResultRow(division, submitter, system, benchmark, official, folder.name, None, None,
+                                      None, None, path=rel(self.root, folder)))
+
     def check_results(self) -> TreeWalk:
         """Every result's checks, over several processes when there are many, and beside
         them the hygiene walk of the tree (it reads no file), which it returns."""
@@ -179,26 +187,33 @@ class _Walker:
         except ValueError as error:
             return None, f"not valid JSON: {error}"
 
-    def model_mapping(self, division: str, sub: Path) -> dict[str, str]:
+    def model_mapping(self, division: str, sub: Path) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """The open submitter's usable mapping, and its entries that cannot be used (custom
+        name -> (rule, why)). The official checker reads an entry only for a folder that
+        needs it: a bad entry refuses the results of the folders that use it, no others
+        (the benchmark's own check reports it there); a file that is no mapping at all is
+        as good as none (its folders are then unknown benchmarks)."""
         path = sub / "model_mapping.json"
         if not path.exists():
-            return {}
+            return {}, {}
         if division != "open":
             self.add("tree.stray-entry", path, "model_mapping.json is only read in the open division", "warning")
-            return {}
+            return {}, {}
         doc, problem = self._json(path)
-        if problem or not isinstance(doc, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in doc.items()
-        ):
-            self.add("mapping.bad-json", path, problem or 'expected {"custom-name": "official-benchmark"}')
-            return {}
+        if problem or not isinstance(doc, dict):
+            self.add("mapping.bad-json", path, problem or 'expected {"custom-name": "official-benchmark"}', "warning")
+            return {}, {}
         mapping: dict[str, str] = {}
+        bad: dict[str, tuple[str, str]] = {}
         for custom, official in doc.items():
-            if official not in self.rules.benchmarks:
-                self.add("mapping.unknown-target", path, f"{custom!r} maps to {official!r}, not a benchmark of {self.rules.round}")
+            if not isinstance(official, str):
+                bad[custom] = ("mapping.bad-json", f"model_mapping.json maps {custom!r} to {official!r}, not a name")
+            elif official not in self.rules.benchmarks:
+                bad[custom] = ("mapping.unknown-target",
+                               f"model_mapping.json maps {custom!r} to {official!r}, not a benchmark of {self.rules.round}")
             else:
                 mapping[custom] = official
-        return mapping
+        return mapping, bad
 
     def systems(self, division: str, submitter: str, sub: Path) -> dict[str, dict[str, Any] | None]:
         docs: dict[str, dict[str, Any] | None] = {}
@@ -231,13 +246,16 @@ class _Walker:
         for entry in sorted(sub.iterdir()):
             if entry.name not in allowed and not entry.name.startswith("."):
                 self.add("tree.stray-entry", entry, "not part of the submission layout", "warning")
-        if not (sub / "src").is_dir():
+        if not (sub / "src").exists():
             self.add("tree.src-missing", sub / "src", "src/ is required (code and READMEs of the implementation)")
+        elif not (sub / "src").is_dir():  # the official checker asks only that it exists
+            self.add("tree.stray-entry", sub / "src", "src must be a directory (code and READMEs of the implementation)",
+                     "warning")
         if division in ("closed", "network") and not (
             (sub / "calibration.md").is_file() or (sub / "documentation" / "calibration.md").is_file()
         ):
             self.add("tree.calibration-missing", sub, "calibration.md (or documentation/calibration.md) is required")
-        mapping = self.model_mapping(division, sub)
+        mapping, bad_mapping = self.model_mapping(division, sub)
         docs = self.systems(division, submitter, sub)
         results = sub / "results"
         if not results.is_dir():
@@ -256,7 +274,7 @@ class _Walker:
                     continue
                 systems_with_results.add(system_dir.name)
                 try:
-                    self.system(division, submitter, system_dir, docs, mapping)
+                    self.system(division, submitter, system_dir, docs, mapping, bad_mapping)
                 except Exception as error:
                     self.internal(system_dir, error)
         for name in sorted(set(docs) - systems_with_results):
@@ -264,6 +282,9 @@ class _Walker:
         used = {b.name for s in systems_with_results for b in (results / s).iterdir()} if results.is_dir() else set()
         for custom in sorted(set(mapping) - used):
             self.add("mapping.unused", sub / "model_mapping.json", f"{custom!r} names no result directory")
+        for custom in sorted(set(bad_mapping) - used):  # read by no folder: the official checker never reads it
+            rule, why = bad_mapping[custom]
+            self.add(rule, sub / "model_mapping.json", f"{why}; no result directory uses it", "warning")
 
     def system(
         self,
@@ -272,6 +293,7 @@ class _Walker:
         system_dir: Path,
         docs: dict[str, dict[str, Any] | None],
         mapping: dict[str, str],
+        bad_mapping: dict[str, tuple[str, str]],
     ) -> None:
         name = system_dir.name
         if name not in docs:
@@ -288,7 +310,7 @@ class _Walker:
                          "warning")
                 continue
             try:
-                self.benchmark(division, submitter, name, system_type, doc, bench_dir, mapping)
+                self.benchmark(division, submitter, name, system_type, doc, bench_dir, mapping, bad_mapping)
             except Exception as error:
                 self.internal(bench_dir, error)
 
@@ -301,31 +323,57 @@ class _Walker:
         doc: dict[str, Any] | None,
         bench_dir: Path,
         mapping: dict[str, str],
+        bad_mapping: dict[str, tuple[str, str]],
     ) -> None:
+        """A benchmark folder: as the official loader reads one, every folder in it is a
+        result. In closed and network, a folder that is no scenario of the benchmark for the
+        system type refuses every result of the benchmark (its scenario list is wrong); in
+        open, only its own. A folder that is a scenario gets its checks."""
         name = bench_dir.name
-        official = self.rules.benchmark_for_folder(name, mapping)
-        if official is None:
-            hint = " (map it in model_mapping.json)" if division == "open" else ""
-            self.add("bench.unknown", bench_dir, f"{name!r} is not a benchmark of {self.rules.round}{hint}")
-            return
-        bench = self.rules.benchmarks[official]
-        scenarios: list[tuple[str, Path]] = []
+        folders: list[Path] = []
         for entry in sorted(bench_dir.iterdir()):
             if entry.name.startswith(".") or entry.is_symlink():
                 continue
-            # the official loader compares scenario folders case-insensitively (`offline` is Offline)
-            canonical = _SCENARIO_BY_LOWER.get(entry.name.lower())
-            if not entry.is_dir():
+            if entry.is_dir():
+                folders.append(entry)
+            else:
                 # the official loader reads only scenario directories here
                 self.add("tree.stray-entry", entry, "a benchmark directory holds scenario directories only", "warning")
-            elif canonical is None:
-                self.add("tree.stray-dir", entry, f"{entry.name!r} is not a scenario ({', '.join(SCENARIOS)})")
-            elif canonical not in bench.allowed_scenarios:
-                self.add("scenario.unknown", entry, f"{official} has no {canonical} scenario")
+        official = self.rules.benchmark_for_folder(name, mapping)
+        if official is None:
+            if name in bad_mapping:
+                self.add(bad_mapping[name][0], bench_dir, bad_mapping[name][1])
             else:
-                if canonical != entry.name:
-                    self.add("scenario.case", entry, f"{entry.name!r} is read as {canonical}; LoadGen and the results table spell it {canonical!r}")
-                scenarios.append((canonical, entry))
+                hint = " (map it in model_mapping.json)" if division == "open" else ""
+                self.add("bench.unknown", bench_dir, f"{name!r} is not a benchmark of {self.rules.round}{hint}")
+            for folder in folders:
+                self._unchecked(division, submitter, system, name, None, folder)
+            return
+        bench = self.rules.benchmarks[official]
+        strict_list = division in ("closed", "network")
+        allowed = set(bench.allowed_scenarios)
+        if strict_list and system_type and self.rules.offered(official, system_type):
+            allowed = set(self.rules.closed_scenarios(official, system_type))
+        scenarios: list[tuple[str, Path]] = []
+        unknown: list[str] = []
+        for entry in folders:
+            # the official loader compares scenario folders case-insensitively (`offline` is Offline)
+            canonical = _SCENARIO_BY_LOWER.get(entry.name.lower())
+            if canonical is None or (strict_list and canonical not in allowed):
+                if strict_list:
+                    unknown.append(entry.name)
+                else:
+                    self.add("scenario.unknown", entry, f"{entry.name!r} is not a scenario ({', '.join(SCENARIOS)})")
+                self._unchecked(division, submitter, system, name, official, entry)
+                continue
+            if canonical != entry.name:
+                self.add("scenario.case", entry, f"{entry.name!r} is read as {canonical}; LoadGen and the results table spell it {canonical!r}")
+            scenarios.append((canonical, entry))
+        if unknown:
+            on = f" on {system_type} systems" if system_type else ""
+            self.add("scenario.unknown", bench_dir,
+                     f"{', '.join(repr(u) for u in unknown)}: no scenario of {official}{on}; the official checker "
+                     f"refuses every result of a benchmark folder holding one")
         if division in ("closed", "network") and system_type:
             types = [t for t in system_type.split(",") if t]
             if not any(t in bench.system_types for t in types):

@@ -309,12 +309,14 @@ def check_run(
                 dpath,
                 f"{label}: target latency {latency / 1e6:g} ms is above the bound of {bound_ms:g} ms",
             )
+    # the log's own scenario sets the query minimums, as officially, inferred or not
+    own = log_scenario if isinstance(log_scenario, str) else ctx.scenario
     if log_scen not in EARLY_STOPPING_SCENARIOS:
-        need_q = bench.min_query_count.get(run_scenario)
+        need_q = bench.min_query_count.get(own)
         got_q = _compared(ctx, detail, dpath, "effective_min_query_count", "perf.min-query-count", label) if need_q else None
         if need_q and got_q is not None and got_q < need_q:
             ctx.add("perf.min-query-count", dpath, f"{label}: min_query_count {got_q:g} < {need_q}")
-    if run_scenario == "Offline" and ctx.division == "closed" and bench.offline_min_samples_per_query:
+    if own == "Offline" and ctx.division == "closed" and bench.offline_min_samples_per_query:
         spq = _compared(ctx, detail, dpath, "effective_samples_per_query", "perf.offline-spq", label)
         if spq is not None and spq < bench.offline_min_samples_per_query:
             ctx.add(

@@ -182,6 +182,8 @@ class Rules:
     llm_benchmarks: frozenset[str] = frozenset()
     # folder name -> benchmark: names the round's configuration maps (`resnet50` -> `resnet`)
     benchmark_aliases: dict[str, str] = field(default_factory=dict)
+    # (substring, benchmark): the official guess for a folder nothing else names, in order
+    benchmark_guesses: tuple[tuple[str, str], ...] = ()
     # folder scenario -> scenarios whose log may stand for it, on `inferred_system_type` systems
     inferred_scenarios: dict[str, tuple[str, ...]] = field(default_factory=dict)
     inferred_system_type: str = ""
@@ -209,12 +211,19 @@ class Rules:
 
     def benchmark_for_folder(self, name: str, mapping: dict[str, str] | None = None) -> str | None:
         """The benchmark a results/<system>/<folder> stands for, in the official order:
-        the benchmark's own name, the round's aliases, then the open submitter's mapping."""
+        the benchmark's own name, the round's aliases, the open submitter's mapping, then
+        the round's guess by substring (mapped again by the aliases)."""
         if name in self.benchmarks:
             return name
         if name in self.benchmark_aliases:
             return self.benchmark_aliases[name]
-        return (mapping or {}).get(name)
+        if name in (mapping or {}):
+            return (mapping or {})[name]
+        guess = next((target for part, target in self.benchmark_guesses if part in name), None)
+        if guess is None:
+            return None
+        guess = self.benchmark_aliases.get(guess, guess)
+        return guess if guess in self.benchmarks else None
 
     def benchmark(self, name: str) -> Benchmark:
         try:
@@ -414,6 +423,7 @@ def load_rules(round_name: str) -> Rules:
         system_description=_system_description(raw.get("system_description")),
         measurements_keys=_tuple(raw.get("measurements_keys")),
         llm_benchmarks=frozenset(raw.get("llm_benchmarks") or ()),
+        benchmark_guesses=tuple((str(part), str(target)) for part, target in raw.get("benchmark_guesses") or ()),
         benchmark_aliases={
             k: v for k, v in (raw.get("benchmark_aliases") or {}).items() if v in raw["benchmarks"]
         },
