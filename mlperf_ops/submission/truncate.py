@@ -1,21 +1,30 @@
 """Truncate accuracy logs the way the official procedure does (README, "Checker rules").
 
-For every `accuracy/` and `<TEST>/accuracy/` under `<division>/<submitter>/results/`:
-when `mlperf_log_accuracy.json` is not yet truncated, copy the original into a backup
-directory, append `hash=<sha256 of the original>` to `accuracy.txt`, and replace the
-log by its first 4 KiB + "\\n\\n...\\n\\n" + its last 4 KiB.
+For the `accuracy/` of every result and of its TEST01, TEST07 and TEST09 (the only tests
+the official tool touches) under `<division>/<submitter>/results/`: when
+`mlperf_log_accuracy.json` is not yet truncated, copy the original into a backup
+directory, add `hash=<sha256 of the original>` to `accuracy.txt`, and replace the log by
+its first 4 KiB + "\n\n...\n\n" + its last 4 KiB.
 
-Facts from mlcommons/inference tools/submission/truncate_accuracy_log.py
-(commit b66003e1): 10 KiB limit, 4 KiB views, the `^hash=(\\w+)$` line, a log counts
-as done when accuracy.txt has a hash line and the log is under the limit.
+Facts from mlcommons/inference tools/submission/truncate_accuracy_log.py (commit
+b66003e1), which the tests hold this to byte for byte (tests/test_truncate_official.py):
+- a log counts as done when accuracy.txt has a `^hash=(\\w+)$` line and the log is under
+  10 KiB (10 KiB itself is not); otherwise its hash line is appended ("\nhash=...\n"),
+  and the log is cut if it is 4 KiB or more;
+- TEST07 and TEST09 have no accuracy.txt of their own: it is written as just the hash
+  line, and their logs never count as done (a second run hashes the cut log again);
+- the cut is of text, not bytes: the first 4096 characters of the UTF-8 text, then 4096
+  characters from 4096 bytes before the end, with CRLF and CR read as LF. A cut that
+  falls inside a character, or bytes that are not UTF-8, make the official tool fail;
+  here the folder is left as it is, with the reason.
 
-Each file is written through a temp file + rename, and the hash line is written
-before the log is cut, so a crash at any point leaves a state the next run finishes:
-a second run changes nothing.
+The hash line is written before the log is cut, each file through a temp file + rename,
+so a crash at any point leaves a state the next run finishes, as the official tool would.
 """
 
 from __future__ import annotations
 
+import io
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +51,15 @@ class TruncateResult:
 
 
 
+# the compliance tests whose accuracy logs the official tool truncates; the others' it leaves
+TRUNCATED_TESTS = ("TEST01", "TEST07", "TEST09")
+# ...and of these, the ones that have no accuracy.txt but the hash line the tool writes
+HASH_ONLY_TESTS = ("TEST07", "TEST09")
+
+
 def accuracy_dirs(root: Path) -> list[Path]:
-    """Every `accuracy/` directory of results and compliance tests in a tree."""
+    """Every `accuracy/` directory the official tool truncates: of results, and of their
+    TRUNCATED_TESTS."""
     found: list[Path] = []
     for division in DIVISIONS:
         results = sorted((root / division).glob("*/results/*/*/*"))
@@ -52,9 +68,9 @@ def accuracy_dirs(root: Path) -> list[Path]:
                 continue
             if (scenario / "accuracy").is_dir():
                 found.append(scenario / "accuracy")
-            for test in sorted(scenario.glob("TEST*/accuracy")):
-                if test.is_dir():
-                    found.append(test)
+            for test in TRUNCATED_TESTS:
+                if (scenario / test / "accuracy").is_dir():
+                    found.append(scenario / test / "accuracy")
     return found
 
 
@@ -64,21 +80,37 @@ def _replace_bytes(path: Path, data: bytes) -> None:
 
 
 def truncated_bytes(data: bytes) -> bytes:
-    return data[:VIEWABLE_SIZE] + SEPARATOR + data[-VIEWABLE_SIZE:]
+    """The log as the official tool leaves it (a log under 4 KiB stays as it is). Raises
+    UnicodeDecodeError where the official tool fails: see the module's docstring."""
+    if len(data) < VIEWABLE_SIZE:
+        return data
+    if data.isascii() and b"\r" not in data:  # what LoadGen writes: characters are bytes
+        return data[:VIEWABLE_SIZE] + SEPARATOR + data[-VIEWABLE_SIZE:]
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=None)
+    start = text.read(VIEWABLE_SIZE)
+    text.seek(len(data) - VIEWABLE_SIZE)  # a byte offset, as the official tool seeks
+    end = text.read(VIEWABLE_SIZE)
+    return (start + SEPARATOR.decode() + end).encode("utf-8")
 
 
 def truncate_dir(acc_dir: Path, backup_dir: Path) -> str:
     """Truncate one accuracy directory; returns "truncated", "done" or a reason to skip."""
     log = acc_dir / ACCURACY_LOG
     txt = acc_dir / ACCURACY_TXT
+    hash_only = acc_dir.parent.name in HASH_ONLY_TESTS
     if not log.is_file():
         return f"no {ACCURACY_LOG}"
-    if not txt.is_file():
+    if not hash_only and not txt.is_file():
         return f"no {ACCURACY_TXT}: run the accuracy script first"
     size = log.stat().st_size
-    hashes = hash_lines(txt)
-    if size <= MAX_ACCURACY_LOG_SIZE and hashes:
+    if not hash_only and size < MAX_ACCURACY_LOG_SIZE and hash_lines(txt):
         return "done"
+    data = log.read_bytes()
+    try:
+        cut = truncated_bytes(data)
+    except UnicodeDecodeError as error:
+        return (f"the cut at byte {max(0, len(data) - VIEWABLE_SIZE)} falls inside a UTF-8 character, or the "
+                f"log is not UTF-8 ({error.reason}): the official truncate_accuracy_log.py fails on it too")
     # We write the hash line before cutting, so past this point the log in the tree
     # is always the original (a crash can leave it uncut, never cut without a hash).
     original_hash = file_sha256(log)
@@ -92,12 +124,13 @@ def truncate_dir(acc_dir: Path, backup_dir: Path) -> str:
         tmp = backup.with_name(backup.name + ".tmp")
         shutil.copyfile(log, tmp)
         tmp.replace(backup)
-    if original_hash not in hashes:
-        text = txt.read_bytes()
-        _replace_bytes(txt, text + f"\nhash={original_hash}\n".encode())
-    if size > MAX_ACCURACY_LOG_SIZE:
-        data = log.read_bytes()
-        _replace_bytes(log, truncated_bytes(data))
+    line = f"hash={original_hash}\n".encode()
+    if hash_only:
+        write_bytes(txt, line, mode=txt.stat().st_mode & 0o7777 if txt.exists() else 0o644)
+    else:
+        _replace_bytes(txt, txt.read_bytes() + b"\n" + line)
+    if cut != data:
+        _replace_bytes(log, cut)
     return "truncated"
 
 
