@@ -92,13 +92,17 @@ def _move_to_open(root: Path, row: ResultRow, report: PreprocessReport, drop_fai
             doc = None
         if isinstance(doc, dict):
             system_json.parent.mkdir(parents=True, exist_ok=True)
-            system_json.write_text(json.dumps({**doc, "division": "open"}, indent=2) + "\n", "utf-8")
-    # the benchmark's code goes with it; an open submitter without src/ gets the closed one's
+            # as the official tool writes it (json.dump, indent 2, no last line break)
+            system_json.write_text(json.dumps({**doc, "division": "open"}, indent=2), "utf-8")
+    # the benchmark's code goes with it (src/<benchmark>, as officially); where the closed
+    # src/ has no such folder (the official tool fails there), an open submitter without
+    # src/ gets the closed one's, since open needs one too
     code = closed_sub / "src" / row.benchmark
-    if not (open_sub / "src").exists() and (closed_sub / "src").is_dir():
+    if code.is_dir():
+        if not (open_sub / "src" / row.benchmark).exists():
+            shutil.copytree(code, open_sub / "src" / row.benchmark, symlinks=True)
+    elif not (open_sub / "src").exists() and (closed_sub / "src").is_dir():
         shutil.copytree(closed_sub / "src", open_sub / "src", symlinks=True)
-    elif code.is_dir() and not (open_sub / "src" / row.benchmark).exists():
-        shutil.copytree(code, open_sub / "src" / row.benchmark, symlinks=True)
 
 
 def _why(row: ResultRow) -> str:
