@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mlperf_ops.core.loadgen_log import log_lines
+
 DIVISIONS = ("closed", "open", "network")
 
 # LoadGen's output
@@ -68,4 +70,5 @@ def hash_lines(accuracy_txt: Path) -> list[str]:
         text = accuracy_txt.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    return [m.group(1) for m in map(_HASH_LINE.match, text.splitlines()) if m]
+    # the file's lines as the official reader has them (log_lines: not str.splitlines())
+    return [m.group(1) for m in map(_HASH_LINE.match, log_lines(text)) if m]
