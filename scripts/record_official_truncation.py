@@ -47,7 +47,7 @@ def record_case(case: str, checkout: Path, python: str) -> dict:
                  "--backup", str(backup)],
                 capture_output=True, text=True, env=env, check=False)
             codes.append(proc.returncode)
-            output += (proc.stdout + proc.stderr).replace(tmp, "<tmp>")
+            output += (proc.stdout + proc.stderr).replace(tmp, "<tmp>").replace(str(checkout), "CHECKOUT")
         after = snapshot(root)
         texts = {rel: (root / rel).read_bytes().decode("utf-8", "backslashreplace")
                  for rel in after if rel.endswith("/" + TXT)}
