@@ -81,8 +81,9 @@ def _verdicts_with_errors(output: str, data: Path) -> list[dict[str, object]]:
 
 def record_variants(module_name: str, checkout: Path, python: str, commit: str = "") -> tuple[Path, dict[str, object]]:
     """(where, what): the official verdicts on each variant that tests/<module_name>.py
-    builds, and the accuracy column its summary CSV gives the result each variant changes
-    (CHANGED, where the module names one)."""
+    builds, its summary CSV of each (tests/test_check_variants_csv.py holds ours to it), and
+    the accuracy column that CSV gives the result each variant changes (CHANGED, where the
+    module names one)."""
     import csv
     import importlib
     import tempfile
@@ -93,6 +94,7 @@ def record_variants(module_name: str, checkout: Path, python: str, commit: str =
     round_name: str = getattr(module, "ROUND", "v6.0")
     variants: dict[str, object] = {}
     column: dict[str, str] = {}
+    csvs: dict[str, str] = {}
     for variant in sorted(module.VARIANTS):
         with tempfile.TemporaryDirectory() as work:
             data = module.build(variant, Path(work) / "tree").resolve()
@@ -104,6 +106,8 @@ def record_variants(module_name: str, checkout: Path, python: str, commit: str =
             if "Traceback (most recent call last)" in output:
                 raise SystemExit(f"the official checker crashed on variant {variant}:\n{output[-3000:]}")
             variants[variant] = _verdicts_with_errors(output, data)
+            if out.is_file():  # its summary CSV, the tree's own path written "tree" (its Location column)
+                csvs[variant] = out.read_text(encoding="utf-8").replace(str(data), "tree")
             changed = getattr(module, "CHANGED", None)
             if changed and out.is_file():
                 for row in csv.DictReader(out.open(encoding="utf-8")):
@@ -119,6 +123,7 @@ def record_variants(module_name: str, checkout: Path, python: str, commit: str =
         "variants": variants}
     if column:
         doc["accuracy_column"] = column
+    doc["summary_csv"] = csvs
     return Path(module.RECORDED), doc
 
 
