@@ -83,8 +83,27 @@ def _drop(key: str) -> Callable[[Path], None]:
     return change
 
 
+def _error_event(key: str, value: str, after: str) -> Callable[[Path], None]:
+    """A LoadGen error event (`error_*`, as LoadGen's MLPERF_LOG_ERROR writes one) after the
+    first event of key `after`, its fields those of that event."""
+
+    def change(run: Path) -> None:
+        path = run / DETAIL
+        lines = path.read_bytes().splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines)
+                  if line.startswith(b":::MLLOG ") and json.loads(line[len(b":::MLLOG "):])["key"] == after)
+        event = json.loads(lines[at][len(b":::MLLOG "):])
+        event.update(key=key, value=value)
+        event["metadata"]["is_error"] = True
+        lines.insert(at + 1, b":::MLLOG " + json.dumps(event).encode() + b"\n")
+        path.write_bytes(b"".join(lines))
+
+    return change
+
+
 def _flag_error(key: str, value: str) -> Callable[[Path], None]:
-    """The event of `key` (and `value`) marked an error in its metadata: a LoadGen error."""
+    """The event of `key` (and `value`) flagged is_error in its metadata: LoadGen's error
+    flag on an ordinary event (a published log has it on every event), no LoadGen error."""
 
     def change(run: Path) -> None:
         path = run / DETAIL
@@ -136,7 +155,10 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "ss_result_invalid": (LENOVO_SS, _set("result_validity", "INVALID")),
     "ss_summary_says_invalid": (LENOVO_SS, _summary_says_invalid),
     "ss_test_mode_accuracy_only": (LENOVO_SS, _set("effective_test_mode", "AccuracyOnly")),
-    "ss_loadgen_error": (LENOVO_SS, _flag_error("generic_message", "Starting performance mode")),
+    "ss_error_flag_on_an_event": (LENOVO_SS, _flag_error("generic_message", "Starting performance mode")),
+    "ss_loadgen_error": (LENOVO_SS, _error_event(
+        "error_invalid_config", "Multiple conf files are used. This is not valid for official submission.",
+        "generic_message")),
     # resnet50 MultiStream inferred from the SingleStream run (Lenovo, edge)
     "ms_inferred_early_stopping_latency_zero": (LENOVO_MS, _set("early_stopping_latency_ms", 0)),
     # llama3_1-8b Offline (Dell): samples per query, performance sample count and min query count at their minimum
@@ -179,6 +201,7 @@ EXPECTED_RULE: dict[str, str | None] = {
     "ss_result_invalid": "perf.invalid",  # STRICTER
     "ss_summary_says_invalid": "perf.invalid",  # STRICTER
     "ss_test_mode_accuracy_only": "perf.mode-mismatch",  # STRICTER
+    "ss_error_flag_on_an_event": None,  # a perf.loadgen-error warning
     "ss_loadgen_error": "perf.loadgen-error",  # STRICTER
     "ms_inferred_early_stopping_latency_zero": "perf.early-stopping",
     "llama_offline_samples_per_query_one_below": "perf.offline-spq",
@@ -214,7 +237,7 @@ STRICTER: dict[str, str] = {
     "ss_test_mode_accuracy_only": "the performance run is an accuracy run",
     # with its default flags the official checker refuses LoadGen errors only under
     # --submission-exceptions (performance_check.py at b66003e1)
-    "ss_loadgen_error": "LoadGen reports an error in the run",
+    "ss_loadgen_error": "LoadGen reports an error in the run (an error_* event)",
 }
 
 

@@ -132,3 +132,16 @@ def per_result_verdicts(output: str, root: Path) -> dict[str, bool]:
         key = path[: -len("/performance/run_1/mlperf_log_detail.txt")]
         verdicts[key] = m.group(1) == "Results"
     return verdicts
+
+
+def disagreements(ours: dict[str, tuple[bool, list[str]]], official: dict[str, bool]) -> list[dict[str, object]]:
+    """The results the two checkers judge differently (one of them not knowing a result
+    counts): {result, ours, official, our_reasons} each, ours as `path -> (valid, rule ids)`."""
+    out: list[dict[str, object]] = []
+    for path in sorted(set(ours) | set(official)):
+        mine = ours.get(path)
+        theirs = official.get(path)
+        if (mine[0] if mine else None) != theirs:
+            out.append({"result": path, "ours": mine[0] if mine else None, "official": theirs,
+                        "our_reasons": sorted(set(mine[1])) if mine else []})
+    return out

@@ -134,14 +134,19 @@ def register(group: click.Group) -> None:
         verdicts: list[dict[str, Any]] = []
         official_csvs: list[tuple[str, str]] = []
         if official is not None:
-            from mlperf_ops.check.official import run_official_checker  # only with --official
+            from mlperf_ops.check.official import disagreements, per_result_verdicts, run_official_checker
 
             submitters = sorted({r.submitter for r in report.results}) or [""]
             for submitter in submitters:
                 v = run_official_checker(official, tree, report.round, submitter)
+                ours = {r.path: (bool(r.valid), [f["rule_id"] for f in r.reasons])
+                        for r in report.results if r.submitter == submitter}
+                # result by result, where the official checker gave verdicts (it names none when it crashes)
+                differ = [] if v.traceback else disagreements(ours, per_result_verdicts(v.output, tree))
                 verdicts.append(
                     {"submitter": submitter, "ok": v.ok, "results": v.results, "exit_code": v.exit_code,
-                     "errors": v.errors, "traceback": v.traceback, "reasons": v.reasons}
+                     "errors": v.errors, "traceback": v.traceback, "reasons": v.reasons,
+                     "disagreements": differ}
                 )
                 official_csvs.append((v.csv, str(Path(tree).resolve())))
             if csv_path is not None:
@@ -164,6 +169,11 @@ def register(group: click.Group) -> None:
                 click.echo(f"official checker ({verdict['submitter']}): {state}")
                 for line in verdict["errors"][:20]:
                     click.echo(f"  {line}")
+                for d in verdict["disagreements"]:
+                    said = {True: "accepts", False: "refuses", None: "does not list"}
+                    why = f" ({', '.join(d['our_reasons'])})" if d["our_reasons"] else ""
+                    click.echo(f"  differs: {d['result']}: ours {said[d['ours']]}{why}, "
+                               f"the official checker {said[d['official']]}")
             if official is not None and csv_path is not None:
                 click.echo("summary CSV: " + ("the official checker's, row for row" if not csv_differences
                                               else f"{len(csv_differences)} row(s) differ from the official checker's"))
