@@ -174,8 +174,10 @@ def _ascii_events(data: bytes) -> list[bytes] | None:
     copy), and no event but the last may hold a "\n", the last only at its end."""
     if not data:
         return []
+    if b"\r" in data:  # CRLF line breaks (a published log has them) are "\n" to log_lines()
+        data = data.replace(b"\r\n", b"\n")
     if not data.isascii() or b"\r" in data or not data.startswith(_PREFIX_BYTES):
-        return None  # log_lines() would break at "\r" too, or the text differs from the bytes
+        return None  # log_lines() would break at a lone "\r" too, or the text differs from the bytes
     events = data.split(_BREAK_PREFIX)
     # Each cut consumed one "\n", and the log may end in one: any other "\n" is inside an
     # event, where a blank or foreign line left it (one count in C, not a test per event).
