@@ -13,9 +13,7 @@ each variant (recorded by `scripts/record_official_verdicts.py CHECKOUT --varian
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,8 +23,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from mlperf_ops.check.summary_csv import summary_rows  # noqa: E402
+from tests.support.variants import assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
 
-CORPUS = Path(__file__).parent / "data" / "real_trees"
 RECORDED = Path(__file__).parent / "data" / "accuracy_txt" / "official_verdicts.json"
 CHANGED = "closed/Lenovo/results/SE100/resnet50/offline"  # the result each variant changes
 LOW = "accuracy=70.000%, good=35000, total=50000"  # below resnet50's 99 % target (75.695 %)
@@ -153,48 +151,34 @@ EXPECTED_RULE = {
 def build(variant: str, root: Path) -> Path:
     """The Lenovo excerpt at `root`, its CHANGED result's accuracy.txt changed as `variant`
     says; for a test01_ variant, the Dell excerpt, its FALLBACK result's baseline changed."""
-    shutil.copytree(CORPUS / ("dell_v6.0" if variant.startswith("test01_") else "lenovo_v6.0") / "tree", root)
-    VARIANTS[variant](root)
-    assert root.is_dir()
-    return root
+    return copy_excerpt("dell_v6.0" if variant.startswith("test01_") else "lenovo_v6.0", root, VARIANTS[variant])
+
+
+def _changed(variant: str) -> str:
+    return FALLBACK if variant.startswith("test01_") else CHANGED
 
 
 def test_every_variant_was_recorded() -> None:
-    recorded = json.loads(RECORDED.read_text())
-    assert set(recorded["variants"]) == set(VARIANTS) == set(EXPECTED_RULE)
-    assert recorded["checker"]["commit"] == "b66003e10e2db4b8c36a448b0545ec90fcc6e9e9"
-    # both verdicts occur for the changed result: a checker that refused (or accepted) all would fail
-    for changed, fallback in ((CHANGED, False), (FALLBACK, True)):
-        verdicts = {next(r["valid"] for r in results if r["result"] == changed)
-                    for variant, results in recorded["variants"].items() if variant.startswith("test01_") == fallback}
-        assert verdicts == {True, False}
+    # both verdicts occur for the changed result of the accuracy.txt and of the test01_ variants
+    assert_every_variant_recorded(recorded(RECORDED), VARIANTS, EXPECTED_RULE, _changed,
+                                  group=lambda variant: variant.startswith("test01_"))
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_agrees_with_the_official_checker_on_accuracy_txt(variant: str, tmp_path: Path) -> None:
-    official = {r["result"]: r["valid"] for r in json.loads(RECORDED.read_text())["variants"][variant]}
     report = check_tree(build(variant, tmp_path / "tree"), round="v6.0")
-    assert "check.internal" not in report.rule_ids()
-    assert {r.path: r.valid for r in report.results} == official
-    changed = next(r for r in report.results if r.path == (FALLBACK if variant.startswith("test01_") else CHANGED))
-    expected = EXPECTED_RULE[variant]
-    if expected is None:
-        assert changed.valid
-    else:
-        assert not changed.valid and {f["rule_id"] for f in changed.reasons} == {expected}, changed.reasons
+    assert_agrees(report, recorded(RECORDED)["variants"][variant], _changed(variant), EXPECTED_RULE[variant])
 
 
 def _csv_variants() -> list[str]:
-    if not RECORDED.is_file():  # the recorder imports this module before it writes the file
-        return []
-    return sorted(json.loads(RECORDED.read_text())["accuracy_column"])
+    return sorted(recorded(RECORDED).get("accuracy_column", {}))
 
 
 @pytest.mark.parametrize("variant", _csv_variants())
 def test_the_summary_shows_the_value_the_official_reading_ends_with(variant: str, tmp_path: Path) -> None:
     # the official summary CSV's accuracy column of the changed result, where it has a row
-    recorded = json.loads(RECORDED.read_text())["accuracy_column"][variant]
+    official = recorded(RECORDED)["accuracy_column"][variant]
     report = check_tree(build(variant, tmp_path / "tree"), round="v6.0")
     ours = next(row["Accuracy"] for row in summary_rows(report)
                 if row["Platform"] == "SE100" and row["Scenario"] == "offline")
-    assert ours == recorded
+    assert ours == official

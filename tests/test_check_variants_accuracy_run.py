@@ -22,9 +22,7 @@ load): an accuracy folder without mlperf_log_detail.txt, and an accuracy "folder
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,8 +31,8 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
+from tests.support.variants import assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
 
-CORPUS = Path(__file__).parent / "data" / "real_trees"
 RECORDED = Path(__file__).parent / "data" / "variants_accuracy_run" / "official_verdicts.json"
 
 LENOVO = "closed/Lenovo/results/SE100/resnet50/offline"
@@ -243,39 +241,16 @@ STRICTER: dict[str, str] = {
 
 def build(variant: str, root: Path) -> Path:
     """The excerpt that holds the variant's result, copied to `root`, with one file changed."""
-    shutil.copytree(CORPUS / TREE_OF[CHANGED_RESULT[variant]] / "tree", root)
-    VARIANTS[variant](root)
-    assert root.is_dir()
-    return root
-
-
-def _recorded() -> dict:
-    return json.loads(RECORDED.read_text())
+    return copy_excerpt(TREE_OF[CHANGED_RESULT[variant]], root, VARIANTS[variant])
 
 
 def test_every_variant_was_recorded() -> None:
-    recorded = _recorded()
-    assert set(recorded["variants"]) == set(VARIANTS) == set(EXPECTED_RULE)
+    assert_every_variant_recorded(recorded(RECORDED), VARIANTS, EXPECTED_RULE, CHANGED_RESULT.__getitem__)
     assert set(STRICTER) <= set(VARIANTS)
-    assert recorded["checker"]["commit"] == "b66003e10e2db4b8c36a448b0545ec90fcc6e9e9"
-    # both verdicts occur for the changed results: a checker that refused (or accepted) all would fail
-    verdicts = {next(r["valid"] for r in results if r["result"] == CHANGED_RESULT[variant])
-                for variant, results in recorded["variants"].items()}
-    assert verdicts == {True, False}
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_agrees_with_the_official_checker_on_the_accuracy_run(variant: str, tmp_path: Path) -> None:
-    official = {r["result"]: r["valid"] for r in _recorded()["variants"][variant]}
     report = check_tree(build(variant, tmp_path / "tree"), round="v6.0")
-    assert "check.internal" not in report.rule_ids()
-    if variant in STRICTER:
-        assert official[CHANGED_RESULT[variant]], "the official checker refuses it too: no longer stricter"
-        official[CHANGED_RESULT[variant]] = False
-    assert {r.path: r.valid for r in report.results} == official
-    changed = next(r for r in report.results if r.path == CHANGED_RESULT[variant])
-    expected = EXPECTED_RULE[variant]
-    if expected is None:
-        assert changed.valid, changed.reasons
-    else:
-        assert not changed.valid and {f["rule_id"] for f in changed.reasons} == {expected}, changed.reasons
+    assert_agrees(report, recorded(RECORDED)["variants"][variant], CHANGED_RESULT[variant], EXPECTED_RULE[variant],
+                  variant in STRICTER)

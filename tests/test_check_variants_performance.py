@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
+from tests.support.variants import CORPUS, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
 
-CORPUS = Path(__file__).parent / "data" / "real_trees"
 RECORDED = Path(__file__).parent / "data" / "variants_performance" / "official_verdicts.json"
 
 LENOVO_SS = "closed/Lenovo/results/SE100/resnet50/SingleStream"
@@ -243,26 +242,14 @@ STRICTER: dict[str, str] = {
 
 def build(variant: str, root: Path) -> Path:
     """The excerpt holding the variant's result at `root`, that result's performance run changed."""
-    shutil.copytree(CORPUS / _tree_of(CHANGED_RESULT[variant]) / "tree", root)
-    VARIANTS[variant](root)
-    assert root.is_dir()
-    return root
-
-
-def _recorded() -> dict[str, Any]:
-    return json.loads(RECORDED.read_text())
+    return copy_excerpt(_tree_of(CHANGED_RESULT[variant]), root, VARIANTS[variant])
 
 
 def test_every_variant_was_recorded() -> None:
-    recorded = _recorded()
-    assert set(recorded["variants"]) == set(VARIANTS) == set(EXPECTED_RULE)
-    assert recorded["checker"]["commit"] == "b66003e10e2db4b8c36a448b0545ec90fcc6e9e9"
-    # both verdicts occur for the changed results: a checker that refused (or accepted) all would fail
-    verdicts = {next(r["valid"] for r in results if r["result"] == CHANGED_RESULT[variant])
-                for variant, results in recorded["variants"].items()}
-    assert verdicts == {True, False}
+    doc = recorded(RECORDED)
+    assert_every_variant_recorded(doc, VARIANTS, EXPECTED_RULE, CHANGED_RESULT.__getitem__)
     # every result each variant leaves alone keeps its published verdict
-    for variant, results in recorded["variants"].items():
+    for variant, results in doc["variants"].items():
         published = json.loads((CORPUS / _tree_of(CHANGED_RESULT[variant]) / "official_verdicts.json").read_text())
         assert {r["result"]: r["valid"] for r in results if r["result"] != CHANGED_RESULT[variant]} == {
             r["result"]: r["valid"] for r in published["results"] if r["result"] != CHANGED_RESULT[variant]}
@@ -270,16 +257,6 @@ def test_every_variant_was_recorded() -> None:
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_agrees_with_the_official_checker_on_the_performance_run(variant: str, tmp_path: Path) -> None:
-    official = {r["result"]: r["valid"] for r in _recorded()["variants"][variant]}
     report = check_tree(build(variant, tmp_path / "tree"), round="v6.0")
-    assert "check.internal" not in report.rule_ids()
-    changed = next(r for r in report.results if r.path == CHANGED_RESULT[variant])
-    if variant in STRICTER:
-        assert official[CHANGED_RESULT[variant]], "the official checker refuses it too: no longer stricter"
-        official[CHANGED_RESULT[variant]] = False
-    assert {r.path: r.valid for r in report.results} == official, changed.reasons
-    expected = EXPECTED_RULE[variant]
-    if expected is None:
-        assert changed.valid
-    else:
-        assert not changed.valid and {f["rule_id"] for f in changed.reasons} == {expected}, changed.reasons
+    assert_agrees(report, recorded(RECORDED)["variants"][variant], CHANGED_RESULT[variant], EXPECTED_RULE[variant],
+                  variant in STRICTER)

@@ -29,8 +29,8 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
+from tests.support.variants import assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
 
-CORPUS = Path(__file__).parent / "data" / "real_trees"
 RECORDED = Path(__file__).parent / "data" / "variants_system_json" / "official_verdicts.json"
 CHANGED = "closed/Lenovo/results/SE100/resnet50/offline"  # a result of the changed system
 SYSTEM_JSON = "closed/Lenovo/systems/SE100.json"
@@ -137,32 +137,16 @@ def _changed(variant: str) -> str:
 def build(variant: str, root: Path) -> Path:
     """The Lenovo excerpt at `root`, its system description changed as `variant` says;
     for an open_ variant, the NVIDIA open excerpt, its system description changed."""
-    shutil.copytree(CORPUS / ("nvidia_open_v6.0" if variant.startswith("open_") else "lenovo_v6.0") / "tree", root)
-    VARIANTS[variant](root)
-    assert root.is_dir()
-    return root
+    return copy_excerpt("nvidia_open_v6.0" if variant.startswith("open_") else "lenovo_v6.0", root, VARIANTS[variant])
 
 
 def test_every_variant_was_recorded() -> None:
-    recorded = json.loads(RECORDED.read_text())
-    assert set(recorded["variants"]) == set(VARIANTS) == set(EXPECTED_RULE)
-    assert recorded["checker"]["commit"] == "b66003e10e2db4b8c36a448b0545ec90fcc6e9e9"
-    # both verdicts occur for the changed result: a checker that refused (or accepted) all would fail
-    for changed, is_open in ((CHANGED, False), (OPEN_CHANGED, True)):
-        verdicts = {next(r["valid"] for r in results if r["result"] == changed)
-                    for variant, results in recorded["variants"].items() if variant.startswith("open_") == is_open}
-        assert verdicts == {True, False}
+    # both verdicts occur for the changed result of the closed and of the open variants
+    assert_every_variant_recorded(recorded(RECORDED), VARIANTS, EXPECTED_RULE, _changed,
+                                  group=lambda variant: variant.startswith("open_"))
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_agrees_with_the_official_checker_on_system_json(variant: str, tmp_path: Path) -> None:
-    official = {r["result"]: r["valid"] for r in json.loads(RECORDED.read_text())["variants"][variant]}
     report = check_tree(build(variant, tmp_path / "tree"), round="v6.0")
-    assert "check.internal" not in report.rule_ids()
-    assert {r.path: r.valid for r in report.results} == official
-    changed = next(r for r in report.results if r.path == _changed(variant))
-    expected = EXPECTED_RULE[variant]
-    if expected is None:
-        assert changed.valid
-    else:
-        assert not changed.valid and {f["rule_id"] for f in changed.reasons} == {expected}, changed.reasons
+    assert_agrees(report, recorded(RECORDED)["variants"][variant], _changed(variant), EXPECTED_RULE[variant])
