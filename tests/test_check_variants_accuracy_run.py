@@ -31,7 +31,10 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
-from tests.support.variants import assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
+from tests.support.variants import (  # noqa: E402
+    assert_agrees, assert_every_variant_recorded, copy_excerpt, delete, empty,
+    new_file, recorded,
+)
 
 RECORDED = Path(__file__).parent / "data" / "variants_accuracy_run" / "official_verdicts.json"
 
@@ -90,22 +93,6 @@ def _sized(size: int) -> Callable[[Path], None]:
     return change
 
 
-def _delete(path: Path) -> None:
-    path.unlink()
-
-
-def _empty(path: Path) -> None:
-    path.write_text("")
-
-
-def _new_file(text: str) -> Callable[[Path], None]:
-    def change(path: Path) -> None:
-        assert not path.exists(), path
-        path.write_text(text)
-
-    return change
-
-
 def _into_dir(path: Path) -> None:
     """The file replaced by a directory of that name holding it."""
     data = path.read_bytes()
@@ -148,7 +135,7 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "acc_mode_performance": _on(LENOVO, DETAIL, _log_value("effective_test_mode", '"AccuracyOnly"',
                                                            '"PerformanceOnly"')),
     "acc_loadgen_error": _on(LENOVO, DETAIL, _log_text("generic_message", '"is_error": false', '"is_error": true')),
-    "acc_detail_empty": _on(LENOVO, DETAIL, _empty),
+    "acc_detail_empty": _on(LENOVO, DETAIL, empty),
     # dataset_check: effective_accuracy_sample_count (else qsl_reported_total_count) == the data set's
     "acc_count_one_less": _on(LENOVO, DETAIL, _log_value("effective_accuracy_sample_count", "50000", "49999")),
     "acc_count_one_more": _on(LENOVO, DETAIL, _log_value("effective_accuracy_sample_count", "50000", "50001")),
@@ -160,16 +147,16 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
                                                                  '"key": "effective_accuracy_sample_count_x"')),
     "gptoss_count_dataset_size": _on(NEBIUS, DETAIL, _log_value("effective_accuracy_sample_count", "4395", "6396")),
     # accuracy_json_check: present, at most 10 KiB
-    "acc_json_missing": _on(LENOVO, ACC_JSON, _delete),
-    "acc_json_empty": _on(LENOVO, ACC_JSON, _empty),
+    "acc_json_missing": _on(LENOVO, ACC_JSON, delete),
+    "acc_json_empty": _on(LENOVO, ACC_JSON, empty),
     "acc_json_at_limit": _on(LENOVO, ACC_JSON, _sized(10 * 1024)),
     "acc_json_one_over": _on(LENOVO, ACC_JSON, _sized(10 * 1024 + 1)),
     "acc_json_is_a_dir": _on(LENOVO, ACC_JSON, _into_dir),
     # the other files of accuracy/
-    "acc_summary_missing": _on(LENOVO, SUMMARY, _delete),
-    "acc_summary_empty": _on(LENOVO, SUMMARY, _empty),
-    "acc_txt_missing": _on(LENOVO, "accuracy/accuracy.txt", _delete),
-    "acc_extra_file": _on(LENOVO, "accuracy/notes.txt", _new_file("accuracy run of 2026-01-12\n")),
+    "acc_summary_missing": _on(LENOVO, SUMMARY, delete),
+    "acc_summary_empty": _on(LENOVO, SUMMARY, empty),
+    "acc_txt_missing": _on(LENOVO, "accuracy/accuracy.txt", delete),
+    "acc_extra_file": _on(LENOVO, "accuracy/notes.txt", new_file("accuracy run of 2026-01-12\n")),
     "acc_extra_dir": _on(LENOVO, "accuracy/logs", _new_dir("run.log", "accuracy run of 2026-01-12\n")),
     # extra_files_check: wan-2.2-t2v-a14b's videos/ (the excerpt has none)
     "wan_videos_complete": _on(KRAI, "accuracy/videos", _videos(MP4)),

@@ -28,7 +28,10 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
-from tests.support.variants import CORPUS, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
+from tests.support.variants import (  # noqa: E402
+    CORPUS, assert_agrees, assert_every_variant_recorded, copy_excerpt, delete,
+    empty, log_value, new_file, recorded,
+)
 
 RECORDED = Path(__file__).parent / "data" / "variants_compliance" / "official_verdicts.json"
 
@@ -65,39 +68,10 @@ def _append(line: str) -> Callable[[Path], None]:
     return lambda path: path.write_text(path.read_text().rstrip("\n") + "\n" + line + "\n")
 
 
-def _log_value(key: str, old: str, new: str) -> Callable[[Path], None]:
-    """The `value` of the first MLLOG line of `key` in a detail log, `old` -> `new`."""
-
-    def change(path: Path) -> None:
-        lines = path.read_text().split("\n")
-        i = next(i for i, line in enumerate(lines) if f'"key": "{key}"' in line)
-        assert f'"value": {old},' in lines[i], lines[i]
-        lines[i] = lines[i].replace(f'"value": {old},', f'"value": {new},', 1)
-        path.write_text("\n".join(lines))
-
-    return change
-
-
 def _json_edit(edit: Callable[[dict], object]) -> Callable[[Path], None]:
     def change(path: Path) -> None:
         doc = json.loads(path.read_text())
         path.write_text(json.dumps(edit(doc), indent=4) + "\n")
-
-    return change
-
-
-def _delete(path: Path) -> None:
-    path.unlink()
-
-
-def _empty(path: Path) -> None:
-    path.write_text("")
-
-
-def _new_file(text: str) -> Callable[[Path], None]:
-    def change(path: Path) -> None:
-        assert not path.exists(), path
-        path.write_text(text)
 
     return change
 
@@ -147,18 +121,18 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "test01_performance_says_fail": _on(LENOVO, T01P, _replace_line("TEST PASS", "TEST FAIL")),
     # TEST01 performance/run_1 (official: exactly the two LoadGen logs, give or take
     # mlperf_log_accuracy.json, mlperf_log_trace.json, results.json, .gitkeep)
-    "test01_run_summary_missing": _on(LENOVO, T01RUN + "mlperf_log_summary.txt", _delete),
-    "test01_run_spl_txt": _on(LENOVO, T01RUN + "spl.txt", _new_file("0\n")),
-    "test01_run_trace_json": _on(LENOVO, T01RUN + "mlperf_log_trace.json", _new_file("[]\n")),
-    "test01_run_hidden_file": _on(LENOVO, T01RUN + ".DS_Store", _new_file("x")),
+    "test01_run_summary_missing": _on(LENOVO, T01RUN + "mlperf_log_summary.txt", delete),
+    "test01_run_spl_txt": _on(LENOVO, T01RUN + "spl.txt", new_file("0\n")),
+    "test01_run_trace_json": _on(LENOVO, T01RUN + "mlperf_log_trace.json", new_file("[]\n")),
+    "test01_run_hidden_file": _on(LENOVO, T01RUN + ".DS_Store", new_file("x")),
     # TEST01's detail log, checked like a performance run
     "test01_run_accuracy_mode": _on(LENOVO, T01RUN + "mlperf_log_detail.txt",
-                                    _log_value("effective_test_mode", '"PerformanceOnly"', '"AccuracyOnly"')),
+                                    log_value("effective_test_mode", '"PerformanceOnly"', '"AccuracyOnly"')),
     "test01_run_wrong_seed": _on(LENOVO, T01RUN + "mlperf_log_detail.txt",
-                                 _log_value("effective_qsl_rng_seed", SEED, "1")),
+                                 log_value("effective_qsl_rng_seed", SEED, "1")),
     # TEST04
     "test04_performance_says_fail": _on(LENOVO, T04P, _replace_line("TEST PASS", "TEST FAIL")),
-    "test04_failing_verify_accuracy": _on(LENOVO, "TEST04/verify_accuracy.txt", _new_file("TEST FAIL\n")),
+    "test04_failing_verify_accuracy": _on(LENOVO, "TEST04/verify_accuracy.txt", new_file("TEST FAIL\n")),
     # a test resnet50 has no use for: Dell's TEST06 (which passes) copied in
     "unneeded_test06": _copy_of(LENOVO, DELL_LLAMA + "/TEST06", "TEST06"),
     # measurements.json, README.md, user.conf of the result
@@ -167,14 +141,14 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "measurements_value_blank": _on(LENOVO, "measurements.json", _json_edit(_with("retraining", " "))),
     "measurements_is_a_list": _on(LENOVO, "measurements.json", _json_edit(lambda doc: [doc])),
     "readme_lowercase": _on(LENOVO, "README.md", _rename_to("readme.md")),
-    "user_conf_empty": _on(LENOVO, "user.conf", _empty),
+    "user_conf_empty": _on(LENOVO, "user.conf", empty),
     # TEST06 (official: the three exact lines First token / EOS / Sample length check pass)
     "test06_eos_line_missing": _on(DELL_LLAMA, T06, _replace_line("EOS check pass: True", None)),
     "test06_eos_without_space": _on(DELL_LLAMA, T06, _replace_line("EOS check pass: True", "EOS check pass:True")),
     "test06_extra_check_false": _on(DELL_LLAMA, T06, _insert_before("TEST06 verification complete",
                                                                     "Output length check pass: False")),
     # TEST01's accuracy-delta fallback (whisper): an optional file beside the four it needs
-    "test01_fallback_results_json": _on(DELL_WHISPER, "TEST01/accuracy/results.json", _new_file("{}\n")),
+    "test01_fallback_results_json": _on(DELL_WHISPER, "TEST01/accuracy/results.json", new_file("{}\n")),
     # TEST09 (official: TEST PASS anywhere in verify_output_len.txt)
     "test09_says_fail": _on(NEBIUS, "TEST09/verify_output_len.txt", _replace_line("TEST PASS", "TEST FAIL")),
 }

@@ -32,7 +32,10 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
-from tests.support.variants import assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
+from tests.support.variants import (  # noqa: E402
+    assert_agrees, assert_every_variant_recorded, copy_excerpt, delete, log_value,
+    new_file, recorded,
+)
 
 RECORDED = Path(__file__).parent / "data" / "variants_open_edge" / "official_verdicts.json"
 
@@ -69,31 +72,6 @@ def _drop_lines(start: str) -> Callable[[Path], None]:
         path.write_text("\n".join(kept))
 
     return change
-
-
-def _log_value(key: str, old: str, new: str) -> Callable[[Path], None]:
-    """The `value` of the first MLLOG line of `key` in a detail log, `old` -> `new`."""
-
-    def change(path: Path) -> None:
-        lines = path.read_text().split("\n")
-        i = next(i for i, line in enumerate(lines) if f'"key": "{key}"' in line)
-        assert f'"value": {old},' in lines[i], lines[i]
-        lines[i] = lines[i].replace(f'"value": {old},', f'"value": {new},', 1)
-        path.write_text("\n".join(lines))
-
-    return change
-
-
-def _new_file(text: str) -> Callable[[Path], None]:
-    def change(path: Path) -> None:
-        assert not path.exists(), path
-        path.write_text(text)
-
-    return change
-
-
-def _delete(path: Path) -> None:
-    path.unlink()
 
 
 def _on(result: str, file: str, change: Callable[[Path], None]) -> tuple[str, Callable[[Path], None]]:
@@ -138,23 +116,23 @@ def _system_type(value: str) -> Callable[[Path], None]:
 CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     # model_mapping.json (official: read in open only; a folder's own name first, then the
     # round's aliases, then the mapping, then a guess by substring)
-    "mapping_absent": _on(KRAI, KRAI_MAPPING, _delete),
+    "mapping_absent": _on(KRAI, KRAI_MAPPING, delete),
     "mapping_target_unknown": _on(KRAI, KRAI_MAPPING, _json_edit(_with("llama3_1-70b-fp8_dyn", "llama2-70b-99.99"))),
     "mapping_unused_entry_target_unknown": _on(KRAI, KRAI_MAPPING,
                                                _json_edit(_with("llama3_1-70b-fp8_pre", "llama2-70b-99.99"))),
     "mapping_value_not_a_string": _on(KRAI, KRAI_MAPPING, _json_edit(_with("llama3_1-70b-fp8_dyn", 70))),
-    "nvidia_mapping_is_a_list": _on(NV_SS, "open/NVIDIA/model_mapping.json", _new_file("[]\n")),
+    "nvidia_mapping_is_a_list": _on(NV_SS, "open/NVIDIA/model_mapping.json", new_file("[]\n")),
     "nvidia_mapping_renames_official_folder": _on(NV_SS, "open/NVIDIA/model_mapping.json",
-                                                  _new_file('{"llama3.1-8b-edge": "llama3.1-8b"}\n')),
+                                                  new_file('{"llama3.1-8b-edge": "llama3.1-8b"}\n')),
     "folder_name_guessed_as_resnet": _rename(LENOVO + "/resnet50-int8/SingleStream", LENOVO + "/resnet50",
                                              LENOVO + "/resnet50-int8"),
     # what open results may skip (official: accuracy targets, hash, compliance tests, the
     # Offline samples per query) and may not (the round's seeds)
     "open_accuracy_without_hash": _on(NV_SS, NV_SS + "/accuracy/accuracy.txt", _drop_lines("hash=")),
     "open_wrong_seed": _on(NV_OFF, NV_OFF + "/performance/run_1/mlperf_log_detail.txt",
-                           _log_value("effective_qsl_rng_seed", SEED, "1")),
+                           log_value("effective_qsl_rng_seed", SEED, "1")),
     "open_offline_one_sample_per_query": _on(NV_OFF, NV_OFF + "/performance/run_1/mlperf_log_detail.txt",
-                                             _log_value("effective_samples_per_query", "5000", "1")),
+                                             log_value("effective_samples_per_query", "5000", "1")),
     "open_failing_test06": _on(KRAI, KRAI + "/TEST06/verify_accuracy.txt",
                                lambda path: (path.parent.mkdir(), path.write_text(
                                    "First token check pass: True\nEOS check pass: False\n"
@@ -166,7 +144,7 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "edge_offline_from_multistream": _run_of(GO_MS, GO_OFF),
     "edge_singlestream_from_offline": _run_of(GO_OFF, GO_SS),
     "edge_multistream_from_singlestream_no_estimate": _run_of(
-        GO_SS, GO_MS, lambda root: _log_value("early_stopping_latency_ms", "123219575", "0")(
+        GO_SS, GO_MS, lambda root: log_value("early_stopping_latency_ms", "123219575", "0")(
             root / GO_MS / "performance/run_1/mlperf_log_detail.txt")),
     "open_edge_offline_from_singlestream": _run_of(NV_SS, NV_OFF),
     "open_edge_multistream_from_singlestream": _folder_copy(NV_SS, NV + "/MultiStream"),

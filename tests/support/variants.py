@@ -31,6 +31,37 @@ def copy_excerpt(excerpt: str, root: Path, change: Callable[[Path], None]) -> Pa
     return root
 
 
+# Changes of one file of an excerpt, shared by the variant modules
+
+def delete(path: Path) -> None:
+    path.unlink()
+
+
+def empty(path: Path) -> None:
+    path.write_text("")
+
+
+def new_file(text: str) -> Callable[[Path], None]:
+    def change(path: Path) -> None:
+        assert not path.exists(), path
+        path.write_text(text)
+
+    return change
+
+
+def log_value(key: str, old: str, new: str) -> Callable[[Path], None]:
+    """The `value` of the first MLLOG line of `key` in a detail log, `old` -> `new`."""
+
+    def change(path: Path) -> None:
+        lines = path.read_text().split("\n")
+        i = next(i for i, line in enumerate(lines) if f'"key": "{key}"' in line)
+        assert f'"value": {old},' in lines[i], lines[i]
+        lines[i] = lines[i].replace(f'"value": {old},', f'"value": {new},', 1)
+        path.write_text("\n".join(lines))
+
+    return change
+
+
 def recorded(path: Path) -> dict[str, Any]:
     """A module's recording (RECORDED); empty before the recorder first wrote it (the
     recorder imports the module to build the variants it then records)."""
