@@ -12,8 +12,12 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlperf_ops.core.errors import OperationalError, UsageError
+
+if TYPE_CHECKING:
+    from mlperf_ops.check.findings import CheckReport
 
 ENTRY_POINTS = (
     "tools/submission/submission_checker/main.py",  # v6.x: a package with a main module
@@ -145,3 +149,14 @@ def disagreements(ours: dict[str, tuple[bool, list[str]]], official: dict[str, b
             out.append({"result": path, "ours": mine[0] if mine else None, "official": theirs,
                         "our_reasons": sorted(set(mine[1])) if mine else []})
     return out
+
+
+def report_disagreements(report: CheckReport, submitter: str, verdict: OfficialVerdict,
+                         root: Path) -> list[dict[str, object]]:
+    """`disagreements` of one submitter's results: ours from `report`, the official ones
+    from its run's log (none when it crashed: it names no result then)."""
+    if verdict.traceback:
+        return []
+    ours = {r.path: (bool(r.valid), [f["rule_id"] for f in r.reasons])
+            for r in report.results if r.submitter == submitter}
+    return disagreements(ours, per_result_verdicts(verdict.output, root))

@@ -134,19 +134,15 @@ def register(group: click.Group) -> None:
         verdicts: list[dict[str, Any]] = []
         official_csvs: list[tuple[str, str]] = []
         if official is not None:
-            from mlperf_ops.check.official import disagreements, per_result_verdicts, run_official_checker
+            from mlperf_ops.check.official import report_disagreements, run_official_checker
 
             submitters = sorted({r.submitter for r in report.results}) or [""]
             for submitter in submitters:
                 v = run_official_checker(official, tree, report.round, submitter)
-                ours = {r.path: (bool(r.valid), [f["rule_id"] for f in r.reasons])
-                        for r in report.results if r.submitter == submitter}
-                # result by result, where the official checker gave verdicts (it names none when it crashes)
-                differ = [] if v.traceback else disagreements(ours, per_result_verdicts(v.output, tree))
                 verdicts.append(
                     {"submitter": submitter, "ok": v.ok, "results": v.results, "exit_code": v.exit_code,
                      "errors": v.errors, "traceback": v.traceback, "reasons": v.reasons,
-                     "disagreements": differ}
+                     "disagreements": report_disagreements(report, submitter, v, tree)}
                 )
                 official_csvs.append((v.csv, str(Path(tree).resolve())))
             if csv_path is not None:
