@@ -1,6 +1,6 @@
 """Record what the official preprocess_submission.py leaves on each case of tests/test_preprocess_official.py.
 
-    python scripts/record_official_preprocess.py CHECKOUT [--python PY]
+    python scripts/record_official_preprocess.py CHECKOUT [--python PY] [--commit SHA]
 
 CHECKOUT is a mlcommons/inference checkout (outside this project); PY the interpreter to
 run its tools/submission/preprocess_submission.py with (default: this one). Each case that
@@ -27,7 +27,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from mlperf_ops.check.official import _entry_point, per_result_verdicts  # noqa: E402
+from mlperf_ops.check.official import _entry_point, checkout_commit, per_result_verdicts  # noqa: E402
 from tests.test_preprocess_official import CASES, RECORDED, ROUND, build, tree_listing  # noqa: E402
 
 SCRIPT = "tools/submission/preprocess_submission.py"
@@ -80,12 +80,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkout", type=Path)
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--commit", default="", help="the checkout's commit, when `git rev-parse` cannot tell")
     args = parser.parse_args()
     checkout = args.checkout.resolve()
-    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip()
+    commit = checkout_commit(checkout, args.commit)
+    if not commit:
+        raise SystemExit(f"{checkout} is no git checkout: name its commit with --commit")
     doc = {
-        "official": {"repo": "mlcommons/inference", "commit": commit or "b66003e10e2db4b8c36a448b0545ec90fcc6e9e9",
+        "official": {"repo": "mlcommons/inference", "commit": commit,
                      "command": f"{SCRIPT} --input IN --output OUT --version {ROUND} OPTIONS"},
         "cases": {case: record_case(case, checkout, args.python) for case in sorted(CASES)},
     }

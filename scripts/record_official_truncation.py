@@ -28,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mlperf_ops.check.official import checkout_commit  # noqa: E402
 from tests.test_truncate_official import CASES, LOG, RESULTS, TXT, build, snapshot  # noqa: E402
 
 SCRIPT = Path("tools") / "submission" / "truncate_accuracy_log.py"
@@ -68,8 +69,9 @@ def main() -> int:
     parser.add_argument("--commit", help="the checkout's commit, when `git rev-parse` cannot tell")
     args = parser.parse_args()
     checkout = args.checkout.resolve()
-    commit = args.commit or subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
-                            capture_output=True, text=True, check=False).stdout.strip() or "unknown"
+    commit = checkout_commit(checkout, args.commit or "")
+    if not commit:
+        raise SystemExit(f"{checkout} is no git checkout: name its commit with --commit")
     doc = {
         "official": {"repository": "mlcommons/inference", "commit": commit, "script": SCRIPT.as_posix(),
                      "command": "truncate_accuracy_log.py --input TREE --submitter ORG --backup DIR (PYTHONUTF8=1)"},

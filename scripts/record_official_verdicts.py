@@ -33,7 +33,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlperf_ops.check.official import _entry_point, per_result_verdicts
+from mlperf_ops.check.official import _entry_point, checkout_commit, per_result_verdicts
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_trees"
 
@@ -58,8 +58,7 @@ def record(checkout: Path, python: str, tree: Path, commit: str = "") -> dict[st
             if " ERROR]" in line and (base + key + "/") in line and "NoResults" not in line
         })
         results.append({"result": key, "valid": valid, "errors": errors})
-    commit = commit or subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
-                                      capture_output=True, text=True, check=False).stdout.strip()
+    commit = checkout_commit(checkout, commit)
     return {
         "round": round_name,
         "checker": {"repo": "mlcommons/inference", "commit": commit or "see SOURCE.md",
@@ -113,8 +112,7 @@ def record_variants(module_name: str, checkout: Path, python: str, commit: str =
                 for row in csv.DictReader(out.open(encoding="utf-8")):
                     if row["Location"].endswith(changed + "/performance/run_1"):
                         column[variant] = row["Accuracy"]
-    commit = commit or subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
-                                      capture_output=True, text=True, check=False).stdout.strip()
+    commit = checkout_commit(checkout, commit)
     doc: dict[str, object] = {
         "round": round_name,
         "checker": {"repo": "mlcommons/inference", "commit": commit or "see NOTE.md",
@@ -168,8 +166,7 @@ def record_logs(checkout: Path, python: str, commit: str = "") -> int:
                           capture_output=True, text=True, check=True)
     for case, outcome in zip(doc["cases"], json.loads(proc.stdout)):
         case["official"] = outcome
-    commit = commit or subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
-                                      capture_output=True, text=True, check=False).stdout.strip()
+    commit = checkout_commit(checkout, commit)
     doc["checker"] = {"repo": "mlcommons/inference", "commit": commit,
                       "reader": "tools/submission/submission_checker/parsers/loadgen_parser.py (LoadgenParser)"}
     LOG_CASES.write_text(json.dumps(doc, indent=1) + "\n")

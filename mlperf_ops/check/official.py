@@ -63,6 +63,15 @@ def _entry_point(checkout: Path) -> Path:
     )
 
 
+def checkout_commit(checkout: Path, given: str = "") -> str:
+    """The commit of a mlcommons/inference checkout: `given`, else git's ("" when neither
+    tells, as for a checkout exported without its .git)."""
+    if given:
+        return given
+    return subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
+                          capture_output=True, text=True, check=False).stdout.strip()
+
+
 def judge(output: str, exit_code: int) -> tuple[bool, int, list[str], bool]:
     errors = [line for line in output.splitlines() if _ERROR.search(line)]
     crashed = "Traceback (most recent call last)" in output
