@@ -23,7 +23,7 @@ from mlperf_ops.check.accuracy_txt import last_values, number, read_accuracy_txt
 from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, log_lines, parse_detail_bytes, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
 from mlperf_ops.secretscan import scan_bytes
-from mlperf_ops.core.tree_layout import ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_lines
+from mlperf_ops.core.tree_layout import ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_values
 
 # Scenarios whose latency LoadGen judges with early stopping (the checker's
 # configuration.uses_early_stopping at b66003e1; a LoadGen fact, not a round's).
@@ -549,7 +549,7 @@ def _accuracy_txt_findings(ctx: ScenarioCtx, acc_dir: Path, out: ScenarioOutcome
         )
     if text is None:
         return
-    if not hash_lines(txt_path):
+    if not hash_values(text):
         # the official checker requires the hash only of closed/network results
         hashed: Severity = "error" if out is not None and ctx.strict_division else "warning"
         ctx.add("acc.hash-missing", txt_path, "no hash= line: the accuracy log was not truncated", hashed)

@@ -70,5 +70,12 @@ def hash_lines(accuracy_txt: Path) -> list[str]:
         text = accuracy_txt.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
+    return hash_values(text)
+
+
+def hash_values(text: str) -> list[str]:
+    """The values of `hash=` lines in the text of an accuracy.txt."""
+    if "hash=" not in text:
+        return []
     # the file's lines as the official reader has them (log_lines: not str.splitlines())
     return [m.group(1) for m in map(_HASH_LINE.match, log_lines(text)) if m]
