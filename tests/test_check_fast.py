@@ -46,12 +46,12 @@ def _every_needle(data: bytes) -> set[str]:
 def test_every_needle_is_found_short_long_and_across_a_slice(needle: str, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = needle.encode()  # (the Slack webhook's needle holds "://", another needle)
     for data in (b"x " + raw + b" y", DIGITS + raw + DIGITS):
-        assert needle in secretscan.needles_in(data) and secretscan.needles_in(data) == _every_needle(data)
+        assert needle in secretscan.literals_in(data) and secretscan.literals_in(data) == _every_needle(data)
     # the bytes are searched a slice at a time: a needle cut by a slice's end is still found
     monkeypatch.setattr(secretscan, "_SLICE", 64)  # slices of 64 bytes, so that many are cut
     for cut in range(1, len(raw)):
         data = b"x" * (3 * 64 - cut) + raw + b"y" * 10
-        assert secretscan.needles_in(data) == _every_needle(data), cut
+        assert secretscan.literals_in(data) == _every_needle(data), cut
 
 
 def test_the_needles_found_are_exactly_those_in_the_bytes() -> None:
@@ -70,13 +70,13 @@ def test_the_needles_found_are_exactly_those_in_the_bytes() -> None:
                 pieces[-1] = pieces[-1][:at] + needle[overlap:] if pieces[-1][:at].endswith(needle[:overlap]) \
                     else pieces[-1][:at] + needle + pieces[-1][at:]
             data = "".join(pieces).encode()
-            assert secretscan.needles_in(data) == _every_needle(data), data[:300]
+            assert secretscan.literals_in(data) == _every_needle(data), data[:300]
     for outer in NEEDLES:  # every pair that shares characters, glued
         for inner in NEEDLES:
             for k in range(1, len(outer)):
                 if inner.startswith(outer[k:]) or outer[k:].startswith(inner):
                     data = (outer[:k] + inner + outer[k + len(inner):]).encode()
-                    assert secretscan.needles_in(data) == _every_needle(data), data
+                    assert secretscan.literals_in(data) == _every_needle(data), data
 
 
 @pytest.mark.parametrize("what", sorted(TOKENS))

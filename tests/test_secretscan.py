@@ -150,7 +150,7 @@ def _spans(leaks: list[secretscan.Leak]) -> list[tuple[int, int, str]]:
 # Pieces that make matches, near misses and overlaps: every literal, every token, the
 # characters around a token's edges (word characters, separators, '@', the long s).
 _PIECES = [*secretscan.NEEDLES, *TOKENS.values(), "https", "ftp", "user:pw@", ":", "/", "@", ".", "-", "_", " ", "\n", '"', "'",
-           "\u017f", "eyJhbGciOiJIUzI1NiJ9", "secret_access_key=", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
+           "\u017f", "\u00a0", "\u2028", "\x1c", "\U0001f600", "\u00e9", "eyJhbGciOiJIUzI1NiJ9", "secret_access_key=", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
 
 
 def _random_text(rng: random.Random, pieces: int, filler: int) -> str:
@@ -178,7 +178,36 @@ def test_dense_needles_give_way_to_the_regex() -> None:
     # a start per needle would make a list as long as the text: past its budget the search
     # says so (None) and the regex over the whole text decides; no token here either way
     for text in ("a://" * 300_000, "ACCA" * 300_000, "hf_x" * 300_000):
-        needles = secretscan.needles_in(text.encode())
+        needles = frozenset(n for n in secretscan.NEEDLES if n in text)  # before any pattern's test
         dense = [i for i, own in enumerate(secretscan.TOKEN_NEEDLES) if not needles.isdisjoint(own)]
         assert dense and all(secretscan._spans_near_needles(text, i, needles) is None for i in dense)
         assert secretscan.scan_text(text, needles) == []
+
+
+@pytest.mark.parametrize("data", [
+    # user and password of 256 characters, each four bytes or three in UTF-8
+    "https://".encode() + "\U0001f600".encode() * 256 + b":" + "\u20ac".encode() * 256 + b"@db.corp.net/x",
+    # bad bytes in the user and the password: each decodes to U+FFFD, a character of both
+    b"ftp://\xff\xfe\x80:\xc5\xc5\xc5@mirror.internal/",
+    # white space that only the text's \\s knows (FS, NBSP) passes the bytes' test, the
+    # pattern then decides
+    b"s3://us\x1cer:pa\xc2\xa0ss@bucket.internal/ s3://user:pass@bucket.internal/",
+    b"hf_" + b"a" * 30 + b" and " + b"hf_" + b"Z9" * 20,
+])
+def test_a_needle_s_test_on_the_bytes_passes_every_match_of_its_pattern(data: bytes) -> None:
+    text = data.decode("utf-8", errors="replace")
+    expected = _every_match(text)
+    assert expected, text
+    assert _spans(secretscan.scan_bytes(data)) == expected
+
+
+@pytest.mark.parametrize(("data", "needle"), [
+    (b"see https://github.com/mlcommons/inference and http://a.b:8080/x " * 50, "://"),
+    (b"user@host:22 then https://example.org/a:b@c", "://"),  # the '/' ends the user: no password here
+    (b"model hf_transformers hf_" + b"x" * 29, "hf_"),
+])
+def test_a_needle_whose_test_fails_leaves_the_file_undecoded(data: bytes, needle: str) -> None:
+    assert needle in data.decode()
+    assert needle not in secretscan.needles_in(data)
+    assert secretscan.scan_bytes(data) == [] == secretscan.scan_text(data.decode())
+
