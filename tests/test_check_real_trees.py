@@ -259,6 +259,8 @@ def test_each_value_is_the_one_mlcommons_published() -> None:
     ours = {}
     for name in TREES:
         round_name = json.loads((CORPUS / name / "official_verdicts.json").read_text())["round"]
+        if round_name != "v6.0":
+            continue  # the table is v6.0's (SOURCE.md of the others says why none is compared)
         ours.update({r.path: r for r in check_tree(CORPUS / name / "tree", round=round_name).results})
     assert len(PUBLISHED) == len(ours)
     for row in PUBLISHED:

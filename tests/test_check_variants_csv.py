@@ -32,6 +32,7 @@ MODULES = (
     "test_check_variants_performance",
     "test_check_variants_structure",
     "test_check_variants_system_json",
+    "test_check_variants_v61",
 )
 
 
