@@ -63,6 +63,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "measurements.empty-key": ("error", "a measurements.json key is empty"),
     # performance logs
     "perf.missing-run": ("error", "performance/run_1 is missing"),
+    "perf.endpoints-format": ("error", "a result of the MLCommons endpoints harness (performance/result_summary.json, no LoadGen logs), a format this checker does not read yet: `check --official` gives the official verdict"),
     "perf.unparsable": ("error", "a LoadGen log the official checker cannot read: a detail log whose first line is not an MLLOG event, an MLLOG line that is not a JSON event, bytes that are not UTF-8"),
     "perf.foreign-lines": ("warning", "a LoadGen detail log holds lines that are not MLLOG events (the official checker skips them, and so does this one)"),
     "perf.missing-key": ("error", "a LoadGen log lacks a key the checker reads"),

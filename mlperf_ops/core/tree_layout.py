@@ -43,6 +43,18 @@ SCENARIO_README = "README.md"
 PERFORMANCE_RUN = ("performance", "run_1")
 ACCURACY_DIR = "accuracy"
 POWER_DIRS = ("power", "ranging")
+# A result of the MLCommons endpoints harness (v6.1 allows it for some benchmarks): no
+# LoadGen logs, its measurements in these files of the scenario's folder
+# (tools/submission/submission_checker/parsers/endpoints_parser.py at b66003e1)
+ENDPOINTS_FILES = ("performance/result_summary.json", "accuracy/accuracy_results.json")
+
+
+def is_endpoints_result(scenario_dir: Path) -> bool:
+    """Whether a result's folder holds the endpoints harness's files and neither LoadGen
+    detail log: the official loader then reads it in that format."""
+    return (not (scenario_dir / "performance" / "run_1" / DETAIL).is_file()
+            and not (scenario_dir / ACCURACY_DIR / DETAIL).is_file()
+            and any((scenario_dir / name).is_file() for name in ENDPOINTS_FILES))
 
 # a submitter's folder
 SYSTEMS = "systems"
