@@ -12,6 +12,11 @@ results' `measurements.json` (the five fields the official check asks for), and 
 `accuracy/videos/` folder that wan-2.2-t2v-a14b requires in v6.1 (ten empty `<sample>.mp4`
 files and `captions.txt`). Then it changes one thing.
 
+One more variant is about tests/data/real_trees/atlas_v6.1, a qwen3.6-27b result of the
+MLCommons endpoints harness (no LoadGen logs): with the README.md its stored copy lacks,
+the official checker accepts it; ours does not read that format yet and refuses it
+(perf.endpoints-format, STRICTER).
+
 The real logs decide the rest: the values and units in the CSV, the accuracy targets
 (vbench_score, E2E_ACCURACY), TEST04's and TEST09's verify files, the seeds of v6.1.
 tests/data/variants_v61/official_verdicts.json holds what the official checker said of
