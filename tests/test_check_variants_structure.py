@@ -41,7 +41,9 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
-from tests.support.variants import assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
+from tests.support.variants import (  # noqa: E402
+    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove,
+)
 
 RECORDED = Path(__file__).parent / "data" / "variants_structure" / "official_verdicts.json"
 
@@ -54,16 +56,6 @@ DELL = "closed/Dell/results/1-node-2S-GNR_86C/llama3_1-8b/Offline"
 KRAI_OPEN = "open/Krai/results/h200_n1-vllm/llama3_1-70b-fp8_dyn/offline"
 NVIDIA_BENCH = "open/NVIDIA/results/Jetson-Thor/llama3.1-8b-edge"
 NVIDIA = "open/NVIDIA/results/Jetson-Thor/llama3.1-8b-edge/Offline"
-
-
-def _new_file(where: str, text: str = "x\n") -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        path = root / where
-        assert not path.exists(), path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-    return change
 
 
 def _new_dir(where: str) -> Callable[[Path], None]:
@@ -79,16 +71,6 @@ def _rename(where: str, name: str) -> Callable[[Path], None]:
         path = root / where
         assert path.exists() and not path.with_name(name).exists(), path
         path.rename(path.with_name(name))
-
-    return change
-
-
-def _remove(*wheres: str) -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        for where in wheres:
-            path = root / where
-            assert path.exists(), path
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     return change
 
@@ -136,34 +118,34 @@ def _then(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
 CHANGES: dict[str, tuple[str, str, Callable[[Path], None]]] = {
     "as_published": ("lenovo_v6.0", LENOVO, lambda root: None),
     # the top level: a stray file, a division folder spelled in capitals (Krai's open results stay)
-    "stray_file_at_root": ("lenovo_v6.0", LENOVO, _new_file("README.md")),
+    "stray_file_at_root": ("lenovo_v6.0", LENOVO, add_file("README.md")),
     "division_in_capitals": ("krai_v6.0", KRAI_OPEN, _rename("closed", "CLOSED")),
     # the submitter folder
-    "stray_file_in_submitter": ("lenovo_v6.0", LENOVO, _new_file(f"{LENOVO_SUB}/notes.txt")),
+    "stray_file_in_submitter": ("lenovo_v6.0", LENOVO, add_file(f"{LENOVO_SUB}/notes.txt")),
     "measurements_folder": ("lenovo_v6.0", LENOVO,
-                            _new_file(f"{LENOVO_SUB}/measurements/SE100/resnet50/offline/README.md")),
+                            add_file(f"{LENOVO_SUB}/measurements/SE100/resnet50/offline/README.md")),
     "model_mapping_in_closed": ("lenovo_v6.0", LENOVO,
-                                _new_file(f"{LENOVO_SUB}/model_mapping.json", '{"resnet50": "resnet"}\n')),
-    "calibration_removed": ("dell_v6.0", DELL, _remove("closed/Dell/calibration.md", "closed/Dell/documentation")),
-    "src_missing": ("lenovo_v6.0", LENOVO, _remove(f"{LENOVO_SUB}/src")),
+                                add_file(f"{LENOVO_SUB}/model_mapping.json", '{"resnet50": "resnet"}\n')),
+    "calibration_removed": ("dell_v6.0", DELL, remove("closed/Dell/calibration.md", "closed/Dell/documentation")),
+    "src_missing": ("lenovo_v6.0", LENOVO, remove(f"{LENOVO_SUB}/src")),
     "src_renamed_code": ("lenovo_v6.0", LENOVO, _rename(f"{LENOVO_SUB}/src", "code")),
     "src_is_a_file": ("lenovo_v6.0", LENOVO, _file_for_dir(f"{LENOVO_SUB}/src")),
     # stray entries in results/<system>/, a benchmark folder, a scenario folder
-    "readme_in_system_folder": ("lenovo_v6.0", LENOVO, _new_file(f"{LENOVO_SYS}/README.md")),
-    "readme_in_benchmark_folder": ("lenovo_v6.0", LENOVO, _new_file(f"{LENOVO_BENCH}/README.md")),
-    "folder_in_scenario_folder": ("lenovo_v6.0", LENOVO, _new_file(f"{LENOVO}/old/notes.txt")),
+    "readme_in_system_folder": ("lenovo_v6.0", LENOVO, add_file(f"{LENOVO_SYS}/README.md")),
+    "readme_in_benchmark_folder": ("lenovo_v6.0", LENOVO, add_file(f"{LENOVO_BENCH}/README.md")),
+    "folder_in_scenario_folder": ("lenovo_v6.0", LENOVO, add_file(f"{LENOVO}/old/notes.txt")),
     "empty_folder_in_scenario_folder": ("lenovo_v6.0", LENOVO, _new_dir(f"{LENOVO}/old")),
     "readme_is_a_folder": ("lenovo_v6.0", LENOVO, _dir_for_file(f"{LENOVO}/README.md")),
     # benchmark folder names
     "benchmark_official_name": ("lenovo_v6.0", f"{LENOVO_SYS}/resnet/offline", _rename(LENOVO_BENCH, "resnet")),
     "benchmark_name_guessed": ("lenovo_v6.0", f"{LENOVO_SYS}/resnet50-int8/offline",
                                _rename(LENOVO_BENCH, "resnet50-int8")),
-    "open_model_mapping_removed": ("krai_v6.0", KRAI_OPEN, _remove("open/Krai/model_mapping.json")),
+    "open_model_mapping_removed": ("krai_v6.0", KRAI_OPEN, remove("open/Krai/model_mapping.json")),
     # scenario folder names
     "scenario_lower_case": ("lenovo_v6.0", f"{LENOVO_BENCH}/singlestream",
                             _rename(f"{LENOVO_BENCH}/SingleStream", "singlestream")),
     "scenario_is_a_file": ("lenovo_v6.0", f"{LENOVO_BENCH}/SingleStream", _file_for_dir(LENOVO)),
-    "scenario_removed": ("dell_v6.0", DELL, _remove(f"{DELL_BENCH}/Server")),
+    "scenario_removed": ("dell_v6.0", DELL, remove(f"{DELL_BENCH}/Server")),
     "not_a_scenario_folder": ("lenovo_v6.0", LENOVO, _copy_dir(LENOVO, f"{LENOVO_BENCH}/offline_old")),
     "server_on_edge_system": ("lenovo_v6.0", LENOVO, _copy_dir(LENOVO, f"{LENOVO_BENCH}/Server")),
     "singlestream_on_datacenter_system": ("dell_v6.0", DELL, _copy_dir(DELL, f"{DELL_BENCH}/SingleStream")),

@@ -27,7 +27,6 @@ test_check_variants_v61`).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +35,9 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
-from tests.support.variants import assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded  # noqa: E402
+from tests.support.variants import (  # noqa: E402
+    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove,
+)
 
 RECORDED = Path(__file__).parent / "data" / "variants_v61" / "official_verdicts.json"
 ROUND = "v6.1"
@@ -92,15 +93,6 @@ def _completed(*changes: Callable[[Path], None], videos: tuple[str, ...] = VIDEO
     return change
 
 
-def _remove(where: str) -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        path = root / where
-        assert path.exists(), path
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-
-    return change
-
-
 def _replace(where: str, old: str, new: str) -> Callable[[Path], None]:
     def change(root: Path) -> None:
         path = root / where
@@ -122,14 +114,6 @@ def _drop_lines(where: str, holding: str) -> Callable[[Path], None]:
     return change
 
 
-def _new_file(where: str) -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        assert not (root / where).exists()
-        (root / where).write_text(OURS)
-
-    return change
-
-
 # variant -> (the result it is about, the change of the excerpt given its root)
 CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     # the completed excerpt: every result passes both
@@ -137,23 +121,23 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     # AMD's TEST04 log as published, with LoadGen's error event: ours refuses, on purpose
     "wan_test04_conf_error": (WAN, _completed(conf_error=(WAN,))),
     # wan-2.2's sample videos: none, one missing, v6.0's list, no captions.txt
-    "no_videos": (WAN, _completed(_remove(f"{WAN}/accuracy/videos"))),
-    "one_video_missing": (WAN, _completed(_remove(f"{WAN}/accuracy/videos/84.mp4"))),
+    "no_videos": (WAN, _completed(remove(f"{WAN}/accuracy/videos"))),
+    "one_video_missing": (WAN, _completed(remove(f"{WAN}/accuracy/videos/84.mp4"))),
     "videos_of_v6_0": (WAN, _completed(videos=VIDEOS_V60)),
-    "no_captions": (WAN, _completed(_remove(f"{WAN}/accuracy/videos/captions.txt"))),
+    "no_captions": (WAN, _completed(remove(f"{WAN}/accuracy/videos/captions.txt"))),
     # accuracy below the round's targets (E2E_ACCURACY 33.95 and 98; vbench_score 70.48 x 0.99)
     "qna_accuracy_below": (QNA, _completed(_replace(f"{QNA}/accuracy/accuracy.txt", "Accuracy: 35.9223", "Accuracy: 33.9"))),
     "db_accuracy_below": (DB, _completed(_replace(f"{DB}/accuracy/accuracy.txt", "Accuracy: 98.1952", "Accuracy: 97.99"))),
     "wan_vbench_below": (WAN_SS, _completed(_replace(
         f"{WAN_SS}/accuracy/accuracy.txt", "'vbench_score': 70.1582", "'vbench_score': 69.7"))),
     # the compliance tests: TEST09 of e2e-rag-qna, TEST04 of wan-2.2
-    "qna_without_test09": (QNA, _completed(_remove(f"{QNA}/TEST09"))),
+    "qna_without_test09": (QNA, _completed(remove(f"{QNA}/TEST09"))),
     "qna_test09_fails": (QNA, _completed(_replace(f"{QNA}/TEST09/verify_output_len.txt", "TEST PASS", "TEST FAIL"))),
-    "wan_ss_without_test04": (WAN_SS, _completed(_remove(f"{WAN_SS}/TEST04"))),
+    "wan_ss_without_test04": (WAN_SS, _completed(remove(f"{WAN_SS}/TEST04"))),
     "wan_test04_fails": (WAN, _completed(_replace(
         f"{WAN}/TEST04/verify_performance.txt", "TEST PASS", "TEST FAIL"))),
     # the endpoints harness's qwen3.6-27b result with the README.md the stored copy lacks
-    "endpoints_result_with_readme": (QWEN, _new_file(f"{QWEN}/README.md")),
+    "endpoints_result_with_readme": (QWEN, add_file(f"{QWEN}/README.md", OURS)),
 }
 EXCERPT_OF = {name: ENDPOINTS_EXCERPT if result == QWEN else EXCERPT for name, (result, _) in CHANGES.items()}
 VARIANTS: dict[str, Callable[[Path], None]] = {name: change for name, (_, change) in CHANGES.items()}

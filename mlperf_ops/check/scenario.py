@@ -23,8 +23,10 @@ from mlperf_ops.check.accuracy_txt import last_values, number, read_accuracy_txt
 from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, log_lines, parse_detail_bytes, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
 from mlperf_ops.secretscan import scan_bytes
-from mlperf_ops.core.tree_layout import ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_values
-from mlperf_ops.core.tree_layout import ENDPOINTS_FILES, is_endpoints_result
+from mlperf_ops.core.tree_layout import (
+    ACCURACY_FILES, ACCURACY_LOG, ENDPOINTS_FILES, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_values,
+    is_endpoints_result,
+)
 
 # Scenarios whose latency LoadGen judges with early stopping (the checker's
 # configuration.uses_early_stopping at b66003e1; a LoadGen fact, not a round's).

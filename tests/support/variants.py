@@ -62,6 +62,32 @@ def log_value(key: str, old: str, new: str) -> Callable[[Path], None]:
     return change
 
 
+# Changes of a tree, `where` relative to its root (the structure and v6.1 modules)
+
+def add_file(where: str, text: str = "x\n") -> Callable[[Path], None]:
+    """A file that was not there, its folders made as needed."""
+
+    def change(root: Path) -> None:
+        path = root / where
+        assert not path.exists(), path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    return change
+
+
+def remove(*wheres: str) -> Callable[[Path], None]:
+    """Files or folders taken away, each of which must be there."""
+
+    def change(root: Path) -> None:
+        for where in wheres:
+            path = root / where
+            assert path.exists(), path
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    return change
+
+
 def recorded(path: Path) -> dict[str, Any]:
     """A module's recording (RECORDED); empty before the recorder first wrote it (the
     recorder imports the module to build the variants it then records)."""
