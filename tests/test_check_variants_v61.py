@@ -12,10 +12,12 @@ results' `measurements.json` (the five fields the official check asks for), and 
 `accuracy/videos/` folder that wan-2.2-t2v-a14b requires in v6.1 (ten empty `<sample>.mp4`
 files and `captions.txt`). Then it changes one thing.
 
-One more variant is about tests/data/real_trees/atlas_v6.1, a qwen3.6-27b result of the
-MLCommons endpoints harness (no LoadGen logs): with the README.md its stored copy lacks,
-the official checker accepts it; ours does not read that format yet and refuses it
-(perf.endpoints-format, STRICTER).
+The variants named `endpoints_*` are about tests/data/real_trees/atlas_v6.1, a qwen3.6-27b
+result of the MLCommons endpoints harness (no LoadGen logs: config.yaml,
+performance/result_summary.json, accuracy/accuracy_results.json): with the README.md its
+stored copy lacks, the official checker accepts it, and so does ours, with the same value;
+then one thing changes (seeds, duration, failed samples, the data set size, the scores,
+the files).
 
 The real logs decide the rest: the values and units in the CSV, the accuracy targets
 (vbench_score, E2E_ACCURACY), TEST04's and TEST09's verify files, the seeds of v6.1.
@@ -50,6 +52,8 @@ QNA = "closed/Intel/results/1-node-2S-Xeon_6787P/e2e-rag-qna/Offline"
 DB = "closed/Intel/results/1-node-2S-Xeon_6787P/e2e-rag-db/Offline"
 RESULTS = (WAN, WAN_SS, QNA, DB)
 QWEN = "closed/Atlas_Inference/results/Strix_Halo/qwen3.6-27b/SingleStream"
+QWEN_PERF, QWEN_ACC, QWEN_CONFIG = (f"{QWEN}/performance/result_summary.json", f"{QWEN}/accuracy/accuracy_results.json",
+                                    f"{QWEN}/config.yaml")
 
 # the sample videos v6.1 requires, and the ones v6.0 did (constants.py REQUIRED_ACC_BENCHMARK at b66003e1)
 VIDEOS_V61 = ("130", "106", "84", "59", "12", "123", "43", "22", "238", "32")
@@ -89,6 +93,24 @@ def _completed(*changes: Callable[[Path], None], videos: tuple[str, ...] = VIDEO
                 _drop_lines(f"{result}/TEST04/performance/run_1/mlperf_log_detail.txt", CONF_ERROR)(root)
         for one in changes:
             one(root)
+
+    return change
+
+
+def _endpoints(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    """The endpoints result with the README.md its stored copy lacks, then changed."""
+
+    def change(root: Path) -> None:
+        add_file(f"{QWEN}/README.md", OURS)(root)
+        for one in changes:
+            one(root)
+
+    return change
+
+
+def _rename(where: str, to: str) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        (root / where).rename(root / to)
 
     return change
 
@@ -136,10 +158,29 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "wan_ss_without_test04": (WAN_SS, _completed(remove(f"{WAN_SS}/TEST04"))),
     "wan_test04_fails": (WAN, _completed(_replace(
         f"{WAN}/TEST04/verify_performance.txt", "TEST PASS", "TEST FAIL"))),
-    # the endpoints harness's qwen3.6-27b result with the README.md the stored copy lacks
-    "endpoints_result_with_readme": (QWEN, add_file(f"{QWEN}/README.md", OURS)),
+    # the endpoints harness's qwen3.6-27b result with the README.md the stored copy lacks,
+    # then changed one thing at a time
+    "endpoints_result_with_readme": (QWEN, _endpoints()),
+    "endpoints_perf_failed_samples": (QWEN, _endpoints(_replace(QWEN_PERF, '"n_samples_failed": 0,', '"n_samples_failed": 3,'))),
+    "endpoints_accuracy_failed_samples": (QWEN, _endpoints(_replace(
+        QWEN_ACC, '"average_accuracy": 0.8623115577889447,', '"average_accuracy": 0.8623115577889447,\n  "n_samples_failed": 2,'))),
+    "endpoints_schedule_seed_wrong": (QWEN, _endpoints(_replace(
+        QWEN_CONFIG, "scheduler_random_seed: 16159082839903944936", "scheduler_random_seed: 16159082839903944937"))),
+    # the sample index seed of v6.0
+    "endpoints_sample_index_seed_of_v6_0": (QWEN, _endpoints(_replace(
+        QWEN_CONFIG, "dataloader_random_seed: 2747215439041700203", "dataloader_random_seed: 14276810075590677512"))),
+    "endpoints_min_duration_short": (QWEN, _endpoints(_replace(QWEN_CONFIG, "min_duration_ms: 600000", "min_duration_ms: 60000"))),
+    "endpoints_accuracy_samples_short": (QWEN, _endpoints(_replace(
+        QWEN_ACC, '"total_samples": 995,\n      "duration_s"', '"total_samples": 994,\n      "duration_s"'))),
+    # no score left but the performance data set's (0.6272): the official checker takes it
+    "endpoints_only_performance_score": (QWEN, _endpoints(_replace(QWEN_ACC, '"score": 0.8623115577889447,', ""))),
+    "endpoints_no_measurements": (QWEN, _endpoints(remove(f"{QWEN}/measurements.json"))),
+    "endpoints_no_config": (QWEN, _endpoints(remove(QWEN_CONFIG))),
+    "endpoints_config_yml": (QWEN, _endpoints(_rename(QWEN_CONFIG, f"{QWEN}/config.yml"))),
+    # the harness's type does not decide a SingleStream folder's scenario
+    "endpoints_type_offline": (QWEN, _endpoints(_replace(QWEN_CONFIG, "type: online", "type: offline"))),
 }
-EXCERPT_OF = {name: ENDPOINTS_EXCERPT if result == QWEN else EXCERPT for name, (result, _) in CHANGES.items()}
+EXCERPT_OF = {name: ENDPOINTS_EXCERPT if name.startswith("endpoints_") else EXCERPT for name in CHANGES}
 VARIANTS: dict[str, Callable[[Path], None]] = {name: change for name, (_, change) in CHANGES.items()}
 CHANGED_RESULT = {name: result for name, (result, _) in CHANGES.items()}
 
@@ -158,7 +199,18 @@ EXPECTED_RULE: dict[str, str | None] = {
     "qna_test09_fails": "compliance.test-fail",
     "wan_ss_without_test04": "compliance.missing",
     "wan_test04_fails": "compliance.test04-fail",
-    "endpoints_result_with_readme": "perf.endpoints-format",  # STRICTER
+    "endpoints_result_with_readme": None,
+    "endpoints_perf_failed_samples": "perf.endpoints-failed",  # STRICTER
+    "endpoints_accuracy_failed_samples": "acc.invalid",
+    "endpoints_schedule_seed_wrong": "perf.seed-mismatch",
+    "endpoints_sample_index_seed_of_v6_0": "perf.seed-mismatch",
+    "endpoints_min_duration_short": "perf.min-duration",
+    "endpoints_accuracy_samples_short": "acc.dataset-size",
+    "endpoints_only_performance_score": "acc.missing",  # STRICTER
+    "endpoints_no_measurements": "files.missing",
+    "endpoints_no_config": "files.missing",
+    "endpoints_config_yml": None,
+    "endpoints_type_offline": None,
 }
 
 # Where ours refuses on purpose what the official checker accepts: variant -> why.
@@ -166,10 +218,12 @@ STRICTER: dict[str, str] = {
     # LoadGen's own words: "Multiple conf files are used. This is not valid for official
     # submission." An error_* event is a LoadGen error, which the README lists as an error.
     "wan_test04_conf_error": "a LoadGen error event (error_invalid_config) in the TEST04 run",
-    # Not a rule of ours: a format ours does not read yet, so it cannot vouch for the result
-    # (the official checker maps result_summary.json, accuracy_results.json and config.yaml
-    # onto LoadGen's keys with tables of its own).
-    "endpoints_result_with_readme": "a result of the endpoints harness, whose files ours does not read yet",
+    # Samples that failed are the endpoints harness's errors; the official checker reads
+    # them (n_samples_failed -> num_errors) but refuses them only in the accuracy run.
+    "endpoints_perf_failed_samples": "3 samples failed in the endpoints performance run",
+    # The official checker reports the first score listed, here the performance data
+    # set's, as the result's accuracy; ours asks for a score of an accuracy data set.
+    "endpoints_only_performance_score": "no score of an accuracy data set (only the performance data set's)",
 }
 
 

@@ -63,7 +63,10 @@ RULES: dict[str, tuple[Severity, str]] = {
     "measurements.empty-key": ("error", "a measurements.json key is empty"),
     # performance logs
     "perf.missing-run": ("error", "performance/run_1 is missing"),
-    "perf.endpoints-format": ("error", "a result of the MLCommons endpoints harness (performance/result_summary.json, no LoadGen logs), a format this checker does not read yet: `check --official` gives the official verdict"),
+    "perf.endpoints-format": ("error", "a result of the MLCommons endpoints harness in a round that has none (v6.1 is the first): `check --official` gives the official verdict"),
+    "perf.endpoints-unreadable": ("error", "an endpoints harness file (result_summary.json, accuracy_results.json, config.yaml) is not JSON/YAML the checker can read"),
+    "perf.endpoints-model": ("error", "the round does not take this benchmark's results from the endpoints harness"),
+    "perf.endpoints-failed": ("error", "samples failed in the endpoints harness's performance run (the official checker does not refuse this)"),
     "perf.unparsable": ("error", "a LoadGen log the official checker cannot read: a detail log whose first line is not an MLLOG event, an MLLOG line that is not a JSON event, bytes that are not UTF-8"),
     "perf.foreign-lines": ("warning", "a LoadGen detail log holds lines that are not MLLOG events (the official checker skips them, and so does this one)"),
     "perf.missing-key": ("error", "a LoadGen log lacks a key the checker reads"),
@@ -95,6 +98,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "acc.dataset-size": ("error", "the accuracy run did not cover exactly the data set"),
     "acc.untruncated": ("error", "mlperf_log_accuracy.json over the 10 KiB limit"),
     "acc.hash-missing": ("error", "accuracy.txt lacks the hash= line of truncation"),
+    "acc.endpoints-score": ("info", "an endpoints result's accuracy score that the round holds to no target (reported as read)"),
     "acc.extra-files": ("error", "the accuracy folder lacks the extra outputs the round requires (e.g. videos/)"),
     # compliance (audit) tests
     "compliance.missing": ("error", "a required compliance test or one of its files is missing"),
@@ -184,6 +188,8 @@ class ResultRow:
     # `power_unit` (Watts; millijoules per query for SingleStream/MultiStream)
     power_value: float | None = None
     power_unit: str | None = None
+    # what the result's measurements are in: "LoadGen" logs, or the "endpoints" harness's files
+    log_format: str = "LoadGen"
     # the verdict: no error finding in the result's folder nor in what it depends on
     # (its benchmark folder, system, submitter); `reasons` are those errors
     valid: bool | None = None

@@ -13,6 +13,7 @@ from mlperf_ops.check.allocator import keep_freed_memory
 from mlperf_ops.check.hygiene import TreeWalk, hygiene_findings, rel, splice, walk_tree
 from mlperf_ops.check.parallel import fork_map
 from mlperf_ops.check.scenario import READ_AND_SCANNED, ScenarioCtx, ScenarioOutcome, check_scenario
+from mlperf_ops.core.tree_layout import is_endpoints_result
 from mlperf_ops.check.seed_round import collapse_seed_findings, refuse
 from mlperf_ops.check.verdicts import assign_verdicts
 from mlperf_ops.check.system_json import system_json_findings
@@ -74,11 +75,21 @@ def _run_scenario(ctx: ScenarioCtx) -> _Done:
     seeds of its logs that carry another round's, and the secret findings of the files
     it read."""
     try:
-        outcome: ScenarioOutcome | None = check_scenario(ctx)
+        outcome: ScenarioOutcome | None = check_result(ctx)
         broke: list[Finding] = []
     except Exception as error:  # one bad result never stops the others
         outcome, broke = None, [_internal(ctx.root, ctx.path, error)]
     return outcome, broke + ctx.findings, ctx.foreign_seeds, ctx.scanned
+
+
+def check_result(ctx: ScenarioCtx) -> ScenarioOutcome:
+    """One result's checks: its LoadGen logs, or the files of the endpoints harness (read
+    the way the official loader decides: when neither LoadGen detail log is there)."""
+    if is_endpoints_result(ctx.path):
+        from mlperf_ops.check.endpoints import check_endpoints_result
+
+        return check_endpoints_result(ctx)
+    return check_scenario(ctx)
 
 
 def _run_job(job: ScenarioCtx | Path) -> Any:
@@ -135,6 +146,7 @@ class _Walker:
                 row.validity, row.accuracy = outcome.validity, outcome.accuracy
                 row.official_value, row.unit = outcome.official_value, outcome.unit
                 row.power_value, row.power_unit = outcome.power_value, outcome.power_unit
+                row.log_format = outcome.log_format
         self.findings = splice(self.findings, [at for _, _, at in self.pending], [found for _, found, _, _ in done])
         self.pending = []
         assert isinstance(walked, TreeWalk)

@@ -13,6 +13,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from mlperf_ops.check.findings import Finding, Severity, finding
@@ -24,8 +25,7 @@ from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, log_lines, parse_
 from mlperf_ops.rules import Benchmark, Rules
 from mlperf_ops.secretscan import scan_bytes
 from mlperf_ops.core.tree_layout import (
-    ACCURACY_FILES, ACCURACY_LOG, ENDPOINTS_FILES, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_values,
-    is_endpoints_result,
+    ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_values,
 )
 
 # Scenarios whose latency LoadGen judges with early stopping (the checker's
@@ -108,6 +108,7 @@ class ScenarioOutcome:
     unit: str | None = None
     power_value: float | None = None  # a power result's metric (the official CSV's second row)
     power_unit: str | None = None
+    log_format: str = "LoadGen"  # or "endpoints" (check/endpoints.py)
 
 
 def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
@@ -120,7 +121,9 @@ def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
 # the hygiene walk leaves them to the result checks. Only a guide: a file named here that
 # no check read is scanned after them, a file missing here is scanned twice.
 READ_AND_SCANNED = frozenset({*LOG_FILES, "measurements.json", "accuracy.txt", "verify_accuracy.txt",
-                              "verify_performance.txt", "baseline_accuracy.txt", "compliance_accuracy.txt"})
+                              "verify_performance.txt", "baseline_accuracy.txt", "compliance_accuracy.txt",
+                              # a result of the endpoints harness (check/endpoints.py)
+                              "result_summary.json", "accuracy_results.json", "config.yaml", "config.yml"})
 # What Path.exists() reads as "no such file" (a loop of links included).
 _ABSENT = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF}
 # Non-blocking: opening a FIFO for reading would wait for a writer; fstat then refuses it.
@@ -343,8 +346,8 @@ def check_run(
     return detail, summary
 
 
-def check_files(ctx: ScenarioCtx) -> None:
-    for name in SCENARIO_FILES:
+def check_files(ctx: ScenarioCtx, names: tuple[str, ...] = SCENARIO_FILES) -> None:
+    for name in names:
         path = ctx.path / name
         if not path.is_file():
             ctx.add("files.missing", path, f"{name} is missing")
@@ -392,7 +395,7 @@ def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
     reported = official_value(ctx.rules, ctx.bench.name, ctx.scenario, detail.values)
     out.official_value, out.unit = reported.value, reported.unit
     _check_token_latencies(ctx, detail, perf / "run_1" / LOG_FILES[0])
-    _check_network_sut_name(ctx, detail, perf / "run_1" / LOG_FILES[0])
+    check_network_sut_name(ctx, detail.values, perf / "run_1" / LOG_FILES[0])
     if (perf / "power").exists():
         _check_power(ctx, perf, detail, out)
     else:
@@ -482,16 +485,22 @@ def _check_token_latencies(ctx: ScenarioCtx, detail: DetailLog, dpath: Path) -> 
                 f"{bench.name} must run with use_token_latencies=1 (the log says "
                 f"{detail.values.get('requested_use_token_latencies')!r})")
         return
-    if ctx.scenario not in ("Server", "Interactive"):
+    token_latency_findings(ctx, detail.values, dpath, ctx.scenario)
+
+
+def token_latency_findings(ctx: ScenarioCtx, values: dict[str, Any], dpath: Path, scenario: str) -> None:
+    """The 99th-percentile TTFT and TPOT of a `scenario` run against the benchmark's limits."""
+    bench = ctx.bench
+    if scenario not in ("Server", "Interactive"):
         return
-    limits = bench.token_latency_limits_ms.get(ctx.scenario)
+    limits = bench.token_latency_limits_ms.get(scenario)
     if not limits:
         ctx.add("perf.token-latency", dpath,
-                f"round {ctx.rules.round} sets no TTFT/TPOT limits for {bench.name} {ctx.scenario}")
+                f"round {ctx.rules.round} sets no TTFT/TPOT limits for {bench.name} {scenario}")
         return
     measured = {
-        "ttft": _number(detail.values.get("result_first_token_99.00_percentile_latency_ns")),
-        "tpot": _number(detail.values.get("result_time_per_output_token_99.00_percentile_ns")),
+        "ttft": _number(values.get("result_first_token_99.00_percentile_latency_ns")),
+        "tpot": _number(values.get("result_time_per_output_token_99.00_percentile_ns")),
     }
     for name, value in measured.items():
         limit_ms = limits.get(name)
@@ -500,17 +509,17 @@ def _check_token_latencies(ctx: ScenarioCtx, detail: DetailLog, dpath: Path) -> 
         elif limit_ms is not None and value >= limit_ms * 1e6:
             ctx.add("perf.token-latency", dpath,
                     f"99th-percentile {name.upper()} {value / 1e6:g} ms is not below the "
-                    f"{bench.name} {ctx.scenario} limit of {limit_ms:g} ms")
+                    f"{bench.name} {scenario} limit of {limit_ms:g} ms")
 
 
-def _check_network_sut_name(ctx: ScenarioCtx, detail: DetailLog, dpath: Path) -> None:
+def check_network_sut_name(ctx: ScenarioCtx, values: dict[str, Any], dpath: Path) -> None:
     sd = ctx.rules.system_description
     if sd is None or not sd.network_sut_name_substring or not isinstance(ctx.system_json, dict):
         return
     flag = ctx.system_json.get(sd.network_flag_key)
     if not (isinstance(flag, str) and flag.lower() == "true"):
         return
-    sut_name = detail.values.get("sut_name")
+    sut_name = values.get("sut_name")
     if not isinstance(sut_name, str) or sd.network_sut_name_substring not in sut_name:
         ctx.add("perf.network-sut-name", dpath,
                 f"a network-mode system's SUT must be named with {sd.network_sut_name_substring!r} "
@@ -608,10 +617,10 @@ def check_accuracy(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
                 f"the accuracy run covered {count} samples; {ctx.bench.name} needs exactly {expected}",
             )
     _accuracy_txt_findings(ctx, acc, out)
-    _check_extra_accuracy_files(ctx, acc)
+    check_extra_accuracy_files(ctx, acc)
 
 
-def _check_extra_accuracy_files(ctx: ScenarioCtx, acc: Path) -> None:
+def check_extra_accuracy_files(ctx: ScenarioCtx, acc: Path) -> None:
     """Outputs a round requires next to the accuracy log (sample images, videos), by file stem."""
     for folder, stems in ctx.bench.accuracy_extra_files.items():
         where = acc / folder
@@ -675,10 +684,14 @@ def _test01_accuracy_within_delta(ctx: ScenarioCtx, tdir: Path, deltas: dict[str
 
 
 def check_compliance(ctx: ScenarioCtx) -> None:
-    """Audit tests. The open division is not held to them (the official procedure skips
-    them there): what a present test gets wrong in open is a warning."""
+    check_compliance_with(ctx, lambda: _check_compliance_tests(ctx))
+
+
+def check_compliance_with(ctx: ScenarioCtx, check: Callable[[], None]) -> None:
+    """Audit tests, checked by `check`. The open division is not held to them (the official
+    procedure skips them there): what a present test gets wrong in open is a warning."""
     first = len(ctx.findings)
-    _check_compliance_tests(ctx)
+    check()
     if not ctx.strict_division and not ctx.strict:
         ctx.findings[first:] = [
             Finding(f.rule_id, "warning", f.path, f.message) if f.severity == "error" else f
@@ -735,15 +748,6 @@ def _check_compliance_tests(ctx: ScenarioCtx) -> None:
 
 def check_scenario(ctx: ScenarioCtx) -> ScenarioOutcome:
     out = ScenarioOutcome()
-    if is_endpoints_result(ctx.path):
-        # Its files (result_summary.json, accuracy_results.json, config.yaml) map onto
-        # LoadGen's keys through tables of the official checker that this checker does not
-        # hold yet: one finding that says so, not a dozen about missing LoadGen files.
-        ctx.add("perf.endpoints-format", ctx.path / ENDPOINTS_FILES[0],
-                "a result of the MLCommons endpoints harness (result_summary.json, no LoadGen logs): "
-                "mlperf-ops check does not read that format yet; `check --official CHECKOUT` gives "
-                "the official checker's verdict on it")
-        return out
     known = set(SCENARIO_FILES) | set(SCENARIO_OPTIONAL) | {"performance", "accuracy"}
     for entry in sorted(ctx.path.iterdir()):
         name = entry.name

@@ -121,8 +121,16 @@ def summary_row(report: CheckReport, rules: Rules, row: ResultRow) -> list[dict[
     folder = row.path.rsplit("/", 1)[-1]
     system = _json(root / row.division / row.submitter / "systems" / f"{row.system}.json")
     run_dir = scenario_dir / "performance" / "run_1"
-    values = _detail_values(run_dir)
+    values = _detail_values(run_dir) if row.log_format == "LoadGen" else {}
     logged = values.get("effective_scenario")
+    if row.log_format == "endpoints" and rules.endpoints is not None:
+        from mlperf_ops.check.endpoints import csv_reading
+
+        # the harness's own scenario name (`online`) and its score as the JSON holds it
+        logged, score = csv_reading(rules.endpoints, scenario_dir)
+        accuracy = json.dumps(score).translate(_FLATTEN).strip()
+    else:
+        accuracy = _accuracy(rules, row, scenario_dir)
     logged = logged if isinstance(logged, str) else ""
     has_power = (run_dir.parent / "power").exists()
     out = {column: "" for column in COLUMNS}
@@ -135,7 +143,7 @@ def summary_row(report: CheckReport, rules: Rules, row: ResultRow) -> list[dict[
         "MlperfModel": row.official_benchmark or "",
         "Scenario": folder,
         "Result": _text(row.official_value),
-        "Accuracy": _accuracy(rules, row, scenario_dir),
+        "Accuracy": accuracy,
         "total_accelerators": _total_accelerators(system),
         # the run's folder as the checker was given the tree (not resolved)
         "Location": os.path.join(report.root, row.path, "performance", "run_1"),

@@ -50,7 +50,10 @@ def _result_line(r: ResultRow) -> str:
     else:
         value = "no value"
     # LoadGen's "Result is" line of performance/run_1, absent when that log is
-    loadgen = f"LoadGen {r.validity}" if r.validity else "no performance log"
+    if r.validity:
+        loadgen = f"LoadGen {r.validity}"
+    else:
+        loadgen = "endpoints harness" if r.log_format == "endpoints" else "no performance log"
     return (f"{r.division}/{r.submitter}/{r.system} {bench} {r.scenario}: {verdict}, {value}, "
             f"{loadgen}, accuracy {r.accuracy or '-'}")
 

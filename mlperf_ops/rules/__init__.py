@@ -166,6 +166,26 @@ class SystemDescriptionRules:
 
 
 @dataclass(frozen=True)
+class EndpointsRules:
+    """How a round reads a result of the MLCommons endpoints harness (no LoadGen logs): the
+    files of its scenario folder, and where each LoadGen key the checks read is found in
+    them (core/endpoints_log.py applies these tables)."""
+
+    performance_file: str  # relative to the scenario folder
+    accuracy_file: str
+    config_files: tuple[str, ...]  # the first that exists is read
+    keys: tuple[tuple[str, str], ...]  # (dotted path, LoadGen key), in the official order
+    json_fallback: dict[str, str]  # dotted path -> the path tried next in the JSON file
+    config_paths: dict[str, str]  # dotted path -> its path in the configuration
+    inferred_keys: dict[str, str]  # LoadGen key -> the key whose value it takes when missing
+    result_keys: dict[str, str]  # scenario -> the LoadGen key of its value
+    accuracy_target_benchmarks: frozenset[str]  # whose score is held to the accuracy target
+    audit_files: dict[str, str]  # compliance test -> the name in audit/audit_<name>.json
+    required_audits: frozenset[str]  # tests whose audit file must be there (if the benchmark has them)
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Rules:
     round: str
     source_repo: str
@@ -203,6 +223,8 @@ class Rules:
     power_run_optional_files: tuple[str, ...] = ()
     power_log_files: tuple[str, ...] = ()
     power_optional_files: tuple[str, ...] = ()
+    # None: the round has no endpoints harness (a result in its format is not read)
+    endpoints: EndpointsRules | None = None
 
     def may_infer(self, folder_scenario: str, log_scenario: str, system_type: str | None) -> bool:
         """Whether a `log_scenario` run may stand for a `folder_scenario` result."""
@@ -310,6 +332,26 @@ def _accuracy(raw: Any) -> tuple[AccuracyTarget, ...]:
             upper=None if a.get("upper") is None else float(a["upper"]),
         )
         for a in raw or ()
+    )
+
+
+def _endpoints(raw: Any) -> EndpointsRules | None:
+    if not raw:
+        return None
+    files = raw["files"]
+    return EndpointsRules(
+        performance_file=str(files["performance"]),
+        accuracy_file=str(files["accuracy"]),
+        config_files=tuple(str(name) for name in files["config"]),
+        keys=tuple((str(path), str(key)) for path, key in raw["keys"].items()),
+        json_fallback={str(k): str(v) for k, v in (raw.get("json_fallback") or {}).items()},
+        config_paths={str(k): str(v) for k, v in (raw.get("config_paths") or {}).items()},
+        inferred_keys={str(k): str(v) for k, v in (raw.get("inferred_keys") or {}).items()},
+        result_keys={str(k): str(v) for k, v in raw["result_keys"].items()},
+        accuracy_target_benchmarks=frozenset(raw.get("accuracy_target_benchmarks") or ()),
+        audit_files={str(k): str(v) for k, v in (raw.get("audit_files") or {}).items()},
+        required_audits=frozenset(raw.get("required_audits") or ()),
+        source=str(raw.get("source", "")),
     )
 
 
@@ -437,6 +479,7 @@ def load_rules(round_name: str) -> Rules:
         power_run_optional_files=_tuple((raw.get("power_files") or {}).get("run_optional")),
         power_log_files=_tuple((raw.get("power_files") or {}).get("power")),
         power_optional_files=_tuple((raw.get("power_files") or {}).get("optional")),
+        endpoints=_endpoints(raw.get("endpoints")),
     )
 
 
