@@ -23,6 +23,12 @@ records, in tests/data/detail_logs/cases.json, what the official checker's LoadG
 reader (submission_checker/parsers/loadgen_parser.py) does with each odd detail log
 there: refuses it, or reads which keys with which first values.
 tests/test_loadgen_log_official.py holds our reader to that.
+
+    python scripts/record_official_verdicts.py CHECKOUT --endpoints
+
+records, in tests/data/endpoints_logs/cases.json, what the official checker's reader of
+the endpoints harness's files (submission_checker/parsers/endpoints_parser.py) reads of
+each case there, in both modes; tests/test_endpoints_log_official.py holds ours to that.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mlperf_ops.check.official import _entry_point, checkout_commit, per_result_verdicts
 
@@ -127,13 +135,10 @@ def record_variants(module_name: str, checkout: Path, python: str, commit: str =
 
 LOG_CASES = CORPUS.parent / "detail_logs" / "cases.json"
 
-# Run by the checkout's interpreter: each case's bytes to a file, read by the official
-# reader as the checker reads a detail log; its outcome as JSON (str(key) for keys that
-# are not strings, repr of values that JSON cannot hold).
-_READ_LOGS = """
-import json, math, sys, tempfile, os
-sys.path.insert(0, sys.argv[1])
-from submission_checker.parsers.loadgen_parser import LoadgenParser
+# A value as the recorders write it (str(key) for keys that are not strings, repr of
+# values that JSON cannot hold); in the scripts run by the checkout's interpreter, which
+# cannot import this project (tests/support/official_reader.py is its twin for the tests).
+_PLAIN = """
 def plain(value):
     if isinstance(value, float) and not math.isfinite(value):
         return {"repr": repr(value)}
@@ -142,6 +147,16 @@ def plain(value):
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     return value
+"""
+
+# Run by the checkout's interpreter: each case's bytes to a file, read by the official
+# reader as the checker reads a detail log; its outcome as JSON (str(key) for keys that
+# are not strings, repr of values that JSON cannot hold).
+_READ_LOGS = """
+import json, math, sys, tempfile, os
+sys.path.insert(0, sys.argv[1])
+from submission_checker.parsers.loadgen_parser import LoadgenParser
+""" + _PLAIN + """
 out = []
 for case in json.load(sys.stdin):
     with tempfile.NamedTemporaryFile(delete=False) as f:
@@ -158,19 +173,62 @@ json.dump(out, sys.stdout)
 """
 
 
-def record_logs(checkout: Path, python: str, commit: str = "") -> int:
-    """The official reader's outcome on each case of LOG_CASES, written into that file."""
-    doc = json.loads(LOG_CASES.read_text())
-    proc = subprocess.run([python, "-c", _READ_LOGS, str(checkout / "tools" / "submission")],
-                          input=json.dumps([case["bytes"] for case in doc["cases"]]),
+def record_reader(cases: Path, script: str, inputs: Callable[[dict[str, Any]], Any], reader: str,
+                  checkout: Path, python: str, commit: str = "") -> int:
+    """What an official reader (`script`, run by the checkout's interpreter) makes of the
+    `inputs` of each case in the file `cases`, written into that file as `official`."""
+    doc = json.loads(cases.read_text())
+    proc = subprocess.run([python, "-c", script, str(checkout / "tools" / "submission")],
+                          input=json.dumps([inputs(case) for case in doc["cases"]]),
                           capture_output=True, text=True, check=True)
     for case, outcome in zip(doc["cases"], json.loads(proc.stdout)):
         case["official"] = outcome
-    commit = checkout_commit(checkout, commit)
-    doc["checker"] = {"repo": "mlcommons/inference", "commit": commit,
-                      "reader": "tools/submission/submission_checker/parsers/loadgen_parser.py (LoadgenParser)"}
-    LOG_CASES.write_text(json.dumps(doc, indent=1) + "\n")
+    doc["checker"] = {"repo": "mlcommons/inference", "commit": checkout_commit(checkout, commit),
+                      "reader": f"tools/submission/submission_checker/parsers/{reader}"}
+    cases.write_text(json.dumps(doc, indent=1) + "\n")
     return len(doc["cases"])
+
+
+ENDPOINTS_CASES = CORPUS.parent / "endpoints_logs" / "cases.json"
+ENDPOINTS_FILES = {"result_summary": "performance/result_summary.json",
+                   "accuracy_results": "accuracy/accuracy_results.json", "config": "config.yaml"}
+
+# Run by the checkout's interpreter: each case's files into a scenario folder, read by the
+# official EndpointsParser in both modes as its loader reads them; the first value of
+# each key it read (repr of values that JSON cannot hold), or the error it raised.
+_READ_ENDPOINTS = """
+import json, math, os, shutil, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from submission_checker.parsers.endpoints_parser import EndpointsParser
+""" + _PLAIN + """
+out = []
+for files in json.load(sys.stdin):
+    folder = tempfile.mkdtemp()
+    for name, text in files.items():
+        os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    outcome = {}
+    for mode in ("performance", "accuracy"):
+        try:
+            log = EndpointsParser(folder, log_type=mode)
+        except BaseException as error:
+            outcome[mode] = {"read": False, "why": type(error).__name__ + ": " + str(error)[:120]}
+        else:
+            outcome[mode] = {"read": True, "first_values": {str(k): plain(v[0].get("value")) for k, v in log.messages.items()}}
+    shutil.rmtree(folder)
+    out.append(outcome)
+json.dump(out, sys.stdout)
+"""
+
+
+def endpoints_case_files(case: dict[str, str]) -> dict[str, str]:
+    """A case's files by their path in the scenario folder: its own texts, or a published
+    result's files read from the corpus."""
+    if "corpus_result" in case:
+        folder = CORPUS / case["corpus_result"]
+        return {path: (folder / path).read_text("utf-8") for path in ENDPOINTS_FILES.values() if (folder / path).is_file()}
+    return {path: case[name] for name, path in ENDPOINTS_FILES.items() if name in case}
 
 
 def main() -> None:
@@ -180,10 +238,19 @@ def main() -> None:
     parser.add_argument("--commit", default="", help="the checkout's commit (when it is no git repo)")
     parser.add_argument("--variants", metavar="MODULE", help="record the variants of tests/MODULE.py instead of the corpus")
     parser.add_argument("--logs", action="store_true", help="record tests/data/detail_logs/ instead of the corpus")
+    parser.add_argument("--endpoints", action="store_true",
+                        help="record tests/data/endpoints_logs/ (the official endpoints reader) instead of the corpus")
     parser.add_argument("trees", nargs="*", type=Path)
     args = parser.parse_args()
+    if args.endpoints:
+        count = record_reader(ENDPOINTS_CASES, _READ_ENDPOINTS, endpoints_case_files,
+                              "endpoints_parser.py (EndpointsParser)", args.checkout, args.python, args.commit)
+        print(f"{ENDPOINTS_CASES}: {count} cases")
+        return
     if args.logs:
-        print(f"{LOG_CASES}: {record_logs(args.checkout, args.python, args.commit)} cases")
+        count = record_reader(LOG_CASES, _READ_LOGS, lambda case: case["bytes"], "loadgen_parser.py (LoadgenParser)",
+                              args.checkout, args.python, args.commit)
+        print(f"{LOG_CASES}: {count} cases")
         return
     if args.variants:
         out, doc = record_variants(args.variants, args.checkout, args.python, args.commit)

@@ -12,26 +12,15 @@ the bytes as `check` reads them and from the text.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlperf_ops.core.loadgen_log import DetailLog, parse_detail_bytes, parse_detail_text
+from tests.support.official_reader import plain
 
 CASES = json.loads((Path(__file__).resolve().parent / "data" / "detail_logs" / "cases.json").read_text())
-
-
-def plain(value: Any) -> Any:
-    """A value as the recorder wrote the official one (non-finite floats by their repr)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return {"repr": repr(value)}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    return value
 
 
 def outcome(log: DetailLog) -> dict[str, Any]:

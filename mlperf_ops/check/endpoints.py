@@ -2,7 +2,7 @@
 
 Its scenario folder holds the harness's configuration (config.yaml), the performance
 run's performance/result_summary.json, the accuracy run's accuracy/accuracy_results.json,
-and, for the compliance tests it has, audit/audit_<test>.json. core/endpoints_log.py
+and, for the compliance tests it has, audit/audit_<test>.json. check/endpoints_log.py
 reads them onto LoadGen's keys with the round's tables; what is judged here follows the
 official checker's handling of such a result (performance_check.py, accuracy_check.py,
 compliance_check.py at b66003e1), which differs from a LoadGen result's:
@@ -35,7 +35,7 @@ from mlperf_ops.check.scenario import (
     SCENARIO_FILES, SCENARIO_OPTIONAL, ScenarioCtx, ScenarioOutcome, check_compliance_with, check_files,
     check_extra_accuracy_files, check_network_sut_name, read_bytes, token_latency_findings,
 )
-from mlperf_ops.core.endpoints_log import EndpointsLog, read_endpoints
+from mlperf_ops.check.endpoints_log import EndpointsLog, read_endpoints
 from mlperf_ops.core.tree_layout import ENDPOINTS_FILES
 from mlperf_ops.rules import EndpointsRules
 
@@ -48,6 +48,12 @@ LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number as read (an int stays one), or None: text such as "600000" fails the
+    official comparisons, a flag is no number."""
+    return value if _is_number(value) else None
 
 
 def run_scenario(config_type: str, folder: str) -> str:
@@ -159,8 +165,8 @@ def check_endpoints_performance(ctx: ScenarioCtx, out: ScenarioOutcome, perf: En
             ctx.add("perf.seed-mismatch", config_path,
                     f"{name} is {found!r}, round {rules.round} needs {expected}")
     if bench.min_duration_applies:
-        duration = values.get("effective_min_duration_ms")
-        if not _is_number(duration):
+        duration = _number(values.get("effective_min_duration_ms"))
+        if duration is None:
             _missing(ctx, config_path, "min_duration_ms", "settings.runtime.min_duration_ms")
         elif duration < rules.min_duration_ms:
             ctx.add("perf.min-duration", config_path,
@@ -172,10 +178,10 @@ def check_endpoints_performance(ctx: ScenarioCtx, out: ScenarioOutcome, perf: En
         folder = canonical_scenario(ctx.scenario)
         bound_ms = {"Server": bench.server_target_latency_ms,
                     "Interactive": bench.interactive_target_latency_ms}.get(folder or "")
-        p99 = values.get("result_99.00_percentile_latency_ns")
-        if bound_ms and not _is_number(p99):
+        p99 = _number(values.get("result_99.00_percentile_latency_ns"))
+        if bound_ms and p99 is None:
             _missing(ctx, where, "99th-percentile latency", "latency.early_stopping_percentiles.99.0")
-        elif bound_ms and p99 > bound_ms * NS_PER_MS:
+        elif bound_ms and p99 is not None and p99 > bound_ms * NS_PER_MS:
             ctx.add("perf.latency-bound", where,
                     f"99th-percentile latency {p99 / NS_PER_MS:g} ms is above the bound of {bound_ms:g} ms")
     check_network_sut_name(ctx, values, where)
@@ -190,8 +196,8 @@ def _value(ctx: ScenarioCtx, out: ScenarioOutcome, values: dict[str, Any], scena
     key = {k.lower(): v for k, v in tables.result_keys.items()}.get(scenario.lower())
     key = rules.result_keys.get(bench.name, {}).get(scenario, key)
     out.metric, out.unit = key, unit_for(rules, bench.name, ctx.scenario)
-    raw = values.get(key) if key else None
-    if not _is_number(raw):
+    raw = _number(values.get(key)) if key else None
+    if raw is None:
         _missing(ctx, where, f"value {key}", f"the {scenario} result")
         return
     out.value = value = float(raw)
@@ -206,8 +212,8 @@ def _numeric_score(score: Any, metrics: tuple[str, ...]) -> float | None:
     """A score to compare with a target: a number, a number's text, or a mapping's entry
     named after a metric (F1_HIERARCHICAL, f1_hierarchical, hierarchical) or f1, score,
     accuracy."""
-    if _is_number(score):
-        return float(score)
+    if (number := _number(score)) is not None:
+        return float(number)
     if isinstance(score, str):
         try:
             return float(score)
@@ -217,8 +223,8 @@ def _numeric_score(score: Any, metrics: tuple[str, ...]) -> float | None:
         names = [n for m in metrics for n in (m, m.lower(), m.split("_")[-1].lower())] + ["f1", "score", "accuracy"]
         for name in names:
             value = score.get(name)
-            if _is_number(value):
-                return float(value)
+            if (number := _number(value)) is not None:
+                return float(number)
             if isinstance(value, str):
                 try:
                     return float(value)
@@ -298,10 +304,10 @@ def _check_audits(ctx: ScenarioCtx, perf: EndpointsLog | None) -> None:
             bounds = ctx.rules.audit_tests["TEST09"].per_benchmark.get(ctx.bench.name, {}) if (
                 "TEST09" in ctx.rules.audit_tests) else {}
             low, high = bounds.get("test09_min_output_tokens"), bounds.get("test09_max_output_tokens")
-            mean = perf.values.get("mean_output_tokens")
+            mean = _number(perf.values.get("mean_output_tokens"))
             if low is None or high is None:
                 continue
-            if not _is_number(mean):
+            if mean is None:
                 _missing(ctx, ctx.path / tables.performance_file, "mean output length", "output_sequence_lengths.avg")
             elif not float(low) <= mean <= float(high):
                 ctx.add("compliance.test-fail", ctx.path / tables.performance_file,

@@ -169,7 +169,7 @@ class SystemDescriptionRules:
 class EndpointsRules:
     """How a round reads a result of the MLCommons endpoints harness (no LoadGen logs): the
     files of its scenario folder, and where each LoadGen key the checks read is found in
-    them (core/endpoints_log.py applies these tables)."""
+    them (check/endpoints_log.py applies these tables)."""
 
     performance_file: str  # relative to the scenario folder
     accuracy_file: str
