@@ -17,7 +17,10 @@ result of the MLCommons endpoints harness (no LoadGen logs: config.yaml,
 performance/result_summary.json, accuracy/accuracy_results.json): with the README.md its
 stored copy lacks, the official checker accepts it, and so does ours, with the same value;
 then one thing changes (seeds, duration, failed samples, the data set size, the scores,
-the files).
+the files). The variants named `nvidia_*` are about tests/data/real_trees/nvidia_v6.1,
+NVIDIA's qwen3-vl-235b-a22b Offline and Interactive from the same harness (the benchmark
+whose score is held to its target), completed with a README.md and measurements.json of
+ours.
 
 The real logs decide the rest: the values and units in the CSV, the accuracy targets
 (vbench_score, E2E_ACCURACY), TEST04's and TEST09's verify files, the seeds of v6.1.
@@ -45,6 +48,7 @@ RECORDED = Path(__file__).parent / "data" / "variants_v61" / "official_verdicts.
 ROUND = "v6.1"
 EXCERPT = "amd_intel_v6.1"
 ENDPOINTS_EXCERPT = "atlas_v6.1"  # a result of the MLCommons endpoints harness (no LoadGen logs)
+NVIDIA_EXCERPT = "nvidia_v6.1"  # qwen3-vl-235b-a22b from the endpoints harness
 
 WAN = "closed/AMD/results/8xMI350X_2xEPYC_9655/wan-2.2-t2v-a14b/Offline"
 WAN_SS = "closed/AMD/results/8xMI350X_2xEPYC_9655/wan-2.2-t2v-a14b/SingleStream"
@@ -52,6 +56,8 @@ QNA = "closed/Intel/results/1-node-2S-Xeon_6787P/e2e-rag-qna/Offline"
 DB = "closed/Intel/results/1-node-2S-Xeon_6787P/e2e-rag-db/Offline"
 RESULTS = (WAN, WAN_SS, QNA, DB)
 QWEN = "closed/Atlas_Inference/results/Strix_Halo/qwen3.6-27b/SingleStream"
+QVL = "closed/NVIDIA/results/B300-SXM-270GBx8_TRT/qwen3-vl-235b-a22b"
+QVL_OFF, QVL_INT = f"{QVL}/Offline", f"{QVL}/Interactive"
 QWEN_PERF, QWEN_ACC, QWEN_CONFIG = (f"{QWEN}/performance/result_summary.json", f"{QWEN}/accuracy/accuracy_results.json",
                                     f"{QWEN}/config.yaml")
 
@@ -102,6 +108,20 @@ def _endpoints(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
 
     def change(root: Path) -> None:
         add_file(f"{QWEN}/README.md", OURS)(root)
+        for one in changes:
+            one(root)
+
+    return change
+
+
+def _nvidia(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    """NVIDIA's qwen3-vl results with the README.md and measurements.json their stored
+    copy lacks, then changed."""
+
+    def change(root: Path) -> None:
+        for result in (QVL_OFF, QVL_INT):
+            add_file(f"{result}/README.md", OURS)(root)
+            add_file(f"{result}/measurements.json", MEASUREMENTS)(root)
         for one in changes:
             one(root)
 
@@ -179,8 +199,28 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "endpoints_config_yml": (QWEN, _endpoints(_rename(QWEN_CONFIG, f"{QWEN}/config.yml"))),
     # the harness's type does not decide a SingleStream folder's scenario
     "endpoints_type_offline": (QWEN, _endpoints(_replace(QWEN_CONFIG, "type: online", "type: offline"))),
+    # NVIDIA's qwen3-vl-235b-a22b Offline and Interactive, the endpoints results whose score
+    # is held to the target (F1 0.782397 Offline, 0.779922 Interactive)
+    "nvidia_completed": (QVL_OFF, _nvidia()),
+    "nvidia_offline_score_below": (QVL_OFF, _nvidia(_replace(
+        f"{QVL_OFF}/accuracy/accuracy_results.json", '"score": 0.788067250804375,', '"score": 0.78,'))),
+    "nvidia_interactive_score_below": (QVL_INT, _nvidia(_replace(
+        f"{QVL_INT}/accuracy/accuracy_results.json", '"score": 0.7863529411764706,', '"score": 0.7799,'))),
+    "nvidia_offline_score_as_text": (QVL_OFF, _nvidia(_replace(
+        f"{QVL_OFF}/accuracy/accuracy_results.json", '"score": 0.788067250804375,', '"score": "0.788067250804375",'))),
+    "nvidia_offline_score_as_mapping": (QVL_OFF, _nvidia(_replace(
+        f"{QVL_OFF}/accuracy/accuracy_results.json", '"score": 0.788067250804375,', '"score": {"f1": 0.788067250804375},'))),
+    "nvidia_offline_score_mapping_below": (QVL_OFF, _nvidia(_replace(
+        f"{QVL_OFF}/accuracy/accuracy_results.json", '"score": 0.788067250804375,', '"score": {"hierarchical": 0.7},'))),
+    # the 99th-percentile latency of the Interactive run just above its bound of 1500 ms
+    "nvidia_interactive_latency_above_bound": (QVL_INT, _nvidia(_replace(
+        f"{QVL_INT}/performance/result_summary.json", '"99.0": 1438804937.0,', '"99.0": 1500000001.0,'))),
+    "nvidia_interactive_accuracy_samples_short": (QVL_INT, _nvidia(_replace(
+        f"{QVL_INT}/accuracy/accuracy_results.json", '"total_samples": 8000,', '"total_samples": 7999,'))),
+    "nvidia_without_interactive": (QVL_OFF, _nvidia(remove(QVL_INT))),
 }
-EXCERPT_OF = {name: ENDPOINTS_EXCERPT if name.startswith("endpoints_") else EXCERPT for name in CHANGES}
+EXCERPT_OF = {name: {"endpoints": ENDPOINTS_EXCERPT, "nvidia": NVIDIA_EXCERPT}.get(name.split("_")[0], EXCERPT)
+              for name in CHANGES}
 VARIANTS: dict[str, Callable[[Path], None]] = {name: change for name, (_, change) in CHANGES.items()}
 CHANGED_RESULT = {name: result for name, (result, _) in CHANGES.items()}
 
@@ -211,6 +251,15 @@ EXPECTED_RULE: dict[str, str | None] = {
     "endpoints_no_config": "files.missing",
     "endpoints_config_yml": None,
     "endpoints_type_offline": None,
+    "nvidia_completed": None,
+    "nvidia_offline_score_below": "acc.target",
+    "nvidia_interactive_score_below": "acc.target",
+    "nvidia_offline_score_as_text": None,
+    "nvidia_offline_score_as_mapping": None,
+    "nvidia_offline_score_mapping_below": "acc.target",
+    "nvidia_interactive_latency_above_bound": "perf.latency-bound",
+    "nvidia_interactive_accuracy_samples_short": "acc.dataset-size",
+    "nvidia_without_interactive": "scenario.missing",
 }
 
 # Where ours refuses on purpose what the official checker accepts: variant -> why.
