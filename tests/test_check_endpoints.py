@@ -106,7 +106,9 @@ ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     ("performance/result_summary.json", b"[" * 100_000 + b"]" * 100_000),
     ("performance/result_summary.json", b"[1, 2, 3]"),
     ("accuracy/accuracy_results.json", b'{"accuracy_scores": '),
-], ids=["alias-bomb", "deep-yaml", "not-utf8", "deep-json", "json-list", "cut-json"])
+    ("config.yaml", b""),
+    ("config.yaml", b"- type\n- online\n"),
+], ids=["alias-bomb", "deep-yaml", "not-utf8", "deep-json", "json-list", "cut-json", "empty-yaml", "yaml-list"])
 def test_files_no_harness_writes_get_a_finding(tmp_path: Path, where: str, data: bytes) -> None:
     root = _tree(tmp_path)
     (root / QWEN / where).write_bytes(data)

@@ -113,10 +113,15 @@ def _load_config(ctx: ScenarioCtx, tables: EndpointsRules) -> Any:
     if data is None:
         return None
     try:
-        return parse_config(data)
+        config = parse_config(data)
     except ValueError as error:
         ctx.add("perf.endpoints-unreadable", path, f"{path.name} cannot be read as YAML ({error})")
         return None
+    if not isinstance(config, dict) or not config:
+        # no scenario, seeds or duration to read: the official checker reads none and refuses
+        ctx.add("perf.endpoints-unreadable", path, f"{path.name} holds no settings (empty, or not a mapping)")
+        return None
+    return config
 
 
 def csv_reading(tables: EndpointsRules, scenario_dir: Path) -> tuple[Any, Any]:
@@ -141,9 +146,6 @@ def check_endpoints_performance(ctx: ScenarioCtx, out: ScenarioOutcome, perf: En
                                 config_path: Path) -> str | None:
     """The performance run's checks and value; returns the scenario the run stands for."""
     bench, rules, values = ctx.bench, ctx.rules, perf.values
-    if not bench.endpoints_allowed:
-        ctx.add("perf.endpoints-model", where,
-                f"round {rules.round} does not take {bench.name} results from the endpoints harness")
     config_type = values.get("effective_scenario")
     if not isinstance(config_type, str):
         _missing(ctx, config_path, "scenario", "the configuration's `type`")
@@ -329,6 +331,9 @@ def check_endpoints_result(ctx: ScenarioCtx) -> ScenarioOutcome:
         kind = "tree.stray-dir" if entry.is_dir() else "tree.stray-entry"
         ctx.add(kind, entry, f"unexpected {'directory' if entry.is_dir() else 'file'} {entry.name} in a scenario",
                 "warning")
+    if not ctx.bench.endpoints_allowed:
+        ctx.add("perf.endpoints-model", ctx.path / tables.performance_file,
+                f"round {ctx.rules.round} does not take {ctx.bench.name} results from the endpoints harness")
     # the endpoints harness writes no LoadGen user.conf; the official check asks none
     check_files(ctx, tuple(n for n in SCENARIO_FILES if n != "user.conf"))
     config = _load_config(ctx, tables)
