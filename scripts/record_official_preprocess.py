@@ -28,7 +28,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from mlperf_ops.check.official import _entry_point, checkout_commit, per_result_verdicts  # noqa: E402
-from tests.test_preprocess_official import CASES, RECORDED, ROUND, build, tree_listing  # noqa: E402
+from tests.test_preprocess_official import CASES, RECORDED, ROUND, build, round_of, tree_listing  # noqa: E402
 
 SCRIPT = "tools/submission/preprocess_submission.py"
 
@@ -49,7 +49,7 @@ def record_case(case: str, checkout: Path, python: str) -> dict[str, object]:
         src, out = build(case, Path(tmp) / "in"), Path(tmp) / "out"
         inputs = set(tree_listing(src).values())
         command = [python, str(checkout / SCRIPT), "--input", str(src), "--output", str(out),
-                   "--version", ROUND, *options]
+                   "--version", round_of(case), *options]
         proc = subprocess.run(command, capture_output=True, text=True, cwd=checkout / "tools" / "submission",
                               check=False)
         output = proc.stdout + proc.stderr
@@ -63,7 +63,7 @@ def record_case(case: str, checkout: Path, python: str) -> dict[str, object]:
                     if "preprocess_submission.py:" in line and " WARNING] " in line]
         verdict: dict[str, object] = {}
         if out.is_dir():
-            check = [python, str(_entry_point(checkout)), "--input", str(out), "--version", ROUND,
+            check = [python, str(_entry_point(checkout)), "--input", str(out), "--version", round_of(case),
                      "--csv", "/dev/null"]
             checked = subprocess.run(check, capture_output=True, text=True, cwd=checkout, check=False)
             log = checked.stdout + checked.stderr
@@ -71,7 +71,7 @@ def record_case(case: str, checkout: Path, python: str) -> dict[str, object]:
                        "crashed": _crash(log, base),
                        "errors": len([line for line in log.splitlines() if " ERROR]" in line]),
                        "results": dict(sorted(per_result_verdicts(log, out).items()))}
-    return {"what": CASES[case][3], "options": options, "exit_code": proc.returncode,
+    return {"what": CASES[case][3], "round": round_of(case), "options": options, "exit_code": proc.returncode,
             "crashed": _crash(output, base), "warnings": warnings, "files": files, "written": written,
             "official_checker": verdict}
 
@@ -88,7 +88,7 @@ def main() -> None:
         raise SystemExit(f"{checkout} is no git checkout: name its commit with --commit")
     doc = {
         "official": {"repo": "mlcommons/inference", "commit": commit,
-                     "command": f"{SCRIPT} --input IN --output OUT --version {ROUND} OPTIONS"},
+                     "command": f"{SCRIPT} --input IN --output OUT --version ROUND OPTIONS (each case says its round)"},
         "cases": {case: record_case(case, checkout, args.python) for case in sorted(CASES)},
     }
     RECORDED.parent.mkdir(parents=True, exist_ok=True)
