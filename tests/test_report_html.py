@@ -184,6 +184,21 @@ def test_collect_reads_real_loadgen_results(tree: Path) -> None:
     assert data.provenance is None  # treegen writes no provenance file
 
 
+def test_collect_reads_a_published_endpoints_result(tmp_path: Path) -> None:
+    """A result of the endpoints harness (no LoadGen logs): its value as check reads it from
+    the harness's files (tests/data/real_trees/atlas_v6.1, with the README.md it lacks)."""
+    import shutil
+
+    tree = tmp_path / "tree"
+    shutil.copytree(REPO / "tests/data/real_trees/atlas_v6.1/tree", tree)
+    result = tree / "closed/Atlas_Inference/results/Strix_Halo/qwen3.6-27b/SingleStream"
+    (result / "README.md").write_text("written by tests/test_report_html.py\n")
+    [single] = collect_report(tree).scenarios
+    assert single.value == pytest.approx(7058.989199685204) and single.unit == "Latency (ms)"
+    assert single.metric == "result_mean_latency_ns (endpoints harness)"
+    assert "7058.99" in build_report(tree, state_dir=tmp_path / "state")
+
+
 def test_closed_accuracy_target_comes_from_the_rules(tree: Path) -> None:
     rules = load_rules("v6.1")
     sdir = treegen.scenario_dir(tree, "Offline")
