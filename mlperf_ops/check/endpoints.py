@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlperf_ops.check.official_value import canonical_scenario, unit_for
+from mlperf_ops.check.official_value import MS_PER_S, NS_PER_MS, canonical_scenario, unit_for
 from mlperf_ops.check.scenario import (
     SCENARIO_FILES, SCENARIO_OPTIONAL, ScenarioCtx, ScenarioOutcome, check_compliance_with, check_files,
     check_extra_accuracy_files, check_network_sut_name, read_bytes, token_latency_findings,
@@ -39,8 +39,6 @@ from mlperf_ops.check.endpoints_log import EndpointsLog, read_endpoints
 from mlperf_ops.core.tree_layout import ENDPOINTS_FILES
 from mlperf_ops.rules import EndpointsRules
 
-NS_PER_MS = 1_000_000
-MS_PER_S = 1000
 AUDIT_DIR = "audit"
 # the scenarios whose value is a latency (reported in ms, or s for `latency_in_seconds`)
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")

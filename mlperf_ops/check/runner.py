@@ -13,12 +13,11 @@ from mlperf_ops.check.allocator import keep_freed_memory
 from mlperf_ops.check.hygiene import TreeWalk, hygiene_findings, rel, splice, walk_tree
 from mlperf_ops.check.parallel import fork_map
 from mlperf_ops.check.scenario import READ_AND_SCANNED, ScenarioCtx, ScenarioOutcome, check_scenario
-from mlperf_ops.core.tree_layout import is_endpoints_result
 from mlperf_ops.check.seed_round import collapse_seed_findings, refuse
 from mlperf_ops.check.verdicts import assign_verdicts
 from mlperf_ops.check.system_json import system_json_findings
 from mlperf_ops.core.errors import UsageError
-from mlperf_ops.core.tree_layout import DIVISIONS
+from mlperf_ops.core.tree_layout import DIVISIONS, is_endpoints_result
 from mlperf_ops.rules import SCENARIOS, Rules, available_rounds, load_rules
 
 from mlperf_ops.core.tree_layout import PROVENANCE, SMOKE_MARKER

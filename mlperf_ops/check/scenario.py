@@ -11,9 +11,9 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from mlperf_ops.check.findings import Finding, Severity, finding
