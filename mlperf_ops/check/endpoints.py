@@ -208,29 +208,26 @@ def _value(ctx: ScenarioCtx, out: ScenarioOutcome, values: dict[str, Any], scena
     out.official_value = value
 
 
-def _numeric_score(score: Any, metrics: tuple[str, ...]) -> float | None:
-    """A score to compare with a target: a number, a number's text, or a mapping's entry
-    named after a metric (F1_HIERARCHICAL, f1_hierarchical, hierarchical) or f1, score,
-    accuracy."""
-    if (number := _number(score)) is not None:
+def _score_number(value: Any) -> float | None:
+    """A number, or a number's text."""
+    if (number := _number(value)) is not None:
         return float(number)
-    if isinstance(score, str):
+    if isinstance(value, str):
         try:
-            return float(score)
+            return float(value)
         except ValueError:
             return None
-    if isinstance(score, dict):
-        names = [n for m in metrics for n in (m, m.lower(), m.split("_")[-1].lower())] + ["f1", "score", "accuracy"]
-        for name in names:
-            value = score.get(name)
-            if (number := _number(value)) is not None:
-                return float(number)
-            if isinstance(value, str):
-                try:
-                    return float(value)
-                except ValueError:
-                    continue
     return None
+
+
+def _numeric_score(score: Any, metrics: tuple[str, ...]) -> float | None:
+    """A score to compare with a target: a number, a number's text, or a mapping's first
+    such entry named after a metric (F1_HIERARCHICAL, f1_hierarchical, hierarchical) or f1,
+    score, accuracy."""
+    if not isinstance(score, dict):
+        return _score_number(score)
+    names = [n for m in metrics for n in (m, m.lower(), m.split("_")[-1].lower())] + ["f1", "score", "accuracy"]
+    return next((number for name in names if (number := _score_number(score.get(name))) is not None), None)
 
 
 def check_endpoints_accuracy(ctx: ScenarioCtx, out: ScenarioOutcome, acc: EndpointsLog, where: Path) -> None:
