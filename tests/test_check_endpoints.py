@@ -39,6 +39,18 @@ def _rules_of(report: CheckReport, result: str) -> set[str]:
     return {f["rule_id"] for f in row.reasons}
 
 
+def test_the_round_names_the_files_the_layout_knows() -> None:
+    """Which folder is an endpoints result (core/tree_layout) and what its checks read (the
+    round's rules) name the same files."""
+    from mlperf_ops.core.tree_layout import ENDPOINTS_CONFIG_FILES, ENDPOINTS_FILES
+    from mlperf_ops.rules import load_rules
+
+    tables = load_rules("v6.1").endpoints
+    assert tables is not None
+    assert (tables.performance_file, tables.accuracy_file) == ENDPOINTS_FILES
+    assert tables.config_files == ENDPOINTS_CONFIG_FILES
+
+
 def test_the_published_result_is_accepted_with_its_value(tmp_path: Path) -> None:
     report = check_tree(_tree(tmp_path), round="v6.1")
     row = next(r for r in report.results if r.path == QWEN)

@@ -32,7 +32,7 @@ from typing import Any
 
 from mlperf_ops.check.official_value import MS_PER_S, NS_PER_MS, canonical_scenario, unit_for
 from mlperf_ops.check.scenario import (
-    SCENARIO_FILES, SCENARIO_OPTIONAL, ScenarioCtx, ScenarioOutcome, check_compliance_with, check_files,
+    SCENARIO_FILES, SCENARIO_OPTIONAL, ScenarioCtx, ScenarioOutcome, as_number, check_compliance_with, check_files,
     check_extra_accuracy_files, check_network_sut_name, read_bytes, token_latency_findings,
 )
 from mlperf_ops.check.endpoints_log import EndpointsLog, read_endpoints
@@ -208,26 +208,14 @@ def _value(ctx: ScenarioCtx, out: ScenarioOutcome, values: dict[str, Any], scena
     out.official_value = value
 
 
-def _score_number(value: Any) -> float | None:
-    """A number, or a number's text."""
-    if (number := _number(value)) is not None:
-        return float(number)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _numeric_score(score: Any, metrics: tuple[str, ...]) -> float | None:
     """A score to compare with a target: a number, a number's text, or a mapping's first
     such entry named after a metric (F1_HIERARCHICAL, f1_hierarchical, hierarchical) or f1,
     score, accuracy."""
     if not isinstance(score, dict):
-        return _score_number(score)
+        return as_number(score)
     names = [n for m in metrics for n in (m, m.lower(), m.split("_")[-1].lower())] + ["f1", "score", "accuracy"]
-    return next((number for name in names if (number := _score_number(score.get(name))) is not None), None)
+    return next((number for name in names if (number := as_number(score.get(name))) is not None), None)
 
 
 def check_endpoints_accuracy(ctx: ScenarioCtx, out: ScenarioOutcome, acc: EndpointsLog, where: Path) -> None:

@@ -25,7 +25,8 @@ from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, log_lines, parse_
 from mlperf_ops.rules import Benchmark, Rules
 from mlperf_ops.secretscan import scan_bytes
 from mlperf_ops.core.tree_layout import (
-    ACCURACY_FILES, ACCURACY_LOG, LOG_FILES, MAX_ACCURACY_LOG_SIZE, POWER_DIRS, hash_values,
+    ACCURACY_FILES, ACCURACY_LOG, ENDPOINTS_CONFIG_FILES, ENDPOINTS_FILES, LOG_FILES, MAX_ACCURACY_LOG_SIZE,
+    POWER_DIRS, hash_values,
 )
 
 # Scenarios whose latency LoadGen judges with early stopping (the checker's
@@ -123,7 +124,7 @@ def read_text(ctx: ScenarioCtx, path: Path) -> str | None:
 READ_AND_SCANNED = frozenset({*LOG_FILES, "measurements.json", "accuracy.txt", "verify_accuracy.txt",
                               "verify_performance.txt", "baseline_accuracy.txt", "compliance_accuracy.txt",
                               # a result of the endpoints harness (check/endpoints.py)
-                              "result_summary.json", "accuracy_results.json", "config.yaml", "config.yml"})
+                              *(Path(name).name for name in ENDPOINTS_FILES), *ENDPOINTS_CONFIG_FILES})
 # What Path.exists() reads as "no such file" (a loop of links included).
 _ABSENT = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF}
 # Non-blocking: opening a FIFO for reading would wait for a writer; fstat then refuses it.
@@ -204,7 +205,8 @@ def _load_logs(
     return detail, parse_summary_text(summary_text)
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
+    """A number, or a number's text, as a float; a flag or anything else is None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -391,7 +393,7 @@ def check_performance(ctx: ScenarioCtx, out: ScenarioOutcome) -> None:
         key = METRIC_KEYS.get(ctx.scenario)
         if key is not None:
             out.metric = key
-            out.value = _number(detail.values.get(key))
+            out.value = as_number(detail.values.get(key))
     reported = official_value(ctx.rules, ctx.bench.name, ctx.scenario, detail.values)
     out.official_value, out.unit = reported.value, reported.unit
     _check_token_latencies(ctx, detail, perf / "run_1" / LOG_FILES[0])
@@ -459,15 +461,15 @@ def _inferred_metric(ctx: ScenarioCtx, out: ScenarioOutcome, detail: DetailLog, 
     """The folder scenario's metric computed from a run of another scenario (edge only)."""
     values = detail.values
     if ctx.scenario == "Offline" and log_scenario == "SingleStream":
-        out.metric, out.value = "result_qps_without_loadgen_overhead", _number(values.get("result_qps_without_loadgen_overhead"))
+        out.metric, out.value = "result_qps_without_loadgen_overhead", as_number(values.get("result_qps_without_loadgen_overhead"))
     elif ctx.scenario == "Offline" and log_scenario == "MultiStream":
-        spq = _number(values.get("effective_samples_per_query"))
-        mean = _number(values.get("result_mean_query_latency_ns"))
+        spq = as_number(values.get("effective_samples_per_query"))
+        mean = as_number(values.get("result_mean_query_latency_ns"))
         out.metric = "samples_per_query / result_mean_query_latency"
         out.value = spq * 1e9 / mean if spq and mean else None
     elif ctx.scenario == "MultiStream" and log_scenario == "SingleStream":
         # a SingleStream log carries the early-stopping estimate for 8-sample queries too
-        latency = _number(values.get("early_stopping_latency_ms"))
+        latency = as_number(values.get("early_stopping_latency_ms"))
         if not latency:
             ctx.add("perf.early-stopping", dpath, "inferred MultiStream: the SingleStream run has no early-stopping latency")
         out.metric = f"early_stopping_latency_ms * {MULTISTREAM_SAMPLES_PER_QUERY}"
@@ -499,8 +501,8 @@ def token_latency_findings(ctx: ScenarioCtx, values: dict[str, Any], dpath: Path
                 f"round {ctx.rules.round} sets no TTFT/TPOT limits for {bench.name} {scenario}")
         return
     measured = {
-        "ttft": _number(values.get("result_first_token_99.00_percentile_latency_ns")),
-        "tpot": _number(values.get("result_time_per_output_token_99.00_percentile_ns")),
+        "ttft": as_number(values.get("result_first_token_99.00_percentile_latency_ns")),
+        "tpot": as_number(values.get("result_time_per_output_token_99.00_percentile_ns")),
     }
     for name, value in measured.items():
         limit_ms = limits.get(name)

@@ -47,6 +47,7 @@ POWER_DIRS = ("power", "ranging")
 # LoadGen logs, its measurements in these files of the scenario's folder
 # (tools/submission/submission_checker/parsers/endpoints_parser.py at b66003e1)
 ENDPOINTS_FILES = ("performance/result_summary.json", "accuracy/accuracy_results.json")
+ENDPOINTS_CONFIG_FILES = ("config.yaml", "config.yml")  # the harness's configuration: the first there
 
 
 def is_endpoints_result(scenario_dir: Path) -> bool:
