@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlperf_ops.check.official_value import MS_PER_S, NS_PER_MS, canonical_scenario, unit_for
+from mlperf_ops.check.official_value import MS_PER_S, NS_PER_MS, TOKENS_PER_S, canonical_scenario, unit_for
 from mlperf_ops.check.scenario import (
     SCENARIO_FILES, SCENARIO_OPTIONAL, ScenarioCtx, ScenarioOutcome, as_number, check_compliance_with, check_files,
     check_extra_accuracy_files, check_network_sut_name, read_bytes, token_latency_findings,
@@ -193,9 +193,14 @@ def _value(ctx: ScenarioCtx, out: ScenarioOutcome, values: dict[str, Any], scena
     """The result's value in the official unit (the official order of operations)."""
     tables, rules, bench = ctx.rules.endpoints, ctx.rules, ctx.bench
     assert tables is not None
+    unit = unit_for(rules, bench.name, ctx.scenario)
     key = {k.lower(): v for k, v in tables.result_keys.items()}.get(scenario.lower())
     key = rules.result_keys.get(bench.name, {}).get(scenario, key)
-    out.metric, out.unit = key, unit_for(rules, bench.name, ctx.scenario)
+    if unit == TOKENS_PER_S and tables.token_result_key and scenario not in LATENCY_SCENARIOS:
+        # tokens/s as MLCommons published it; the official checker writes samples/s for
+        # Offline and Interactive under this unit (README, "Results of the endpoints harness")
+        key = tables.token_result_key
+    out.metric, out.unit = key, unit
     raw = _number(values.get(key)) if key else None
     if raw is None:
         _missing(ctx, where, f"value {key}", f"the {scenario} result")

@@ -30,6 +30,7 @@ SCENARIO_UNITS = {
     "Server": "Queries/s",
     "Interactive": "Queries/s",
 }
+TOKENS_PER_S = "Tokens/s"  # the unit of the LLMs' throughput (the round's result_units)
 NS_PER_MS = 1_000_000
 MS_PER_S = 1000
 # an inferred MultiStream query holds 8 samples of the SingleStream run

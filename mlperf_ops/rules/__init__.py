@@ -179,6 +179,8 @@ class EndpointsRules:
     config_paths: dict[str, str]  # dotted path -> its path in the configuration
     inferred_keys: dict[str, str]  # LoadGen key -> the key whose value it takes when missing
     result_keys: dict[str, str]  # scenario -> the LoadGen key of its value
+    # the LoadGen key of the value of a result in Tokens/s, whatever its scenario ("": result_keys)
+    token_result_key: str
     accuracy_target_benchmarks: frozenset[str]  # whose score is held to the accuracy target
     audit_files: dict[str, str]  # compliance test -> the name in audit/audit_<name>.json
     required_audits: frozenset[str]  # tests whose audit file must be there (if the benchmark has them)
@@ -348,6 +350,7 @@ def _endpoints(raw: Any) -> EndpointsRules | None:
         config_paths={str(k): str(v) for k, v in (raw.get("config_paths") or {}).items()},
         inferred_keys={str(k): str(v) for k, v in (raw.get("inferred_keys") or {}).items()},
         result_keys={str(k): str(v) for k, v in raw["result_keys"].items()},
+        token_result_key=str(raw.get("token_result_key", "")),
         accuracy_target_benchmarks=frozenset(raw.get("accuracy_target_benchmarks") or ()),
         audit_files={str(k): str(v) for k, v in (raw.get("audit_files") or {}).items()},
         required_audits=frozenset(raw.get("required_audits") or ()),
