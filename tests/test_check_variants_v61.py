@@ -41,7 +41,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from tests.support.variants import (  # noqa: E402
-    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove,
+    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove, replace_text,
 )
 
 RECORDED = Path(__file__).parent / "data" / "variants_v61" / "official_verdicts.json"
@@ -130,22 +130,12 @@ def _nvidia(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
 
 def _offline_score(new: str) -> Callable[[Path], None]:
     """NVIDIA's Offline accuracy score written as `new` (its JSON member, comma included)."""
-    return _replace(f"{QVL_OFF}/accuracy/accuracy_results.json", '"score": 0.788067250804375,', new)
+    return replace_text(f"{QVL_OFF}/accuracy/accuracy_results.json", '"score": 0.788067250804375,', new)
 
 
 def _rename(where: str, to: str) -> Callable[[Path], None]:
     def change(root: Path) -> None:
         (root / where).rename(root / to)
-
-    return change
-
-
-def _replace(where: str, old: str, new: str) -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        path = root / where
-        text = path.read_text()
-        assert text.count(old) == 1, (path, old)
-        path.write_text(text.replace(old, new))
 
     return change
 
@@ -173,50 +163,50 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "videos_of_v6_0": (WAN, _completed(videos=VIDEOS_V60)),
     "no_captions": (WAN, _completed(remove(f"{WAN}/accuracy/videos/captions.txt"))),
     # accuracy below the round's targets (E2E_ACCURACY 33.95 and 98; vbench_score 70.48 x 0.99)
-    "qna_accuracy_below": (QNA, _completed(_replace(f"{QNA}/accuracy/accuracy.txt", "Accuracy: 35.9223", "Accuracy: 33.9"))),
-    "db_accuracy_below": (DB, _completed(_replace(f"{DB}/accuracy/accuracy.txt", "Accuracy: 98.1952", "Accuracy: 97.99"))),
-    "wan_vbench_below": (WAN_SS, _completed(_replace(
+    "qna_accuracy_below": (QNA, _completed(replace_text(f"{QNA}/accuracy/accuracy.txt", "Accuracy: 35.9223", "Accuracy: 33.9"))),
+    "db_accuracy_below": (DB, _completed(replace_text(f"{DB}/accuracy/accuracy.txt", "Accuracy: 98.1952", "Accuracy: 97.99"))),
+    "wan_vbench_below": (WAN_SS, _completed(replace_text(
         f"{WAN_SS}/accuracy/accuracy.txt", "'vbench_score': 70.1582", "'vbench_score': 69.7"))),
     # the compliance tests: TEST09 of e2e-rag-qna, TEST04 of wan-2.2
     "qna_without_test09": (QNA, _completed(remove(f"{QNA}/TEST09"))),
-    "qna_test09_fails": (QNA, _completed(_replace(f"{QNA}/TEST09/verify_output_len.txt", "TEST PASS", "TEST FAIL"))),
+    "qna_test09_fails": (QNA, _completed(replace_text(f"{QNA}/TEST09/verify_output_len.txt", "TEST PASS", "TEST FAIL"))),
     "wan_ss_without_test04": (WAN_SS, _completed(remove(f"{WAN_SS}/TEST04"))),
-    "wan_test04_fails": (WAN, _completed(_replace(
+    "wan_test04_fails": (WAN, _completed(replace_text(
         f"{WAN}/TEST04/verify_performance.txt", "TEST PASS", "TEST FAIL"))),
     # the endpoints harness's qwen3.6-27b result with the README.md the stored copy lacks,
     # then changed one thing at a time
     "endpoints_result_with_readme": (QWEN, _endpoints()),
-    "endpoints_perf_failed_samples": (QWEN, _endpoints(_replace(QWEN_PERF, '"n_samples_failed": 0,', '"n_samples_failed": 3,'))),
-    "endpoints_accuracy_failed_samples": (QWEN, _endpoints(_replace(
+    "endpoints_perf_failed_samples": (QWEN, _endpoints(replace_text(QWEN_PERF, '"n_samples_failed": 0,', '"n_samples_failed": 3,'))),
+    "endpoints_accuracy_failed_samples": (QWEN, _endpoints(replace_text(
         QWEN_ACC, '"average_accuracy": 0.8623115577889447,', '"average_accuracy": 0.8623115577889447,\n  "n_samples_failed": 2,'))),
-    "endpoints_schedule_seed_wrong": (QWEN, _endpoints(_replace(
+    "endpoints_schedule_seed_wrong": (QWEN, _endpoints(replace_text(
         QWEN_CONFIG, "scheduler_random_seed: 16159082839903944936", "scheduler_random_seed: 16159082839903944937"))),
     # the sample index seed of v6.0
-    "endpoints_sample_index_seed_of_v6_0": (QWEN, _endpoints(_replace(
+    "endpoints_sample_index_seed_of_v6_0": (QWEN, _endpoints(replace_text(
         QWEN_CONFIG, "dataloader_random_seed: 2747215439041700203", "dataloader_random_seed: 14276810075590677512"))),
-    "endpoints_min_duration_short": (QWEN, _endpoints(_replace(QWEN_CONFIG, "min_duration_ms: 600000", "min_duration_ms: 60000"))),
-    "endpoints_accuracy_samples_short": (QWEN, _endpoints(_replace(
+    "endpoints_min_duration_short": (QWEN, _endpoints(replace_text(QWEN_CONFIG, "min_duration_ms: 600000", "min_duration_ms: 60000"))),
+    "endpoints_accuracy_samples_short": (QWEN, _endpoints(replace_text(
         QWEN_ACC, '"total_samples": 995,\n      "duration_s"', '"total_samples": 994,\n      "duration_s"'))),
     # no score left but the performance data set's (0.6272): the official checker takes it
-    "endpoints_only_performance_score": (QWEN, _endpoints(_replace(QWEN_ACC, '"score": 0.8623115577889447,', ""))),
+    "endpoints_only_performance_score": (QWEN, _endpoints(replace_text(QWEN_ACC, '"score": 0.8623115577889447,', ""))),
     "endpoints_no_measurements": (QWEN, _endpoints(remove(f"{QWEN}/measurements.json"))),
     "endpoints_no_config": (QWEN, _endpoints(remove(QWEN_CONFIG))),
     "endpoints_config_yml": (QWEN, _endpoints(_rename(QWEN_CONFIG, f"{QWEN}/config.yml"))),
     # the harness's type does not decide a SingleStream folder's scenario
-    "endpoints_type_offline": (QWEN, _endpoints(_replace(QWEN_CONFIG, "type: online", "type: offline"))),
+    "endpoints_type_offline": (QWEN, _endpoints(replace_text(QWEN_CONFIG, "type: online", "type: offline"))),
     # NVIDIA's qwen3-vl-235b-a22b Offline and Interactive, the endpoints results whose score
     # is held to the target (F1 0.782397 Offline, 0.779922 Interactive)
     "nvidia_completed": (QVL_OFF, _nvidia()),
     "nvidia_offline_score_below": (QVL_OFF, _nvidia(_offline_score('"score": 0.78,'))),
-    "nvidia_interactive_score_below": (QVL_INT, _nvidia(_replace(
+    "nvidia_interactive_score_below": (QVL_INT, _nvidia(replace_text(
         f"{QVL_INT}/accuracy/accuracy_results.json", '"score": 0.7863529411764706,', '"score": 0.7799,'))),
     "nvidia_offline_score_as_text": (QVL_OFF, _nvidia(_offline_score('"score": "0.788067250804375",'))),
     "nvidia_offline_score_as_mapping": (QVL_OFF, _nvidia(_offline_score('"score": {"f1": 0.788067250804375},'))),
     "nvidia_offline_score_mapping_below": (QVL_OFF, _nvidia(_offline_score('"score": {"hierarchical": 0.7},'))),
     # the 99th-percentile latency of the Interactive run just above its bound of 1500 ms
-    "nvidia_interactive_latency_above_bound": (QVL_INT, _nvidia(_replace(
+    "nvidia_interactive_latency_above_bound": (QVL_INT, _nvidia(replace_text(
         f"{QVL_INT}/performance/result_summary.json", '"99.0": 1438804937.0,', '"99.0": 1500000001.0,'))),
-    "nvidia_interactive_accuracy_samples_short": (QVL_INT, _nvidia(_replace(
+    "nvidia_interactive_accuracy_samples_short": (QVL_INT, _nvidia(replace_text(
         f"{QVL_INT}/accuracy/accuracy_results.json", '"total_samples": 8000,', '"total_samples": 7999,'))),
     "nvidia_without_interactive": (QVL_OFF, _nvidia(remove(QVL_INT))),
 }

@@ -32,7 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from tests.support.variants import (  # noqa: E402
-    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove,
+    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove, replace_text,
 )
 
 RECORDED = Path(__file__).parent / "data" / "variants_v61_llm" / "official_verdicts.json"
@@ -69,19 +69,9 @@ def _completed(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
     return change
 
 
-def _replace(where: str, old: str, new: str) -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        path = root / where
-        text = path.read_text()
-        assert text.count(old) == 1, (path, old)
-        path.write_text(text.replace(old, new))
-
-    return change
-
-
 def _early_stopping_p99(result: str, old: str, new: str) -> Callable[[Path], None]:
     """A 99th percentile (ns) of result_summary.json changed: the one the checkers read."""
-    return _replace(f"{result}/performance/result_summary.json", f'"99.0": {old}', f'"99.0": {new}')
+    return replace_text(f"{result}/performance/result_summary.json", f'"99.0": {old}', f'"99.0": {new}')
 
 
 # variant -> (the result it changes, the change)
@@ -94,12 +84,12 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
         _early_stopping_p99(DS_INT, "12560416.413533835", "15000001.0"))),
     # TTFT of the Interactive run exactly at its bound of 1500 ms
     "interactive_ttft_at_bound": (DS_INT, _completed(_early_stopping_p99(DS_INT, "484730193.0", "1500000000.0"))),
-    "offline_score_far_below": (DS_OFF, _completed(_replace(
+    "offline_score_far_below": (DS_OFF, _completed(replace_text(
         f"{DS_OFF}/accuracy/accuracy_results.json", '"score": 81.35824977210574', '"score": 10.0'))),
     # one of Server and Interactive stands with Offline (v6.1)
     "without_server": (DS_INT, _completed(remove(DS_SRV))),
     "without_server_and_interactive": (DS_OFF, _completed(remove(DS_SRV, DS_INT))),
-    "server_config_type_offline": (DS_SRV, _completed(_replace(f"{DS_SRV}/config.yaml", "type: online\n",
+    "server_config_type_offline": (DS_SRV, _completed(replace_text(f"{DS_SRV}/config.yaml", "type: online\n",
                                                                 "type: offline\n"))),
 }
 VARIANTS: dict[str, Callable[[Path], None]] = {name: change for name, (_, change) in CHANGES.items()}

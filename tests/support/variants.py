@@ -88,6 +88,18 @@ def remove(*wheres: str) -> Callable[[Path], None]:
     return change
 
 
+def replace_text(where: str, old: str, new: str) -> Callable[[Path], None]:
+    """A file's one occurrence of `old` written as `new`."""
+
+    def change(root: Path) -> None:
+        path = root / where
+        text = path.read_text()
+        assert text.count(old) == 1, (path, old)
+        path.write_text(text.replace(old, new))
+
+    return change
+
+
 def recorded(path: Path) -> dict[str, Any]:
     """A module's recording (RECORDED); empty before the recorder first wrote it (the
     recorder imports the module to build the variants it then records)."""
