@@ -119,7 +119,13 @@ def test_differences_from_the_official_csv_are_named() -> None:
     assert compare_with_official(ours, str(root), [(official, "tree")]) == []
     changed = official.replace('"807.675"', '"807.0"')
     differences = compare_with_official(ours, str(root), [(changed, "tree")])
+    assert differences == ["Result of closed/Dell/results/1-node-2S-GNR_86C/llama3_1-8b/Offline/performance/run_1: "
+                           "ours 807.675, the official CSV 807.0"]
+    # another column too: the two rows are shown whole
+    changed = changed.replace('"Tokens/s"', '"Samples/s"', 1)
+    differences = compare_with_official(ours, str(root), [(changed, "tree")])
     assert len(differences) == 2 and "807.675" in differences[0] and "807.0" in differences[1]
+    assert differences[0].startswith("only in ours: ") and differences[1].startswith("only in the official CSV: ")
 
 
 CHECKOUT = os.environ.get("MLPERF_INFERENCE_CHECKOUT")

@@ -175,7 +175,7 @@ def register(group: click.Group) -> None:
                                f"the official checker {said[d['official']]}")
             if official is not None and csv_path is not None:
                 click.echo("summary CSV: " + ("the official checker's, row for row" if not csv_differences
-                                              else f"{len(csv_differences)} row(s) differ from the official checker's"))
+                                              else f"{len(csv_differences)} difference(s) from the official checker's"))
                 for line in csv_differences[:20]:
                     click.echo(f"  {line}")
         if in_github_actions():
