@@ -20,7 +20,8 @@ then one thing changes (seeds, duration, failed samples, the data set size, the 
 the files). The variants named `nvidia_*` are about tests/data/real_trees/nvidia_v6.1,
 NVIDIA's qwen3-vl-235b-a22b Offline and Interactive from the same harness (the benchmark
 whose score is held to its target), completed with a README.md and measurements.json of
-ours.
+ours; `gb10_completed` is tests/data/real_trees/atlas_gb10_v6.1, the same submitter's
+qwen3.6-27b on a DGX Spark, with the README.md it lacks.
 
 The real logs decide the rest: the values and units in the CSV, the accuracy targets
 (vbench_score, E2E_ACCURACY), TEST04's and TEST09's verify files, the seeds of v6.1.
@@ -49,6 +50,7 @@ ROUND = "v6.1"
 EXCERPT = "amd_intel_v6.1"
 ENDPOINTS_EXCERPT = "atlas_v6.1"  # a result of the MLCommons endpoints harness (no LoadGen logs)
 NVIDIA_EXCERPT = "nvidia_v6.1"  # qwen3-vl-235b-a22b from the endpoints harness
+GB10_EXCERPT = "atlas_gb10_v6.1"  # qwen3.6-27b from the endpoints harness on a DGX Spark
 
 WAN = "closed/AMD/results/8xMI350X_2xEPYC_9655/wan-2.2-t2v-a14b/Offline"
 WAN_SS = "closed/AMD/results/8xMI350X_2xEPYC_9655/wan-2.2-t2v-a14b/SingleStream"
@@ -56,6 +58,7 @@ QNA = "closed/Intel/results/1-node-2S-Xeon_6787P/e2e-rag-qna/Offline"
 DB = "closed/Intel/results/1-node-2S-Xeon_6787P/e2e-rag-db/Offline"
 RESULTS = (WAN, WAN_SS, QNA, DB)
 QWEN = "closed/Atlas_Inference/results/Strix_Halo/qwen3.6-27b/SingleStream"
+QWEN_GB10 = "closed/Atlas_Inference/results/DGX_Spark_GB10/qwen3.6-27b/SingleStream"
 QVL = "closed/NVIDIA/results/B300-SXM-270GBx8_TRT/qwen3-vl-235b-a22b"
 QVL_OFF, QVL_INT = f"{QVL}/Offline", f"{QVL}/Interactive"
 QWEN_PERF, QWEN_ACC, QWEN_CONFIG = (f"{QWEN}/performance/result_summary.json", f"{QWEN}/accuracy/accuracy_results.json",
@@ -196,6 +199,7 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "endpoints_type_offline": (QWEN, _endpoints(replace_text(QWEN_CONFIG, "type: online", "type: offline"))),
     # NVIDIA's qwen3-vl-235b-a22b Offline and Interactive, the endpoints results whose score
     # is held to the target (F1 0.782397 Offline, 0.779922 Interactive)
+    "gb10_completed": (QWEN_GB10, add_file(f"{QWEN_GB10}/README.md", OURS)),
     "nvidia_completed": (QVL_OFF, _nvidia()),
     "nvidia_offline_score_below": (QVL_OFF, _nvidia(_offline_score('"score": 0.78,'))),
     "nvidia_interactive_score_below": (QVL_INT, _nvidia(replace_text(
@@ -210,7 +214,8 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
         f"{QVL_INT}/accuracy/accuracy_results.json", '"total_samples": 8000,', '"total_samples": 7999,'))),
     "nvidia_without_interactive": (QVL_OFF, _nvidia(remove(QVL_INT))),
 }
-EXCERPT_OF = {name: {"endpoints": ENDPOINTS_EXCERPT, "nvidia": NVIDIA_EXCERPT}.get(name.split("_")[0], EXCERPT)
+EXCERPT_OF = {name: {"endpoints": ENDPOINTS_EXCERPT, "nvidia": NVIDIA_EXCERPT, "gb10": GB10_EXCERPT}.get(
+    name.split("_")[0], EXCERPT)
               for name in CHANGES}
 VARIANTS: dict[str, Callable[[Path], None]] = {name: change for name, (_, change) in CHANGES.items()}
 CHANGED_RESULT = {name: result for name, (result, _) in CHANGES.items()}
@@ -242,6 +247,7 @@ EXPECTED_RULE: dict[str, str | None] = {
     "endpoints_no_config": "files.missing",
     "endpoints_config_yml": None,
     "endpoints_type_offline": None,
+    "gb10_completed": None,
     "nvidia_completed": None,
     "nvidia_offline_score_below": "acc.target",
     "nvidia_interactive_score_below": "acc.target",
