@@ -138,9 +138,11 @@ def _starts_inside(outer: bytes, inner: bytes) -> bool:
 # The search reports matches that do not overlap, leftmost first: a needle that starts
 # inside a reported one ("glpat-" then "-----BEGIN " sharing its "-") is not reported, so
 # when a needle is found, each needle that could hide in it is looked for on its own.
-_HIDDEN_BY: tuple[tuple[int, ...], ...] = tuple(
-    tuple(j for j, inner in enumerate(_NEEDLE_BYTES) if _starts_inside(outer, inner)) for outer in _NEEDLE_BYTES
-)
+# Worked out on first use (a needle found is rare; the table costs ~3 ms, each `check` start).
+@cache
+def _hidden_by(index: int) -> tuple[int, ...]:
+    outer = _NEEDLE_BYTES[index]
+    return tuple(j for j, inner in enumerate(_NEEDLE_BYTES) if _starts_inside(outer, inner))
 # The search lists every match: a hostile file of nothing but needles would make a list of
 # tens of millions, so the bytes are searched a slice at a time (each slice reaching one
 # needle's length into the next, so no needle is cut).
@@ -195,7 +197,7 @@ def literals_in(data: bytes) -> frozenset[str]:
     for start in range(0, len(data), _SLICE):
         found.update(index for index, _, _ in search(view[start:start + _SLICE + _REACH]))
     for index in list(found):
-        found.update(j for j in _HIDDEN_BY[index] if j not in found and _NEEDLE_BYTES[j] in data)
+        found.update(j for j in _hidden_by(index) if j not in found and _NEEDLE_BYTES[j] in data)
     return frozenset(NEEDLES[i] for i in found)
 
 
