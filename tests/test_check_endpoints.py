@@ -1,12 +1,13 @@
 """`check` on results of the MLCommons endpoints harness: what the variants against the
-official checker (test_check_variants_v61, `endpoints_*`) do not reach.
+official checker (test_check_variants_v61, `endpoints_*`; test_check_variants_v61_llm) do not reach.
 
 Each test starts from the published Atlas_Inference qwen3.6-27b result
 (tests/data/real_trees/atlas_v6.1) with a README.md of ours, the one file its stored copy
 lacks, and moves or changes it: another benchmark, another round, the audit files of a
 benchmark with compliance tests, and files no harness writes (an alias bomb, a nesting
-deeper than Python's stack, bytes that are not UTF-8). Every one gets findings, none a
-crash, in bounded time.
+deeper than Python's stack, bytes that are not UTF-8). The last starts from NVIDIA's
+deepseek-r1 (tests/data/real_trees/nvidia_vr_v6.1) and writes its tokens per second as
+something other than a number. Every one gets findings, none a crash, in bounded time.
 """
 
 from __future__ import annotations
@@ -129,3 +130,28 @@ def test_files_no_harness_writes_get_a_finding(tmp_path: Path, where: str, data:
     found = [f for f in report.findings if f.rule_id == "perf.endpoints-unreadable"]
     assert [f.path for f in found] == [f"{QWEN}/{where}"]
     assert not next(r for r in report.results if r.path == QWEN).valid
+
+
+VR = Path(__file__).parent / "data" / "real_trees" / "nvidia_vr_v6.1" / "tree"
+DS_OFF = "closed/NVIDIA/results/VR-NVL72_VR-288GB_aarch64x72_TRT/deepseek-r1/Offline"
+TPS = '  "tps": 1183326.8540322022,\n'
+
+
+@pytest.mark.parametrize("tps", ['"1183326.85"', "true", "null", "[1183326.85]", '{"value": 1183326.85}'],
+                         ids=["text", "flag", "null", "list", "mapping"])
+def test_an_llm_tokens_per_second_that_is_no_number(tmp_path: Path, tps: str) -> None:
+    """NVIDIA's deepseek-r1 Offline (nvidia_vr_v6.1) with its `tps` written as something
+    other than a JSON number: no value in Tokens/s, one perf.missing-key, no crash; the
+    samples per second it does have never stand in for it."""
+    root = tmp_path / "tree"
+    shutil.copytree(VR, root)
+    perf = root / DS_OFF / "performance" / "result_summary.json"
+    text = perf.read_text()
+    assert text.count(TPS) == 1
+    perf.write_text(text.replace(TPS, f'  "tps": {tps},\n'))
+    report = check_tree(root, round="v6.1")
+    assert "check.internal" not in report.rule_ids()
+    row = next(r for r in report.results if r.path == DS_OFF)
+    assert row.official_value is None and not row.valid
+    assert [f.message for f in report.findings if f.rule_id == "perf.missing-key"] == [
+        "the endpoints run has no tokens per second (`tps`): the value of an LLM's Offline result is in Tokens/s"]

@@ -204,7 +204,8 @@ def _value(ctx: ScenarioCtx, out: ScenarioOutcome, values: dict[str, Any], scena
     raw = _number(values.get(key)) if key else None
     if raw is None and key == tables.token_result_key:
         # the official checker falls back on samples/s here: a value this result does not have
-        _missing(ctx, where, "tokens per second (`tps`)", f"the value of a {scenario} result in {unit}")
+        ctx.add("perf.missing-key", where, f"the endpoints run has no tokens per second (`tps`): the value of an "
+                                           f"LLM's {ctx.scenario} result is in {unit}")
         return
     if raw is None:
         _missing(ctx, where, f"value {key}", f"the {scenario} result")
