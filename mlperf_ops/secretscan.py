@@ -138,11 +138,14 @@ def _starts_inside(outer: bytes, inner: bytes) -> bool:
 # The search reports matches that do not overlap, leftmost first: a needle that starts
 # inside a reported one ("glpat-" then "-----BEGIN " sharing its "-") is not reported, so
 # when a needle is found, each needle that could hide in it is looked for on its own.
-# Worked out on first use (a needle found is rare; the table costs ~3 ms, each `check` start).
 @cache
 def _hidden_by(index: int) -> tuple[int, ...]:
+    """The needles that can start inside needle `index`: worked out once per needle, when it
+    is first found (the whole table at import cost ~3 ms of every `check` start)."""
     outer = _NEEDLE_BYTES[index]
     return tuple(j for j, inner in enumerate(_NEEDLE_BYTES) if _starts_inside(outer, inner))
+
+
 # The search lists every match: a hostile file of nothing but needles would make a list of
 # tens of millions, so the bytes are searched a slice at a time (each slice reaching one
 # needle's length into the next, so no needle is cut).

@@ -22,6 +22,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from mlperf_ops.check.findings import CheckReport  # noqa: E402
+from tests.support.variants import copy_excerpt, replace_text  # noqa: E402
 
 CORPUS = Path(__file__).parent / "data" / "real_trees" / "atlas_v6.1" / "tree"
 SYSTEM = "closed/Atlas_Inference/results/Strix_Halo"
@@ -132,7 +133,6 @@ def test_files_no_harness_writes_get_a_finding(tmp_path: Path, where: str, data:
     assert not next(r for r in report.results if r.path == QWEN).valid
 
 
-VR = Path(__file__).parent / "data" / "real_trees" / "nvidia_vr_v6.1" / "tree"
 DS_OFF = "closed/NVIDIA/results/VR-NVL72_VR-288GB_aarch64x72_TRT/deepseek-r1/Offline"
 TPS = '  "tps": 1183326.8540322022,\n'
 
@@ -143,12 +143,8 @@ def test_an_llm_tokens_per_second_that_is_no_number(tmp_path: Path, tps: str) ->
     """NVIDIA's deepseek-r1 Offline (nvidia_vr_v6.1) with its `tps` written as something
     other than a JSON number: no value in Tokens/s, one perf.missing-key, no crash; the
     samples per second it does have never stand in for it."""
-    root = tmp_path / "tree"
-    shutil.copytree(VR, root)
-    perf = root / DS_OFF / "performance" / "result_summary.json"
-    text = perf.read_text()
-    assert text.count(TPS) == 1
-    perf.write_text(text.replace(TPS, f'  "tps": {tps},\n'))
+    root = copy_excerpt("nvidia_vr_v6.1", tmp_path / "tree",
+                        replace_text(f"{DS_OFF}/performance/result_summary.json", TPS, f'  "tps": {tps},\n'))
     report = check_tree(root, round="v6.1")
     assert "check.internal" not in report.rule_ids()
     row = next(r for r in report.results if r.path == DS_OFF)

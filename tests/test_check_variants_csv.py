@@ -62,7 +62,7 @@ def test_every_variant_has_its_official_csv() -> None:
         assert sum(text.count("\n") - 1 for text in recorded.values()) >= len(recorded), name
 
 
-def _as_published(official: str, published: dict[str, float]) -> str:
+def _with_published_results(official: str, published: dict[str, float]) -> str:
     """The official CSV with the Result of each row of a `published` result (by its
     Location) replaced by the published value, written as ours writes a number."""
     lines = official.splitlines(keepends=True)
@@ -89,7 +89,7 @@ def test_our_csv_is_the_official_one(name: str, variant: str, tmp_path: Path) ->
     if variant in getattr(module, "STRICTER", {}):
         changed = f'"tree/{_changed(module, variant)}/'
         official = "".join(line for line in official.splitlines(keepends=True) if changed not in line)
-    official = _as_published(official, getattr(module, "VALUE_AS_PUBLISHED", {}))
+    official = _with_published_results(official, getattr(module, "VALUE_AS_PUBLISHED", {}))
     root = module.build(variant, tmp_path / "tree").resolve()
     report = check_tree(root, round=getattr(module, "ROUND", "v6.0"))
     assert render(summary_rows(report)).replace(str(root), "tree") == official
