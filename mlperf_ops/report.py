@@ -180,9 +180,14 @@ def _verify_verdict(text: str) -> str:
     return "PASS" if verify_passes(text) else "FAIL"
 
 
-def _compliance(sdir: Path) -> list[ComplianceResult]:
+def _tests(cdir: Path) -> list[Path]:
+    """The compliance test folders of a result (cdir: where the round's layout keeps them)."""
+    return sorted(p for p in cdir.iterdir() if p.name.startswith("TEST") and p.is_dir()) if cdir.is_dir() else []
+
+
+def _compliance(cdir: Path) -> list[ComplianceResult]:
     out: list[ComplianceResult] = []
-    for tdir in sorted(p for p in sdir.iterdir() if p.name.startswith("TEST") and p.is_dir()):
+    for tdir in _tests(cdir):
         verifies = sorted(tdir.glob("verify_*.txt"))
         if not verifies:
             out.append(ComplianceResult(tdir.name, "verification", "MISSING"))
@@ -209,14 +214,14 @@ def _accuracy(sdir: Path, rules: Rules, official: str | None, scenario: str, div
     return results
 
 
-def _throughput(sdir: Path, detail: DetailLog | None, summary: SummaryLog | None) -> list[Bar]:
+def _throughput(cdir: Path, detail: DetailLog | None, summary: SummaryLog | None) -> list[Bar]:
     bars: list[Bar] = []
     value = _number(detail.get("result_samples_per_second")) if detail else None
     if value is None and summary is not None:
         value = primary_metric(summary)[1]
     if value is not None:
         bars.append(Bar("result", value))
-    for tdir in sorted(p for p in sdir.iterdir() if p.name.startswith("TEST") and p.is_dir()):
+    for tdir in _tests(cdir):
         tdetail, tsummary = _logs(tdir / "performance" / "run_1")
         tvalue = _number(tdetail.get("result_samples_per_second")) if tdetail else None
         if tvalue is None and tsummary is not None:
@@ -230,7 +235,8 @@ def _throughput(sdir: Path, detail: DetailLog | None, summary: SummaryLog | None
 
 
 def _scenario(root: Path, row: Any, rules: Rules, system_names: dict[tuple[str, str, str], str | None]) -> ScenarioReport:
-    sdir = root / row.division / row.submitter / "results" / row.system / row.benchmark / row.scenario
+    # the folder as the tree spells it (`offline` is read as Offline)
+    sdir = root / row.path if row.path else root / row.division / row.submitter / "results" / row.system / row.benchmark / row.scenario
     report = ScenarioReport(
         division=row.division, submitter=row.submitter, system=row.system,
         system_name=system_names.get((row.division, row.submitter, row.system)),
@@ -264,10 +270,10 @@ def _scenario(root: Path, row: Any, rules: Rules, system_names: dict[tuple[str, 
     if row.scenario in LATENCY_SCENARIOS:
         report.latency_ms = _percentiles(detail, summary)
     if row.scenario == "Offline" and sdir.is_dir():
-        report.throughput = _throughput(sdir, detail, summary)
+        report.throughput = _throughput(rules.layout.compliance_dir(sdir), detail, summary)
     if sdir.is_dir():
         report.accuracy = _accuracy(sdir, rules, row.official_benchmark, row.scenario, row.division)
-        report.compliance = _compliance(sdir)
+        report.compliance = _compliance(rules.layout.compliance_dir(sdir))
     return report
 
 

@@ -253,14 +253,16 @@ class _Walker:
 
     def submitter(self, division: str, sub: Path) -> None:
         submitter = sub.name
-        allowed = SUBMITTER_ENTRIES | {"model_mapping.json"}
+        layout = self.rules.layout
+        allowed = SUBMITTER_ENTRIES | layout.submitter_entries | {"model_mapping.json"}
         for entry in sorted(sub.iterdir()):
             if entry.name not in allowed and not entry.name.startswith("."):
                 self.add("tree.stray-entry", entry, "not part of the submission layout", "warning")
-        if not (sub / "src").exists():
-            self.add("tree.src-missing", sub / "src", "src/ is required (code and READMEs of the implementation)")
-        elif not (sub / "src").is_dir():  # the official checker asks only that it exists
-            self.add("tree.stray-entry", sub / "src", "src must be a directory (code and READMEs of the implementation)",
+        src = sub / layout.src
+        if not src.exists():
+            self.add("tree.src-missing", src, f"{layout.src}/ is required (code and READMEs of the implementation)")
+        elif not src.is_dir():  # the official checker asks only that it exists
+            self.add("tree.stray-entry", src, f"{layout.src} must be a directory (code and READMEs of the implementation)",
                      "warning")
         if division in ("closed", "network") and not (
             (sub / "calibration.md").is_file() or (sub / "documentation" / "calibration.md").is_file()
@@ -418,6 +420,21 @@ class _Walker:
             self.results.append(row)
 
 
+def own_folders(root: Path, rules: Rules, results: list[ResultRow]) -> dict[str, list[str]]:
+    """Result path -> its measurements and compliance folders where the round's layout keeps
+    them outside its results/ folder (v5.x), relative to `root`."""
+    layout = rules.layout
+    out: dict[str, list[str]] = {}
+    for row in results:
+        if row.path.count("/") < 5:  # <division>/<submitter>/results/<system>/<benchmark>/<scenario>
+            continue
+        folder = root / row.path
+        extra = {rel(root, layout.measurements_dir(folder)), rel(root, layout.compliance_dir(folder))} - {row.path}
+        if extra:
+            out[row.path] = sorted(extra)
+    return out
+
+
 def check_tree(
     root: Path, *, round: str | None = None, as_submission: bool = False, strict: bool = False
 ) -> CheckReport:
@@ -450,7 +467,7 @@ def check_tree(
     findings = [strictly(f) for f in found] if strict else found
     findings, seed_note, seed_logs = collapse_seed_findings(
         root, rules.round, findings, walker.foreign_seeds, walker.results)
-    assign_verdicts(findings, walker.results)
+    assign_verdicts(findings, walker.results, own_folders(root, rules, walker.results))
     if seed_note is not None:
         refuse(walker.results, seed_note, seed_logs)
     return CheckReport(

@@ -18,7 +18,7 @@ from typing import Any
 
 from mlperf_ops.check.findings import Finding, Severity, finding
 from mlperf_ops.check.hygiene import FILE_SIZE_LIMIT_BYTES, rel, secret_findings
-from mlperf_ops.check.measurements import measurements_issues
+from mlperf_ops.check.measurements import measurements_issues, measurements_json_path
 from mlperf_ops.check.official_value import official_value
 from mlperf_ops.check.accuracy_txt import last_values, number, read_accuracy_txt
 from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, log_lines, parse_detail_bytes, parse_summary_text
@@ -45,7 +45,8 @@ METRIC_KEYS = {
 # list of every loaded sample index is most of its bytes) need not be decoded.
 ACCURACY_RUN_KEYS = frozenset({"effective_test_mode", "effective_accuracy_sample_count", "qsl_reported_total_count"})
 # what performance/ holds beside run_1 for a power result (the official layout)
-SCENARIO_FILES = ("README.md", "user.conf", "measurements.json")
+MEASUREMENTS_JSON = "measurements.json"  # its name in v6.x; ResultLayout.measurements_json says where it is
+SCENARIO_FILES = ("README.md", "user.conf", MEASUREMENTS_JSON)
 SCENARIO_OPTIONAL = ("mlperf.conf",)
 # what TEST01/accuracy/ holds when its accuracy is compared rather than bit-exact
 # (compliance_check.py REQUIRED_TEST01_ACC_FILES at b66003e1)
@@ -96,6 +97,16 @@ class ScenarioCtx:
     @property
     def strict_division(self) -> bool:
         return self.division in ("closed", "network")
+
+    @property
+    def measurements_path(self) -> Path:
+        """The folder of README.md, user.conf and the measurements JSON (the round's layout)."""
+        return self.rules.layout.measurements_dir(self.path)
+
+    @property
+    def compliance_path(self) -> Path:
+        """The folder of the result's compliance tests (TEST01/, ...; the round's layout)."""
+        return self.rules.layout.compliance_dir(self.path)
 
 
 @dataclass
@@ -349,21 +360,30 @@ def check_run(
 
 
 def check_files(ctx: ScenarioCtx, names: tuple[str, ...] = SCENARIO_FILES) -> None:
+    """README.md, user.conf and the measurements JSON, where the round's layout keeps them."""
+    folder = ctx.measurements_path
+    layout = ctx.rules.layout
+    mpath = measurements_json_path(layout, ctx.path)
     for name in names:
-        path = ctx.path / name
+        path = folder / name
+        if name == MEASUREMENTS_JSON:
+            if mpath is None:  # looked up by the system's name, and none is there
+                ctx.add("files.missing", folder / layout.measurements_json.format(system=ctx.system),
+                        f"the measurements JSON ({layout.measurements_json.format(system=ctx.system)}) is missing")
+                continue
+            path, name = mpath, mpath.name
         if not path.is_file():
             ctx.add("files.missing", path, f"{name} is missing")
         elif path.stat().st_size == 0:
             ctx.add("files.empty", path, f"{name} is empty")
-    mpath = ctx.path / "measurements.json"
-    if mpath.is_file():
+    if MEASUREMENTS_JSON in names and mpath is not None and mpath.is_file():
         text = read_text(ctx, mpath)
         try:
             doc = json.loads(text or "")
         except ValueError:
             doc = None
         if not isinstance(doc, dict):
-            ctx.add("measurements.bad-json", mpath, "measurements.json is not a JSON object")
+            ctx.add("measurements.bad-json", mpath, f"{mpath.name} is not a JSON object")
             return
         for _, rule_id, message in measurements_issues(doc, ctx.rules):
             ctx.add(rule_id, mpath, message)
@@ -702,11 +722,12 @@ def check_compliance_with(ctx: ScenarioCtx, check: Callable[[], None]) -> None:
 
 
 def _check_compliance_tests(ctx: ScenarioCtx) -> None:
-    present = sorted(p for p in ctx.path.iterdir() if p.name.startswith("TEST"))
+    where = ctx.compliance_path
+    present = sorted(p for p in where.iterdir() if p.name.startswith("TEST")) if where.is_dir() else []
     needed = list(ctx.bench.compliance_tests) if ctx.strict_division else []
     for test in needed:
-        if not (ctx.path / test).is_dir():
-            ctx.add("compliance.missing", ctx.path / test, f"{test} is required for {ctx.bench.name} in {ctx.division}")
+        if not (where / test).is_dir():
+            ctx.add("compliance.missing", where / test, f"{test} is required for {ctx.bench.name} in {ctx.division}")
     for tdir in present:
         name = tdir.name
         if not tdir.is_dir():

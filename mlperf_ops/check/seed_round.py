@@ -6,10 +6,11 @@ When every log with foreign seeds carries the seeds of one same other round, tho
 findings become one `perf.seed-round`; the results they refused stay refused, with it as
 their reason.
 
-That round may be one this tool holds no rules for (a v5.1 tree: rules/rounds_without_rules.yaml
-knows it by its seeds). Then, when every result carries its seeds, the findings of the
-checked round's rules are set aside too (a v5.1 tree lacks v6.1's files because v5.1 kept
-them elsewhere, not because it is broken); what no round's rules decide stays: a
+That round may be one this tool holds no rules for (a v5.0 tree: rules/rounds_without_rules.yaml
+knows it by its seeds), or one whose tree layout is another (v5.1 kept compliance/ and
+measurements/ beside results/). Then, when every result carries its seeds, the findings of
+the checked round's rules are set aside too (a v5.1 tree lacks v6.1's files because v5.1
+kept them elsewhere, not because it is broken); what no round's rules decide stays: a
 credential in a file, a log no checker can read.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from mlperf_ops.check.findings import Finding, ResultRow, finding
 from mlperf_ops.core.loadgen_log import parse_detail
-from mlperf_ops.rules import available_rounds, seeds_by_round
+from mlperf_ops.rules import available_rounds, load_rules, seeds_by_round
 
 RULE = "perf.seed-mismatch"
 # What a tree of a round without rules is still told: findings no round's rules decide.
@@ -71,14 +72,16 @@ def collapse_seed_findings(
     with_rules = available_rounds()
     if other in with_rules:
         message = f"these logs carry {other} seeds: use --round {other}"
+        other_layout = load_rules(other).layout != load_rules(checked).layout
     else:
         message = (f"these logs carry {other} seeds, a round this tool has no rules for (it has "
                    f"{', '.join(with_rules)}): check the tree with the official checker, --version {other}")
-        if results and all(_lies_in_any(row, logs) for row in results):
-            moot = [f for f in kept if f.rule_id not in ROUND_FREE_RULES]
-            kept = [f for f in kept if f.rule_id in ROUND_FREE_RULES]
-            message += (f"; {len(moot)} finding(s) by {checked}'s rules are left out, they do not "
-                        f"apply to a {other} tree")
+        other_layout = True
+    if other_layout and results and all(_lies_in_any(row, logs) for row in results):
+        moot = [f for f in kept if f.rule_id not in ROUND_FREE_RULES]
+        kept = [f for f in kept if f.rule_id in ROUND_FREE_RULES]
+        message += (f"; {len(moot)} finding(s) by {checked}'s rules are left out, they do not "
+                    f"apply to a {other} tree")
     said = finding("perf.seed-round", "", f"{message} ({len(logs)} LoadGen log(s) have no {checked} seeds)")
     return [said, *kept], said, set(logs)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from mlperf_ops.check.accuracy_txt import read_accuracy_txt
 from mlperf_ops.check.findings import CheckReport, ResultRow
+from mlperf_ops.check.measurements import measurements_json_path
 from mlperf_ops.check.official_value import canonical_scenario
 from mlperf_ops.check.power_value import POWER_UNITS, design_power_watts, power_metric
 from mlperf_ops.core.loadgen_log import parse_detail
@@ -45,7 +46,9 @@ _SYSTEM_COLUMNS = {
 _FLATTEN = str.maketrans({",": " ", '"': None, "{": None, "}": None})
 
 
-def _json(path: Path) -> dict[str, Any]:
+def _json(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -154,7 +157,7 @@ def summary_row(report: CheckReport, rules: Rules, row: ResultRow) -> list[dict[
         "inferred": "1" if folder != logged and (logged, folder) != ("server", "interactive") else "0",
         "has_power": str(has_power),
         "Units": row.unit or "",
-        "weight_data_types": _text(_json(scenario_dir / "measurements.json").get("weight_data_types")),
+        "weight_data_types": _text(_json(measurements_json_path(rules.layout, scenario_dir)).get("weight_data_types")),
         "design_power_watts": _design_power(rules, root, row, system, has_power),
     })
     rows = [out]

@@ -188,6 +188,40 @@ class EndpointsRules:
 
 
 @dataclass(frozen=True)
+class ResultLayout:
+    """Where a result's files are, relative to its submitter folder: `{system}`,
+    `{benchmark}` and `{scenario}` stand for the folder names of its results/ path.
+
+    v6.x keeps them all in the result's folder; v5.x kept the measurements (README.md,
+    user.conf, the measurements JSON) and the compliance tests in trees of their own
+    beside results/, and the code in code/ rather than src/."""
+
+    measurements: str = "results/{system}/{benchmark}/{scenario}"
+    compliance: str = "results/{system}/{benchmark}/{scenario}"
+    # the measurements JSON: a fixed name, or "{system}*.json" (the official lookup: the
+    # first .json file, by name, whose name starts with the system's; check/measurements.py)
+    measurements_json: str = "measurements.json"
+    src: str = "src"
+    source: str = field(default="", compare=False)  # two rounds' same layout is the same layout
+
+    def _dir(self, template: str, result_dir: Path) -> Path:
+        # result_dir is <submitter>/results/<system>/<benchmark>/<scenario>
+        return result_dir.parents[3] / template.format(
+            system=result_dir.parents[1].name, benchmark=result_dir.parent.name, scenario=result_dir.name)
+
+    def measurements_dir(self, result_dir: Path) -> Path:
+        return self._dir(self.measurements, result_dir)
+
+    def compliance_dir(self, result_dir: Path) -> Path:
+        return self._dir(self.compliance, result_dir)
+
+    @property
+    def submitter_entries(self) -> frozenset[str]:
+        """The top-level folders of a submitter that this layout adds to results/ and systems/."""
+        return frozenset(path.split("/", 1)[0] for path in (self.measurements, self.compliance, self.src))
+
+
+@dataclass(frozen=True)
 class Rules:
     round: str
     source_repo: str
@@ -227,6 +261,10 @@ class Rules:
     power_optional_files: tuple[str, ...] = ()
     # None: the round has no endpoints harness (a result in its format is not read)
     endpoints: EndpointsRules | None = None
+    layout: ResultLayout = ResultLayout()
+    # a past round whose trees this tool checks, and whose runs it cannot make (its
+    # images carry the current round's LoadGen and seeds): no manifest may name it
+    check_only: bool = False
 
     def may_infer(self, folder_scenario: str, log_scenario: str, system_type: str | None) -> bool:
         """Whether a `log_scenario` run may stand for a `folder_scenario` result."""
@@ -483,7 +521,15 @@ def load_rules(round_name: str) -> Rules:
         power_log_files=_tuple((raw.get("power_files") or {}).get("power")),
         power_optional_files=_tuple((raw.get("power_files") or {}).get("optional")),
         endpoints=_endpoints(raw.get("endpoints")),
+        layout=_layout(raw.get("layout")),
+        check_only=bool(raw.get("check_only", False)),
     )
+
+
+def _layout(raw: Any) -> ResultLayout:
+    if not raw:
+        return ResultLayout()
+    return ResultLayout(**{k: str(v) for k, v in raw.items()})
 
 
 _WITHOUT_RULES = "rounds_without_rules.yaml"
