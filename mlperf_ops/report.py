@@ -354,13 +354,14 @@ def report_from_manifest(manifest: Path, *, state_dir: Path, pipeline: str | Non
             ledger.forget_originals(out.name)
 
 
-def build_report(path: Path, *, state_dir: Path, pipeline: str | None = None) -> str:
-    """The HTML page for a tree (a directory) or a manifest (a file)."""
+def build_report(path: Path, *, state_dir: Path, pipeline: str | None = None, round: str | None = None) -> str:
+    """The HTML page for a tree (a directory) or a manifest (a file). `round`: the rules a
+    tree is judged by (default: what the tree says, else the newest)."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path} does not exist", hint="give a submission tree directory or a manifest file")
     if path.is_dir():
-        return render_html(collect_report(path))
+        return render_html(collect_report(path, check=check_tree(path, round=round) if round else None))
     return render_html(report_from_manifest(path, state_dir=state_dir, pipeline=pipeline))
 
 

@@ -139,3 +139,22 @@ def test_the_official_checker_finds_no_seed_wrong_for_the_round_we_name(tmp_path
     assert len(seed_errors(V51, "v6.1")) == 3 * 3  # the three seeds of each performance log
     v50 = _as_v50(tmp_path / "tree")
     assert seed_errors(v50, "v5.0") == []
+
+
+def test_preprocess_of_a_v51_tree_says_what_to_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Moving a v5.1 result would have to move its compliance/ and measurements/ folders too:
+    preprocess refuses the layout, before writing anything, and names the tool that has it."""
+    out = tmp_path / "out"
+    assert main(["preprocess", str(V51), "--out", str(out), "--round", "v5.1"]) == 2
+    err = capsys.readouterr().err
+    assert "compliance/ and measurements/" in err and "preprocess_submission.py --version v5.1" in err
+    assert not out.exists()
+
+
+def test_the_report_of_a_v51_tree_reads_its_compliance_folders(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert main(["report", str(V51), "--round", "v5.1", "--out", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    # each of the three results' TEST01 and TEST04, read from compliance/, as published: PASS
+    assert page.count('TEST01" data-verdict="PASS"') == 3 and page.count('TEST04" data-verdict="PASS"') == 3
+    assert 'data-verdict="FAIL"' not in page and 'data-verdict="MISSING"' not in page

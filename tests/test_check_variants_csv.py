@@ -35,6 +35,7 @@ MODULES = (
     "test_check_variants_performance",
     "test_check_variants_structure",
     "test_check_variants_system_json",
+    "test_check_variants_v51",
     "test_check_variants_v61",
     "test_check_variants_v61_llm",
 )

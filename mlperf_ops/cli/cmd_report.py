@@ -18,7 +18,8 @@ from mlperf_ops.core.atomic import write_text
               help="The HTML file to write (replaced atomically).")
 @state_dir_option
 @click.option("--pipeline", help="Pipeline profile whose records to use for a manifest (default: the manifest's).")
-def report_cmd(path: Path, out: Path, state_dir: Path, pipeline: str | None) -> int:
+@click.option("--round", "round_name", help="Round whose rules judge a tree (default: what the tree says, else the newest).")
+def report_cmd(path: Path, out: Path, state_dir: Path, pipeline: str | None, round_name: str | None) -> int:
     """Write an HTML report of PATH: a submission tree (a directory) or a manifest (a file,
     assembled from the ledger into a temporary tree first). Prints the report's path."""
     if not path.exists():
@@ -26,7 +27,9 @@ def report_cmd(path: Path, out: Path, state_dir: Path, pipeline: str | None) -> 
                          hint="give a submission tree directory (e.g. dist/submission) or a manifest file")
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory", hint="give a file name such as report.html")
-    page = build_report(path, state_dir=state_dir, pipeline=pipeline)
+    if round_name and not path.is_dir():
+        raise UsageError("--round applies to a tree; a manifest names its round itself", hint="drop --round")
+    page = build_report(path, state_dir=state_dir, pipeline=pipeline, round=round_name)
     write_text(out, page)
     click.echo(str(out))
     return EXIT_OK

@@ -62,6 +62,13 @@ def crosscheck(doc: SourceDoc, manifest: Manifest, project_root: Path) -> list[P
                         did_you_mean(manifest.round, rounds) or f"rounds known: {', '.join(rounds)}"))
         return problems
     rules = load_rules(manifest.round)
+    if rules.check_only:
+        runnable = [r for r in rounds if not load_rules(r).check_only]
+        add(doc.problem(("round",), f"round {manifest.round} is known for checking its trees only: its submissions "
+                        "are closed, and this tool's images carry another round's LoadGen and seeds",
+                        f"submit to {runnable[-1]}; check a {manifest.round} tree with "
+                        f"`mlperf-ops check TREE --round {manifest.round}`"))
+        return problems
 
     profiles = list_profiles(project_root)
     if manifest.pipeline not in profiles:

@@ -20,7 +20,8 @@ from mlperf_ops.preprocess.failed import handle_failed
 from mlperf_ops.preprocess.infer import infer_low_accuracy, infer_scenarios
 from mlperf_ops.preprocess.report import Action, PreprocessReport
 from mlperf_ops.preprocess.tree_ops import copy_tree, delete_empty_dirs
-from mlperf_ops.rules import available_rounds, load_rules
+from mlperf_ops.core.errors import UsageError
+from mlperf_ops.rules import ResultLayout, available_rounds, load_rules
 from mlperf_ops.core.tree_layout import DIVISIONS
 
 __all__ = ["Action", "PreprocessOptions", "PreprocessReport", "preprocess"]
@@ -62,6 +63,13 @@ def preprocess(src: Path, out: Path, options: PreprocessOptions = PreprocessOpti
     if round_name not in available_rounds():
         round_name = available_rounds()[-1]
     rules = load_rules(round_name)
+    if rules.layout != ResultLayout():
+        # moving a result would have to move its compliance/ and measurements/ folders too
+        raise UsageError(
+            f"preprocess handles trees that keep all of a result's files in its results/ folder (v6.x); "
+            f"{round_name} kept compliance/ and measurements/ apart",
+            hint=f"for a {round_name} tree use the official tools/submission/preprocess_submission.py "
+                 f"--version {round_name}; `mlperf-ops check TREE --round {round_name}` checks it")
     copy_tree(src, out, options.submitter)
     report = PreprocessReport(source=str(src), output=str(out), round=round_name)
 
