@@ -29,7 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from tests.support.variants import (  # noqa: E402
-    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove, replace_text,
+    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, move, recorded, remove, replace_text,
 )
 
 RECORDED = Path(__file__).parent / "data" / "variants_v51" / "official_verdicts.json"
@@ -47,11 +47,6 @@ MEASUREMENTS_OFF = f"{GATE}/measurements/{SYSTEM}/resnet50/offline"
 MEASUREMENTS_JSON = f"{MEASUREMENTS_OFF}/{SYSTEM}.json"
 WHISPER = "closed/Lenovo/results/SR680a_V3_B200SXMx8_TRT/whisper/Offline"
 
-
-def _rename(where: str, to: str) -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        (root / where).rename(root / to)
-    return change
 
 
 def _compliance_beside_the_results(root: Path) -> None:
@@ -75,7 +70,7 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "compliance_beside_the_results": (OFF, _compliance_beside_the_results),
     # the measurements tree
     "no_measurements_json": (OFF, remove(MEASUREMENTS_JSON)),
-    "measurements_json_not_named_after_the_system": (OFF, _rename(MEASUREMENTS_JSON, f"{MEASUREMENTS_OFF}/measurements.json")),
+    "measurements_json_not_named_after_the_system": (OFF, move(MEASUREMENTS_JSON, f"{MEASUREMENTS_OFF}/measurements.json")),
     # the official loader reads the first JSON, by name, whose name starts with the system's
     "an_earlier_json_named_after_the_system": (OFF, add_file(f"{MEASUREMENTS_OFF}/{SYSTEM}-a.json", "{}\n")),
     "a_later_json_named_after_the_system": (OFF, add_file(f"{MEASUREMENTS_OFF}/{SYSTEM}_z.json", "{}\n")),
@@ -83,7 +78,7 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "no_user_conf": (OFF, remove(f"{MEASUREMENTS_OFF}/user.conf")),
     # the code: v5.1 names it code/
     "no_code": (OFF, remove(f"{GATE}/code")),
-    "code_named_src": (OFF, _rename(f"{GATE}/code", f"{GATE}/src")),
+    "code_named_src": (OFF, move(f"{GATE}/code", f"{GATE}/src")),
     # what the folders hold is judged as in v6.x
     "offline_accuracy_below": (OFF, replace_text(f"{OFF}/accuracy/accuracy.txt", "accuracy=76.456%", "accuracy=75.456%")),
     # a power result, as published, then with a file its run may not hold (without its

@@ -42,7 +42,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from tests.support.variants import (  # noqa: E402
-    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove, replace_text,
+    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, move, recorded, remove, replace_text,
 )
 
 RECORDED = Path(__file__).parent / "data" / "variants_v61" / "official_verdicts.json"
@@ -136,13 +136,6 @@ def _offline_score(new: str) -> Callable[[Path], None]:
     return replace_text(f"{QVL_OFF}/accuracy/accuracy_results.json", '"score": 0.788067250804375,', new)
 
 
-def _rename(where: str, to: str) -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        (root / where).rename(root / to)
-
-    return change
-
-
 def _drop_lines(where: str, holding: str) -> Callable[[Path], None]:
     def change(root: Path) -> None:
         path = root / where
@@ -194,7 +187,7 @@ CHANGES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "endpoints_only_performance_score": (QWEN, _endpoints(replace_text(QWEN_ACC, '"score": 0.8623115577889447,', ""))),
     "endpoints_no_measurements": (QWEN, _endpoints(remove(f"{QWEN}/measurements.json"))),
     "endpoints_no_config": (QWEN, _endpoints(remove(QWEN_CONFIG))),
-    "endpoints_config_yml": (QWEN, _endpoints(_rename(QWEN_CONFIG, f"{QWEN}/config.yml"))),
+    "endpoints_config_yml": (QWEN, _endpoints(move(QWEN_CONFIG, f"{QWEN}/config.yml"))),
     # the harness's type does not decide a SingleStream folder's scenario
     "endpoints_type_offline": (QWEN, _endpoints(replace_text(QWEN_CONFIG, "type: online", "type: offline"))),
     # NVIDIA's qwen3-vl-235b-a22b Offline and Interactive, the endpoints results whose score

@@ -88,6 +88,15 @@ def remove(*wheres: str) -> Callable[[Path], None]:
     return change
 
 
+def move(where: str, to: str) -> Callable[[Path], None]:
+    """A file or folder moved (or renamed) from `where` to `to`, both in the tree."""
+
+    def change(root: Path) -> None:
+        (root / where).rename(root / to)
+
+    return change
+
+
 def replace_text(where: str, old: str, new: str) -> Callable[[Path], None]:
     """A file's one occurrence of `old` written as `new`."""
 
