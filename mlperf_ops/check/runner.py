@@ -425,6 +425,8 @@ def own_folders(root: Path, rules: Rules, results: list[ResultRow]) -> dict[str,
     them outside its results/ folder (v5.x), relative to `root`."""
     layout = rules.layout
     out: dict[str, list[str]] = {}
+    if not layout.apart:
+        return out  # v6.x: everything of a result lies in its results/ folder
     for row in results:
         if row.path.count("/") < 5:  # <division>/<submitter>/results/<system>/<benchmark>/<scenario>
             continue

@@ -21,7 +21,7 @@ from mlperf_ops.preprocess.infer import infer_low_accuracy, infer_scenarios
 from mlperf_ops.preprocess.report import Action, PreprocessReport
 from mlperf_ops.preprocess.tree_ops import copy_tree, delete_empty_dirs
 from mlperf_ops.core.errors import UsageError
-from mlperf_ops.rules import ResultLayout, available_rounds, load_rules
+from mlperf_ops.rules import available_rounds, load_rules
 from mlperf_ops.core.tree_layout import DIVISIONS
 
 __all__ = ["Action", "PreprocessOptions", "PreprocessReport", "preprocess"]
@@ -63,7 +63,7 @@ def preprocess(src: Path, out: Path, options: PreprocessOptions = PreprocessOpti
     if round_name not in available_rounds():
         round_name = available_rounds()[-1]
     rules = load_rules(round_name)
-    if rules.layout != ResultLayout():
+    if rules.layout.apart:
         # moving a result would have to move its compliance/ and measurements/ folders too
         raise UsageError(
             f"preprocess handles trees that keep all of a result's files in its results/ folder (v6.x); "

@@ -187,6 +187,9 @@ class EndpointsRules:
     source: str = ""
 
 
+RESULTS_FOLDER = "results/{system}/{benchmark}/{scenario}"  # a result's folder, relative to its submitter's
+
+
 @dataclass(frozen=True)
 class ResultLayout:
     """Where a result's files are, relative to its submitter folder: `{system}`,
@@ -196,8 +199,8 @@ class ResultLayout:
     user.conf, the measurements JSON) and the compliance tests in trees of their own
     beside results/, and the code in code/ rather than src/."""
 
-    measurements: str = "results/{system}/{benchmark}/{scenario}"
-    compliance: str = "results/{system}/{benchmark}/{scenario}"
+    measurements: str = RESULTS_FOLDER
+    compliance: str = RESULTS_FOLDER
     # the measurements JSON: a fixed name, or "{system}*.json" (the official lookup: the
     # first .json file, by name, whose name starts with the system's; check/measurements.py)
     measurements_json: str = "measurements.json"
@@ -214,6 +217,11 @@ class ResultLayout:
 
     def compliance_dir(self, result_dir: Path) -> Path:
         return self._dir(self.compliance, result_dir)
+
+    @property
+    def apart(self) -> bool:
+        """Whether a result's measurements or compliance tests lie outside its results/ folder."""
+        return RESULTS_FOLDER not in {self.measurements, self.compliance} or self.measurements != self.compliance
 
     @property
     def submitter_entries(self) -> frozenset[str]:
