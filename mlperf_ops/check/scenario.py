@@ -44,7 +44,7 @@ METRIC_KEYS = {
 # What check_accuracy reads of the accuracy run's detail log: the other keys' values (its
 # list of every loaded sample index is most of its bytes) need not be decoded.
 ACCURACY_RUN_KEYS = frozenset({"effective_test_mode", "effective_accuracy_sample_count", "qsl_reported_total_count"})
-# what performance/ holds beside run_1 for a power result (the official layout)
+# what the checkers require of every result beside its runs, where the round's layout puts it
 MEASUREMENTS_JSON = "measurements.json"  # its name in v6.x; ResultLayout.measurements_json says where it is
 SCENARIO_FILES = ("README.md", "user.conf", MEASUREMENTS_JSON)
 SCENARIO_OPTIONAL = ("mlperf.conf",)
