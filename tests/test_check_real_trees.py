@@ -278,6 +278,11 @@ def test_each_value_is_the_one_mlcommons_published() -> None:
             assert result.official_value is not None, row
             assert _as_published(float(result.official_value), row["performance_result"]), (result, row)
             assert result.unit == row["performance_units"], row
+            if "power_result" in row:  # and its power row: watts (Offline/Server), millijoules per query
+                assert result.power_value is not None, row
+                assert _as_published(float(result.power_value), row["power_result"]), (result, row)
+                assert result.power_unit == row["power_units"], row
+    assert any("power_result" in row for rows in PUBLISHED.values() for row in rows)
 
 
 def test_published_values_are_compared_to_their_digits() -> None:
