@@ -126,3 +126,40 @@ def test_agrees_with_the_official_checker_on_the_v5_1_layout(variant: str, tmp_p
     official = recorded(RECORDED)["variants"][variant]
     report = check_tree(build(variant, tmp_path / "tree"), round=ROUND)
     assert_agrees(report, official, CHANGED_RESULT[variant], EXPECTED_RULE[variant])
+
+
+def _measurements_json_as(make: Callable[[Path], None]) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        path = root / MEASUREMENTS_JSON
+        path.unlink()
+        make(path)
+    return change
+
+
+def _replace_folder_with_a_file(where: str) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        shutil.rmtree(root / where)
+        (root / where).write_text("not a folder\n")
+    return change
+
+
+# What no published tree holds, so no official verdict either: the layout's folders and the
+# system-named JSON as things a reader could hang or crash on. Each refuses the Offline
+# result alone, for its rule, and never stops the check.
+HOSTILE: dict[str, tuple[Callable[[Path], None], str]] = {
+    "measurements_json_a_fifo": (_measurements_json_as(lambda path: os.mkfifo(path)), "files.missing"),
+    "measurements_json_a_link_to_dev_zero": (_measurements_json_as(lambda path: path.symlink_to("/dev/zero")),
+                                             "files.missing"),
+    "measurements_folder_a_file": (_replace_folder_with_a_file(MEASUREMENTS_OFF), "files.missing"),
+    "compliance_folder_a_file": (_replace_folder_with_a_file(COMPLIANCE_OFF), "compliance.missing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_layouts_refuse_their_result_alone(case: str, tmp_path: Path) -> None:
+    change, rule = HOSTILE[case]
+    report = check_tree(copy_excerpt(EXCERPT, tmp_path / "tree", change), round=ROUND)
+    assert "check.internal" not in report.rule_ids()
+    verdicts = {r.path: r for r in report.results}
+    assert [path for path, row in verdicts.items() if not row.valid] == [OFF]
+    assert rule in {reason["rule_id"] for reason in verdicts[OFF].reasons}
