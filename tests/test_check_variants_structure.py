@@ -42,7 +42,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from tests.support.variants import (  # noqa: E402
-    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, recorded, remove,
+    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, folder_as_file, recorded, remove,
 )
 
 RECORDED = Path(__file__).parent / "data" / "variants_structure" / "official_verdicts.json"
@@ -85,16 +85,6 @@ def _copy_dir(src: str, dst: str) -> Callable[[Path], None]:
     return change
 
 
-def _file_for_dir(where: str) -> Callable[[Path], None]:
-    """A folder replaced by a file of the same name."""
-
-    def change(root: Path) -> None:
-        shutil.rmtree(root / where)
-        (root / where).write_text("x\n")
-
-    return change
-
-
 def _dir_for_file(where: str) -> Callable[[Path], None]:
     """A file replaced by a folder of the same name (holding one file, so not empty)."""
 
@@ -129,7 +119,7 @@ CHANGES: dict[str, tuple[str, str, Callable[[Path], None]]] = {
     "calibration_removed": ("dell_v6.0", DELL, remove("closed/Dell/calibration.md", "closed/Dell/documentation")),
     "src_missing": ("lenovo_v6.0", LENOVO, remove(f"{LENOVO_SUB}/src")),
     "src_renamed_code": ("lenovo_v6.0", LENOVO, _rename(f"{LENOVO_SUB}/src", "code")),
-    "src_is_a_file": ("lenovo_v6.0", LENOVO, _file_for_dir(f"{LENOVO_SUB}/src")),
+    "src_is_a_file": ("lenovo_v6.0", LENOVO, folder_as_file(f"{LENOVO_SUB}/src")),
     # stray entries in results/<system>/, a benchmark folder, a scenario folder
     "readme_in_system_folder": ("lenovo_v6.0", LENOVO, add_file(f"{LENOVO_SYS}/README.md")),
     "readme_in_benchmark_folder": ("lenovo_v6.0", LENOVO, add_file(f"{LENOVO_BENCH}/README.md")),
@@ -144,7 +134,7 @@ CHANGES: dict[str, tuple[str, str, Callable[[Path], None]]] = {
     # scenario folder names
     "scenario_lower_case": ("lenovo_v6.0", f"{LENOVO_BENCH}/singlestream",
                             _rename(f"{LENOVO_BENCH}/SingleStream", "singlestream")),
-    "scenario_is_a_file": ("lenovo_v6.0", f"{LENOVO_BENCH}/SingleStream", _file_for_dir(LENOVO)),
+    "scenario_is_a_file": ("lenovo_v6.0", f"{LENOVO_BENCH}/SingleStream", folder_as_file(LENOVO)),
     "scenario_removed": ("dell_v6.0", DELL, remove(f"{DELL_BENCH}/Server")),
     "not_a_scenario_folder": ("lenovo_v6.0", LENOVO, _copy_dir(LENOVO, f"{LENOVO_BENCH}/offline_old")),
     "server_on_edge_system": ("lenovo_v6.0", LENOVO, _copy_dir(LENOVO, f"{LENOVO_BENCH}/Server")),

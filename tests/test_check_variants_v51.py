@@ -29,7 +29,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mlperf_ops.check import check_tree  # noqa: E402
 from tests.support.variants import (  # noqa: E402
-    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, move, recorded, remove, replace_text,
+    add_file, assert_agrees, assert_every_variant_recorded, copy_excerpt, folder_as_file, move, recorded, remove,
+    replace_text,
 )
 
 RECORDED = Path(__file__).parent / "data" / "variants_v51" / "official_verdicts.json"
@@ -136,13 +137,6 @@ def _measurements_json_as(make: Callable[[Path], None]) -> Callable[[Path], None
     return change
 
 
-def _replace_folder_with_a_file(where: str) -> Callable[[Path], None]:
-    def change(root: Path) -> None:
-        shutil.rmtree(root / where)
-        (root / where).write_text("not a folder\n")
-    return change
-
-
 # What no published tree holds, so no official verdict either: the layout's folders and the
 # system-named JSON as things a reader could hang or crash on. Each refuses the Offline
 # result alone, for its rule, and never stops the check.
@@ -150,8 +144,8 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str]] = {
     "measurements_json_a_fifo": (_measurements_json_as(lambda path: os.mkfifo(path)), "files.missing"),
     "measurements_json_a_link_to_dev_zero": (_measurements_json_as(lambda path: path.symlink_to("/dev/zero")),
                                              "files.missing"),
-    "measurements_folder_a_file": (_replace_folder_with_a_file(MEASUREMENTS_OFF), "files.missing"),
-    "compliance_folder_a_file": (_replace_folder_with_a_file(COMPLIANCE_OFF), "compliance.missing"),
+    "measurements_folder_a_file": (folder_as_file(MEASUREMENTS_OFF), "files.missing"),
+    "compliance_folder_a_file": (folder_as_file(COMPLIANCE_OFF), "compliance.missing"),
 }
 
 

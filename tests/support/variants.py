@@ -88,6 +88,16 @@ def remove(*wheres: str) -> Callable[[Path], None]:
     return change
 
 
+def folder_as_file(where: str) -> Callable[[Path], None]:
+    """A folder replaced by a file of the same name."""
+
+    def change(root: Path) -> None:
+        shutil.rmtree(root / where)
+        (root / where).write_text("x\n")
+
+    return change
+
+
 def move(where: str, to: str) -> Callable[[Path], None]:
     """A file or folder moved (or renamed) from `where` to `to`, both in the tree."""
 
