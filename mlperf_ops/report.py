@@ -20,7 +20,7 @@ from string import Template
 from typing import AbstractSet, Any
 
 from mlperf_ops import __version__
-from mlperf_ops.check.scenario import verify_passes
+from mlperf_ops.check.scenario import COMPLIANCE_FAIL_RULES, accuracy_delta, verify_passes
 from mlperf_ops.check import CheckReport, Finding, check_tree
 from mlperf_ops.check.hygiene import rel
 from mlperf_ops.core.tree_layout import DETAIL, DIVISIONS, PROVENANCE, SMOKE_MARKER, SUMMARY
@@ -188,15 +188,11 @@ def _tests(cdir: Path) -> list[Path]:
     return sorted(p for p in cdir.iterdir() if p.name.startswith("TEST") and p.is_dir()) if cdir.is_dir() else []
 
 
-# the checker's findings that a compliance test failed (at the verify file it read)
-COMPLIANCE_FAIL_RULES = frozenset({"compliance.test01-fail", "compliance.test04-fail", "compliance.test-fail"})
-
-
-def _compliance(cdir: Path, root: Path, failing: AbstractSet[str], delta_checked: bool) -> list[ComplianceResult]:
+def _compliance(cdir: Path, root: Path, failing: AbstractSet[str], delta_tests: AbstractSet[str]) -> list[ComplianceResult]:
     """Each verify file's verdict. `failing`: the paths (relative to `root`) of the verify
-    files the checker found failing; `delta_checked`: the checker holds this result's TEST01
-    accuracy to the round's accuracy delta where its verify file lacks TEST PASS (a SUT
-    that is not bit-exact), so such a file it did not find failing passed that way."""
+    files the checker found failing; `delta_tests`: the tests whose accuracy the checker
+    holds to the round's accuracy delta where their verify file lacks TEST PASS (TEST01 of
+    a SUT that is not bit-exact), so such a file it did not find failing passed that way."""
     out: list[ComplianceResult] = []
     for tdir in _tests(cdir):
         verifies = sorted(tdir.glob("verify_*.txt"))
@@ -204,7 +200,7 @@ def _compliance(cdir: Path, root: Path, failing: AbstractSet[str], delta_checked
             out.append(ComplianceResult(tdir.name, "verification", "MISSING"))
         for verify in verifies:
             verdict = _verify_verdict(_read_text(verify) or "")
-            if (verdict == "FAIL" and delta_checked and tdir.name == "TEST01" and verify.name == "verify_accuracy.txt"
+            if (verdict == "FAIL" and tdir.name in delta_tests and verify.name == "verify_accuracy.txt"
                     and rel(root, verify) not in failing):
                 verdict = "DELTA"
             out.append(ComplianceResult(tdir.name, verify.stem[len("verify_"):], verdict))
@@ -289,10 +285,8 @@ def _scenario(root: Path, row: Any, rules: Rules, system_names: dict[tuple[str, 
     if sdir.is_dir():
         report.accuracy = _accuracy(sdir, rules, row.official_benchmark, row.scenario, row.division)
         bench = rules.benchmarks.get(row.official_benchmark) if row.official_benchmark else None
-        test01 = rules.audit_tests.get("TEST01")
-        delta_checked = bool(bench and test01 and "TEST01" in bench.compliance_tests
-                             and bench.name in test01.accuracy_delta_percent)
-        report.compliance = _compliance(rules.layout.compliance_dir(sdir), root, failing, delta_checked)
+        delta_tests = {t for t in rules.audit_tests if bench and accuracy_delta(rules, bench, t) is not None}
+        report.compliance = _compliance(rules.layout.compliance_dir(sdir), root, failing, delta_tests)
     return report
 
 
@@ -382,6 +376,8 @@ def build_report(path: Path, *, state_dir: Path, pipeline: str | None = None, ro
         raise UsageError(f"{path} does not exist", hint="give a submission tree directory or a manifest file")
     if path.is_dir():
         return render_html(collect_report(path, check=check_tree(path, round=round) if round else None))
+    if round:
+        raise UsageError("--round applies to a tree; a manifest names its round itself", hint="drop --round")
     return render_html(report_from_manifest(path, state_dir=state_dir, pipeline=pipeline))
 
 

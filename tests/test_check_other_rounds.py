@@ -28,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from mlperf_ops.check import check_tree  # noqa: E402
 from mlperf_ops.cli import main  # noqa: E402
 from mlperf_ops.rules import load_rules, rounds_without_rules  # noqa: E402
+from tests.support.variants import replace_seeds  # noqa: E402
 
 V51 = Path(__file__).parent / "data" / "real_trees" / "gateoverflow_v5.1" / "tree"
 KRAI = Path(__file__).parent / "data" / "real_trees" / "krai_v6.0" / "tree"
@@ -38,16 +39,8 @@ RESULT = ("closed/GATEOverflow/results/GATEOverflow_AMD_AM5-reference-cpu-onnxru
 def _as_v50(dest: Path) -> Path:
     """The v5.1 excerpt whose logs carry v5.0's seeds instead of v5.1's."""
     shutil.copytree(V51, dest)
-    old, new = load_rules("v5.1").seeds, rounds_without_rules()["v5.0"]
-    changed = 0
-    for path in sorted(p for p in dest.rglob("*") if p.is_file() and p.suffix in (".txt", ".json")):
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        edited = text
-        for name, value in old.items():
-            edited = edited.replace(str(value), str(new[name]))
-        if edited != text:
-            path.write_text(edited, encoding="utf-8", errors="surrogateescape")
-            changed += 1
+    logs = sorted(p for p in dest.rglob("*") if p.is_file() and p.suffix in (".txt", ".json"))
+    changed = replace_seeds(logs, load_rules("v5.1").seeds, rounds_without_rules()["v5.0"])
     assert changed >= 3 * 6  # the detail and summary logs of each result's runs
     return dest
 

@@ -197,12 +197,9 @@ def _reseeded(root: Path, old: str, new: str) -> None:
     """Give every LoadGen log of the tree the seeds of round `new` instead of `old`'s."""
     from mlperf_ops.rules import load_rules
 
-    before, after = load_rules(old).seeds, load_rules(new).seeds
-    for detail in root.rglob("mlperf_log_detail.txt"):
-        text = detail.read_text(encoding="utf-8")
-        for name, seed in before.items():
-            text = text.replace(str(seed), str(after[name]))
-        detail.write_text(text, encoding="utf-8")
+    from tests.support.variants import replace_seeds
+
+    replace_seeds(root.rglob("mlperf_log_detail.txt"), load_rules(old).seeds, load_rules(new).seeds)
 
 
 def test_a_round_with_nameplates_reports_no_design_power_as_none(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 from mlperf_ops.check.official_value import MS_PER_S, NS_PER_MS, TOKENS_PER_S, canonical_scenario, unit_for
 from mlperf_ops.check.scenario import (
     SCENARIO_FILES, SCENARIO_OPTIONAL, ScenarioCtx, ScenarioOutcome, as_number, check_compliance_with, check_files,
-    check_extra_accuracy_files, check_network_sut_name, read_bytes, token_latency_findings,
+    check_extra_accuracy_files, check_network_sut_name, compliance_fail_rule, read_bytes, token_latency_findings,
 )
 from mlperf_ops.check.endpoints_log import EndpointsLog, read_endpoints
 from mlperf_ops.core.tree_layout import ENDPOINTS_FILES
@@ -276,8 +276,7 @@ def _check_audits(ctx: ScenarioCtx, perf: EndpointsLog | None) -> None:
     assert tables is not None
     for test in ctx.bench.compliance_tests:
         name = tables.audit_files.get(test)
-        fail_rule = {"TEST01": "compliance.test01-fail", "TEST04": "compliance.test04-fail"}.get(
-            test, "compliance.test-fail")
+        fail_rule = compliance_fail_rule(test)
         if name is not None:
             path = ctx.path / AUDIT_DIR / f"audit_{name}.json"
             if not path.is_file():

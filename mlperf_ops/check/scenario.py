@@ -705,6 +705,25 @@ def _test01_accuracy_within_delta(ctx: ScenarioCtx, tdir: Path, deltas: dict[str
     return None
 
 
+# the rule a failed compliance test is reported under (TEST01 and TEST04 have their own)
+_FAIL_RULE = {"TEST01": "compliance.test01-fail", "TEST04": "compliance.test04-fail"}
+COMPLIANCE_FAIL_RULES = frozenset({*_FAIL_RULE.values(), "compliance.test-fail"})
+
+
+def compliance_fail_rule(test: str) -> str:
+    return _FAIL_RULE.get(test, "compliance.test-fail")
+
+
+def accuracy_delta(rules: Rules, bench: Benchmark, test: str) -> dict[str, float] | None:
+    """The accuracy deltas (metric -> percent) within which the checker accepts `test`'s
+    verify_accuracy.txt without TEST PASS (TEST01 of a SUT that is not bit-exact); None
+    where it does not, or does not read the test for this benchmark."""
+    audit = rules.audit_tests.get(test)
+    if audit is None or test not in bench.compliance_tests:
+        return None
+    return audit.accuracy_delta_percent.get(bench.name)
+
+
 def check_compliance(ctx: ScenarioCtx) -> None:
     check_compliance_with(ctx, lambda: _check_compliance_tests(ctx))
 
@@ -738,9 +757,7 @@ def _check_compliance_tests(ctx: ScenarioCtx) -> None:
             # the official procedure reads only the tests the benchmark needs: hygiene
             ctx.add("compliance.unknown", tdir, f"{ctx.bench.name} has no compliance test {name}", "warning")
             continue
-        fail_rule = {"TEST01": "compliance.test01-fail", "TEST04": "compliance.test04-fail"}.get(
-            name, "compliance.test-fail"
-        )
+        fail_rule = compliance_fail_rule(name)
         for required in audit.required_files:
             if not (tdir / required).is_file():
                 ctx.add("compliance.missing", tdir / required, f"{name}/{required} is missing")
@@ -749,7 +766,7 @@ def _check_compliance_tests(ctx: ScenarioCtx) -> None:
             text = read_text(ctx, verify) if verify.is_file() else None
             if text is None or verify_passes(text, how):
                 continue  # a missing one is reported with the required files
-            deltas = audit.accuracy_delta_percent.get(ctx.bench.name)
+            deltas = accuracy_delta(ctx.rules, ctx.bench, name)
             if verify.name == "verify_accuracy.txt" and deltas is not None:
                 why = _test01_accuracy_within_delta(ctx, tdir, deltas)
                 if why is None:

@@ -27,8 +27,6 @@ def report_cmd(path: Path, out: Path, state_dir: Path, pipeline: str | None, rou
                          hint="give a submission tree directory (e.g. dist/submission) or a manifest file")
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory", hint="give a file name such as report.html")
-    if round_name and not path.is_dir():
-        raise UsageError("--round applies to a tree; a manifest names its round itself", hint="drop --round")
     page = build_report(path, state_dir=state_dir, pipeline=pipeline, round=round_name)
     write_text(out, page)
     click.echo(str(out))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,21 @@ def folder_as_file(where: str) -> Callable[[Path], None]:
         (root / where).write_text("x\n")
 
     return change
+
+
+def replace_seeds(files: Iterable[Path], before: Mapping[str, int], after: Mapping[str, int]) -> int:
+    """Each of LoadGen's three seeds written as another round's in `files` (the logs of a
+    tree, as a LoadGen of that round would have logged them); the number of files changed."""
+    changed = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        edited = text
+        for name, value in before.items():
+            edited = edited.replace(str(value), str(after[name]))
+        if edited != text:
+            path.write_text(edited, encoding="utf-8", errors="surrogateescape")
+            changed += 1
+    return changed
 
 
 def move(where: str, to: str) -> Callable[[Path], None]:
