@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
@@ -71,3 +72,30 @@ def test_the_check_package_names_what_it_loads_lazily() -> None:
     assert sorted(check.__all__) == sorted(check._WHERE)
     for name in check.__all__:
         assert getattr(check, name) is not None
+
+
+def _help(columns: int, load_every_verb: bool) -> str:
+    code = ("import click, mlperf_ops.cli as c; "
+            + ("[c.cli.get_command(click.Context(c.cli), v) for v in c.VERBS]; " if load_every_verb else "")
+            + "import sys; sys.exit(c.main(['--help']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "COLUMNS": str(columns)})
+    return done.stdout
+
+
+def test_help_lists_each_verb_as_its_own_help_says_it() -> None:
+    """`--help` lists the verbs from VERB_HELP: it must read as it would with every verb's
+    module loaded, shortened alike at each width."""
+    for columns in (60, 80, 200):
+        listed = _help(columns, load_every_verb=False)
+        assert listed == _help(columns, load_every_verb=True)
+        assert all(verb in listed for verb in VERBS)
+
+
+def test_help_loads_no_verb_module() -> None:
+    code = ("import contextlib, io, sys, mlperf_ops.cli as c\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    c.main(['--help'])\n"
+            f"print(sorted(m for m in sys.modules if m.startswith('mlperf_ops.cli.cmd_') or m in {HEAVY!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,10 +1,11 @@
 """The `mlperf-ops` command line: a thin shell over the library.
 
 Each verb lives in its own `cmd_<name>.py` module exposing `register(group)`. The
-module is imported only when its verb runs (or `--help` lists every verb): importing
-them all up front cost ~0.4 s of every invocation (jsonschema, requests, rich, the
-manifest package). `VERBS` says which module holds which verb; a test keeps it in
-step with what the modules register.
+module is imported only when its verb runs: importing them all up front cost ~0.4 s of
+every invocation (jsonschema, requests, rich, the manifest package), and ~0.1 s of
+`--help`, which lists the verbs from `VERB_HELP` instead. `VERBS` says which module
+holds which verb, `VERB_HELP` what `--help` says of it; tests keep both in step with
+what the modules register.
 The library raises `MlperfOpsError`s; this module turns them into `ERROR ...` lines,
 a one-line tip and the documented exit code — never a traceback for bad input.
 """
@@ -43,6 +44,32 @@ VERBS: dict[str, str] = {
     "validate": "cmd_validate",
 }
 
+# verb -> the first sentence of its help: what `mlperf-ops --help` shows of it (click
+# shortens it to the terminal's width as it would the command's own help).
+VERB_HELP: dict[str, str] = {
+    "apply": "Build images as needed and run every pending run in containers, recording results.",
+    "assemble": "Build the v6.x submission tree from finished ledger records (and truncate accuracy logs).",
+    "check": "Check a submission tree, or a packed tarball (its .sha256 is verified first).",
+    "describe": "Print systems/<id>.json as it will be submitted: host probe, image software and the manifest.",
+    "dev-portal": "Run a local portal on 127.0.0.1 that speaks the upload protocol, faults included.",
+    "digest": "Print the digest of a model file or a data-set directory (cached in the state directory).",
+    "export": "Write one system's finished run records into a bundle for `merge` elsewhere.",
+    "images": "Build, list and prune the content-addressed harness images.",
+    "merge": "Verify bundles (sha256 of every file) and import their records into this ledger.",
+    "pack": "Check TREE, then pack it reproducibly (same tree, same bytes).",
+    "plan": "Show every run the submission needs, its content key and why it will or will not run.",
+    "preprocess": "Write a preprocessed copy of TREE: failed closed results moved to open, failed results and "
+                  "empty folders deleted, inferable results added; exit 3 if the copy still fails `check`.",
+    "render": "Render the manifest for another orchestrator (prints; changes nothing).",
+    "report": "Write an HTML report of PATH: a submission tree (a directory) or a manifest (a file, assembled "
+              "from the ledger into a temporary tree first).",
+    "status": "Desired vs observed for every run: up to date, pending, failed or invalid, with the reason.",
+    "summary": "The end of `make submission`: where the tarball is, its sha256, and the results table.",
+    "truncate": "Cut every mlperf_log_accuracy.json to 4 KiB + 4 KiB and add its hash to accuracy.txt.",
+    "upload": "Upload a packed submission tarball to the MLCommons portal and keep a receipt.",
+    "validate": "Validate manifests against the schema, the round's rules and the system descriptions.",
+}
+
 
 class LazyGroup(click.Group):
     """A group that imports a verb's module only when that verb is looked up."""
@@ -55,6 +82,17 @@ class LazyGroup(click.Group):
             module = importlib.import_module(f"{__name__}.{VERBS[cmd_name]}")
             module.register(self)  # registers every verb of that module at once
         return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The verbs as click lists them, each verb not loaded yet by its VERB_HELP line:
+        listing them imports no verb's module."""
+        listed = [(name, self.commands.get(name) or click.Command(name, help=VERB_HELP[name]))
+                  for name in self.list_commands(ctx)]
+        listed = [(name, command) for name, command in listed if not command.hidden]
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in listed])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
