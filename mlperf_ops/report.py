@@ -27,6 +27,7 @@ from mlperf_ops.core.tree_layout import DETAIL, DIVISIONS, PROVENANCE, SMOKE_MAR
 from mlperf_ops.core.errors import UsageError
 from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, parse_detail, parse_summary, primary_metric
 from mlperf_ops.rules import Rules, load_rules
+from mlperf_ops.core.tree_files import read_tree_text
 
 # LoadGen's percentile keys in the detail log, and the matching "Additional Stats"
 # lines of the summary (used when the detail log lacks them).
@@ -146,14 +147,14 @@ def _number(value: Any) -> float | None:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_tree_text(path))
     except (OSError, ValueError):
         return None
 
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_tree_text(path, errors="replace")
     except OSError:
         return None
 

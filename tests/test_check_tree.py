@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -338,7 +339,14 @@ def test_files_read_by_the_result_checks_are_scanned_once(tree: Path, monkeypatc
     monkeypatch.setattr(secretscan, "scan_file", lambda path, *a: (opened.append(str(path)), real_scan_file(path, *a))[1])
     once = check_tree(tree, strict=True)
     walk_read = len(opened)
-    monkeypatch.setattr(scenario, "FILE_SIZE_LIMIT_BYTES", -1)  # the result checks scan nothing
+    real_read_bytes = scenario.read_bytes
+
+    def read_unscanned(ctx: Any, path: Path) -> bytes | None:  # the result checks scan nothing
+        data = real_read_bytes(ctx, path)
+        ctx.scanned.pop(ctx.rel(path), None)
+        return data
+
+    monkeypatch.setattr(scenario, "read_bytes", read_unscanned)
     opened.clear()
     twice = check_tree(tree, strict=True)
     assert len(opened) > walk_read  # the walk read only the files no check read

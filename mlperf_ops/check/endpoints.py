@@ -38,6 +38,7 @@ from mlperf_ops.check.scenario import (
 from mlperf_ops.check.endpoints_log import EndpointsLog, read_endpoints
 from mlperf_ops.core.tree_layout import ENDPOINTS_FILES
 from mlperf_ops.rules import EndpointsRules
+from mlperf_ops.core.tree_files import read_tree_file
 
 AUDIT_DIR = "audit"
 # the scenarios whose value is a latency (reported in ms, or s for `latency_in_seconds`)
@@ -127,8 +128,8 @@ def csv_reading(tables: EndpointsRules, scenario_dir: Path) -> tuple[Any, Any]:
     the configuration's type (the run's scenario as logged) and the first accuracy score."""
     path = config_path(scenario_dir, tables)
     try:
-        config = parse_config(path.read_bytes()) if path is not None else None
-        scores = json.loads((scenario_dir / tables.accuracy_file).read_bytes())
+        config = parse_config(read_tree_file(path)) if path is not None else None
+        scores = json.loads(read_tree_file(scenario_dir / tables.accuracy_file))
     except (OSError, ValueError, RecursionError):
         return None, None
     perf = read_endpoints({}, config, tables, "performance")

@@ -18,9 +18,9 @@ from mlperf_ops import secretscan
 from mlperf_ops.check.findings import Finding, finding
 from mlperf_ops.check.allocator import keep_freed_memory
 from mlperf_ops.check.parallel import fork_map
+from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, size_text
 from mlperf_ops.core.walk import walk_folders
 
-FILE_SIZE_LIMIT_BYTES = 50 * 1024 * 1024  # FILE_SIZE_LIMIT_MB * MB_TO_BYTES of the checker
 # Below this many bytes to scan, forking a second process costs more than it saves.
 PARALLEL_SCAN_BYTES = 16 * 1024 * 1024
 
@@ -122,8 +122,7 @@ def walk_tree(root: Path, leave: frozenset[str] = frozenset(), scan_budget: int 
                 out.append(finding("tree.symlink", where, f"symbolic link to {os.readlink(path)!r}"))
             elif stat.S_ISREG(info.st_mode):
                 if info.st_size > FILE_SIZE_LIMIT_BYTES:
-                    size_mb = info.st_size / (1024 * 1024)
-                    out.append(finding("tree.large-file", where, f"{size_mb:.1f} MB is over the 50 MB limit"))
+                    out.append(finding("tree.large-file", where, size_text(info.st_size)))
                 else:
                     scans.append((len(out), path, where, info.st_size))
                     if name not in leave and info.st_size <= scan_budget:

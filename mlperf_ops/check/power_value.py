@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlperf_ops.check.official_value import canonical_scenario
+from mlperf_ops.core.tree_files import read_tree_text
 
 TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
 POWER_UNITS = {
@@ -37,7 +38,7 @@ def _time(value: Any) -> datetime.datetime | None:
 def average_power(spl: Path, begin: datetime.datetime, end: datetime.datetime) -> float | None:
     """The mean of the positive readings strictly inside (begin, end), None without any."""
     try:
-        lines = spl.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_tree_text(spl, errors="replace").splitlines()
     except OSError:
         return None
     readings = []

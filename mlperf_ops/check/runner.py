@@ -21,6 +21,7 @@ from mlperf_ops.core.tree_layout import DIVISIONS, is_endpoints_result
 from mlperf_ops.rules import SCENARIOS, Rules, available_rounds, load_rules
 
 from mlperf_ops.core.tree_layout import PROVENANCE, SMOKE_MARKER
+from mlperf_ops.core.tree_files import read_tree_text
 SUBMITTER_ENTRIES = {"systems", "src", "results", "documentation", "calibration.md", "README.md"}
 _ROUND_RE = re.compile(r"\bround\s*[:=]\s*(v\d+\.\d+)\b")
 _SCENARIO_BY_LOWER = {s.lower(): s for s in SCENARIOS}
@@ -38,14 +39,14 @@ WALK_SCAN_BYTES = 8 * 1024 * 1024
 def tree_round(root: Path) -> str | None:
     """The round a tree says it is for: its smoke marker, else its provenance file."""
     try:
-        m = _ROUND_RE.search((root / SMOKE_MARKER).read_text(encoding="utf-8", errors="replace"))
+        m = _ROUND_RE.search(read_tree_text(root / SMOKE_MARKER, errors="replace"))
         if m:
             return m.group(1)
     except OSError:
         pass
     for prov in sorted(root.glob(f"*/*/src/{PROVENANCE}")):
         try:
-            doc = json.loads(prov.read_text(encoding="utf-8"))
+            doc = json.loads(read_tree_text(prov))
         except (OSError, ValueError):
             continue
         if isinstance(doc, dict) and isinstance(doc.get("round"), str):
@@ -190,7 +191,7 @@ class _Walker:
 
     def _json(self, path: Path) -> tuple[Any, str | None]:
         try:
-            return json.loads(path.read_text(encoding="utf-8")), None
+            return json.loads(read_tree_text(path)), None
         except OSError as error:
             return None, f"cannot read: {error.strerror}"
         except UnicodeDecodeError:

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlperf_ops.check.findings import Finding, Severity, finding
-from mlperf_ops.check.hygiene import FILE_SIZE_LIMIT_BYTES, rel, secret_findings
+from mlperf_ops.check.hygiene import rel, secret_findings
 from mlperf_ops.check.measurements import measurements_issues, measurements_json_path
 from mlperf_ops.check.official_value import official_value
 from mlperf_ops.check.accuracy_txt import last_values, number, read_accuracy_txt
+from mlperf_ops.core.tree_files import FileTooLarge, NotAFile, read_tree_file
 from mlperf_ops.core.loadgen_log import DetailLog, SummaryLog, log_lines, parse_detail_bytes, parse_summary_text
 from mlperf_ops.rules import Benchmark, Rules
 from mlperf_ops.secretscan import scan_bytes
@@ -138,47 +137,28 @@ READ_AND_SCANNED = frozenset({*LOG_FILES, "measurements.json", "accuracy.txt", "
                               *(Path(name).name for name in ENDPOINTS_FILES), *ENDPOINTS_CONFIG_FILES})
 # What Path.exists() reads as "no such file" (a loop of links included).
 _ABSENT = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF}
-# Non-blocking: opening a FIFO for reading would wait for a writer; fstat then refuses it.
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    """The rest of the file: one read of the size fstat gave (one byte more, to see the end),
-    then on until a read returns nothing (a file that grew, a short read)."""
-    data = os.read(fd, size + 1)
-    if not data:
-        return data
-    chunks = [data]
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks) if len(chunks) > 1 else data
 
 
 def read_bytes(ctx: ScenarioCtx, path: Path) -> bytes | None:
-    """A file's bytes; missing/unreadable files become findings. One open and one fstat,
-    not a stat for "exists" and one for "is a file" before it (thousands of files a tree)."""
+    """A file's bytes; missing, unreadable and oversized files become findings. One open and
+    one fstat, not a stat for "exists" and one for "is a file" before it (thousands of files
+    a tree)."""
     try:
-        fd = os.open(path, _READ_FLAGS)
+        data = read_tree_file(path)
+    except NotAFile:
+        ctx.add("tree.stray-entry", path, f"{path.name} is not a file")
+        return None
+    except FileTooLarge as error:  # the walk reports it too, unless a link hides it from the walk
+        ctx.add("tree.large-file", path, f"not read: {error.strerror}")
+        return None
     except OSError as error:
         if error.errno in _ABSENT:
             ctx.add("files.missing", path, f"{path.name} is missing")
         else:
             ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            ctx.add("tree.stray-entry", path, f"{path.name} is not a file")
-            return None
-        data = _read_all(fd, info.st_size)
-    except OSError as error:
-        ctx.add("tree.unreadable", path, f"cannot read: {error.strerror}")
-        return None
-    finally:
-        os.close(fd)
-    if len(data) <= FILE_SIZE_LIMIT_BYTES:  # the walk scans no larger file (tree.large-file)
-        where = ctx.rel(path)
-        ctx.scanned[where] = secret_findings(where, scan_bytes(data))
+    where = ctx.rel(path)
+    ctx.scanned[where] = secret_findings(where, scan_bytes(data))
     return data
 
 

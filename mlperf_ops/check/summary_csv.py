@@ -25,6 +25,7 @@ from mlperf_ops.check.power_value import POWER_UNITS, design_power_watts, power_
 from mlperf_ops.core.loadgen_log import parse_detail
 from mlperf_ops.rules import Rules, load_rules
 from mlperf_ops.core.tree_layout import DETAIL
+from mlperf_ops.core.tree_files import read_tree_text
 
 COLUMNS = (
     "Organization", "Availability", "Division", "SystemType", "SystemName", "Platform", "Model",
@@ -50,7 +51,7 @@ def _json(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_tree_text(path))
     except (OSError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}
@@ -68,7 +69,7 @@ def _accuracy(rules: Rules, row: ResultRow, scenario_dir: Path) -> str:
     if row.official_benchmark is None or row.official_benchmark not in rules.benchmarks:
         return ""
     try:
-        text = (scenario_dir / "accuracy" / "accuracy.txt").read_text(encoding="utf-8", errors="replace")
+        text = read_tree_text(scenario_dir / "accuracy" / "accuracy.txt", errors="replace")
     except OSError:
         return ""
     targets = rules.benchmarks[row.official_benchmark].accuracy_for(row.scenario)
@@ -112,7 +113,7 @@ def _design_power(rules: Rules, root: Path, row: ResultRow, system: dict[str, An
     import yaml  # only for a power result of a round with nameplates
 
     try:
-        return _text(design_power_watts(yaml.safe_load(path.read_text(encoding="utf-8"))))
+        return _text(design_power_watts(yaml.safe_load(read_tree_text(path))))
     except (OSError, ValueError, yaml.YAMLError):
         return "None"
 

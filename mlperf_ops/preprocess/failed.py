@@ -27,6 +27,7 @@ from mlperf_ops.check import CheckReport, ResultRow
 from mlperf_ops.check.official_value import canonical_scenario
 from mlperf_ops.preprocess.report import PreprocessReport
 from mlperf_ops.rules import Rules
+from mlperf_ops.core.tree_files import read_tree_text
 
 INFERABLE = ("Offline", "MultiStream")
 
@@ -52,7 +53,7 @@ def _compliance_only(row: ResultRow) -> bool:
 
 def _system_type(root: Path, row: ResultRow) -> str | None:
     try:
-        doc = json.loads((root / row.division / row.submitter / "systems" / f"{row.system}.json").read_text("utf-8"))
+        doc = json.loads(read_tree_text(root / row.division / row.submitter / "systems" / f"{row.system}.json"))
     except (OSError, ValueError):
         return None
     value = doc.get("system_type") if isinstance(doc, dict) else None
@@ -87,7 +88,7 @@ def _move_to_open(root: Path, row: ResultRow, report: PreprocessReport, drop_fai
     if not system_json.exists():
         source = closed_sub / "systems" / f"{row.system}.json"
         try:
-            doc: Any = json.loads(source.read_text("utf-8"))
+            doc: Any = json.loads(read_tree_text(source))
         except (OSError, ValueError):
             doc = None
         if isinstance(doc, dict):

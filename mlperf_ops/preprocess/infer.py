@@ -24,13 +24,14 @@ from mlperf_ops.check.official_value import canonical_scenario
 from mlperf_ops.preprocess.report import PreprocessReport
 from mlperf_ops.rules import Rules
 from mlperf_ops.core.tree_layout import DIVISIONS
+from mlperf_ops.core.tree_files import read_tree_text
 
 HIGH, LOW = "-99.9", "-99"
 
 
 def _system_type(sub: Path, system: str) -> str | None:
     try:
-        doc = json.loads((sub / "systems" / f"{system}.json").read_text("utf-8"))
+        doc = json.loads(read_tree_text(sub / "systems" / f"{system}.json"))
     except (OSError, ValueError):
         return None
     value = doc.get("system_type") if isinstance(doc, dict) else None
@@ -41,7 +42,7 @@ def _mapping(sub: Path, division: str) -> dict[str, str]:
     if division != "open":
         return {}
     try:
-        doc = json.loads((sub / "model_mapping.json").read_text("utf-8"))
+        doc = json.loads(read_tree_text(sub / "model_mapping.json"))
     except (OSError, ValueError):
         return {}
     return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}

@@ -3,27 +3,69 @@
 from __future__ import annotations
 
 import shutil
+import stat
 from pathlib import Path
 
-from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.errors import OperationalError, UsageError
+from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, size_text
 from mlperf_ops.core.tree_layout import DIVISIONS
+from mlperf_ops.core.walk import walk_folders
+
+SHOWN = 10  # uncopyable entries named in the message; the rest are counted
+
+
+def _submitters(src: Path, submitter: str | None) -> list[Path]:
+    return [sub for division in sorted(p for p in src.iterdir() if p.is_dir() and p.name in DIVISIONS)
+            for sub in sorted(p for p in division.iterdir() if p.is_dir())
+            if submitter is None or sub.name == submitter]
+
+
+def uncopyable(src: Path, submitters: list[Path]) -> list[str]:
+    """What a copy must not take, each as "path: why": a FIFO, socket or device (copying
+    one blocks or fails half-way) and a file over the portal's 50 MB limit (a sparse file of
+    terabytes copies as that many bytes of zeros). Links are copied as links."""
+    found: list[str] = []
+    for sub in submitters:
+        for folder in walk_folders(sub):
+            for entry in folder.entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError as error:
+                    found.append(f"{Path(entry.path).relative_to(src).as_posix()}: cannot stat: {error.strerror}")
+                    continue
+                if stat.S_ISREG(info.st_mode) and info.st_size > FILE_SIZE_LIMIT_BYTES:
+                    found.append(f"{Path(entry.path).relative_to(src).as_posix()}: {size_text(info.st_size)}")
+                elif not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                    found.append(f"{Path(entry.path).relative_to(src).as_posix()}: not a regular file or folder")
+    return found
 
 
 def copy_tree(src: Path, out: Path, submitter: str | None) -> None:
     """Copy the divisions of `src` (one submitter's folders if asked) to a new `out`.
 
     Never in place: `out` must not exist and must not lie inside `src` (a copy into itself
-    would never end)."""
+    would never end). Nothing is written when `src` holds what no submission may hold
+    (`uncopyable`), and a copy that fails half-way leaves no `out` behind."""
     src, out = src.resolve(), out.resolve()
     if out.exists():
         raise UsageError(f"{out} already exists", hint="preprocess writes a new tree; give a path that does not exist")
     if out == src or src in out.parents:
         raise UsageError(f"{out} lies inside {src}", hint="write the preprocessed tree outside the input tree")
+    submitters = _submitters(src, submitter)
+    bad = uncopyable(src, submitters)
+    if bad:
+        more = f"; and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+        raise UsageError(f"{src} holds {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} no submission may hold: "
+                         + "; ".join(bad[:SHOWN]) + more,
+                         hint="remove them (the portal refuses files over 50 MB; `mlperf-ops check` lists them all)")
     out.mkdir(parents=True)
-    for division in sorted(p for p in src.iterdir() if p.is_dir() and p.name in DIVISIONS):
-        for sub in sorted(p for p in division.iterdir() if p.is_dir()):
-            if submitter is None or sub.name == submitter:
-                shutil.copytree(sub, out / division.name / sub.name, symlinks=True)
+    try:
+        for sub in submitters:
+            shutil.copytree(sub, out / sub.parent.name / sub.name, symlinks=True)
+    except (OSError, shutil.Error) as error:  # a file unreadable, the disk full: no half tree stays
+        shutil.rmtree(out, ignore_errors=True)
+        raise OperationalError(f"cannot copy {src} to {out}: {str(error)[:500]}",
+                               hint="fix what the message names and run preprocess again") from None
 
 
 def delete_empty_dirs(root: Path) -> list[Path]:

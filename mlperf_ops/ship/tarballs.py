@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlperf_ops.core.errors import CheckFailed, UsageError
+from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, size_text
 from mlperf_ops.core.tree_layout import DIVISIONS
 from mlperf_ops.core.hashing import file_sha256
 
@@ -34,14 +35,33 @@ def verify_sha256_sidecar(tarball: Path) -> str:
     return digest
 
 
+class _Oversized(Exception):
+    def __init__(self, member: tarfile.TarInfo) -> None:
+        self.member = member
+
+
+def _within_limit(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """tarfile's "data" filter (no links out, no devices, no escapes), and no member over
+    the portal's limit: a few megabytes of gzip unpack to terabytes of zeros, so the
+    unpacking stops at the first such member, before its bytes."""
+    kept = tarfile.data_filter(member, dest)
+    if kept is not None and kept.isreg() and kept.size > FILE_SIZE_LIMIT_BYTES:
+        raise _Oversized(kept)
+    return kept
+
+
 @contextmanager
 def unpacked(tarball: Path) -> Iterator[Path]:
-    """The tree inside `tarball`, unpacked into a temporary directory (links and escapes refused)."""
+    """The tree inside `tarball`, unpacked into a temporary directory (links, escapes and
+    members over the portal's 50 MB limit refused)."""
     workdir = Path(tempfile.mkdtemp(prefix="mlperf-ops-unpacked-"))
     try:
         try:
             with tarfile.open(tarball, "r:*") as archive:
-                archive.extractall(workdir, filter="data")
+                archive.extractall(workdir, filter=_within_limit)
+        except _Oversized as error:
+            raise UsageError(f"{tarball.name} holds {error.member.name}, {size_text(error.member.size)}: "
+                             "the portal refuses it", hint="remove it from the tree and pack again") from None
         except (tarfile.TarError, OSError, EOFError) as error:
             raise UsageError(f"cannot unpack {tarball.name}: {error}",
                              hint="use the .tar.gz written by `mlperf-ops pack`") from None
