@@ -153,6 +153,9 @@ MUTATIONS: list[tuple[str, Callable[[Path], None], str]] = [
     ("early-stopping-not-met", lambda r: edit_detail(perf(r, "SingleStream") / "mlperf_log_detail.txt", "early_stopping_met", False), "perf.early-stopping"),
     # (an Offline log in SingleStream/: the reverse is an edge system's inferred result)
     ("scenario-mismatch", lambda r: shutil.copyfile(perf(r) / "mlperf_log_detail.txt", perf(r, "SingleStream") / "mlperf_log_detail.txt"), "perf.scenario-mismatch"),
+    # json will not convert an integer of more than 4300 digits: the official parser stops there
+    ("integer-of-4301-digits", lambda r: (perf(r) / "mlperf_log_detail.txt").open("a").write(
+        ':::MLLOG {"key": "note", "value": %s}\n' % ("7" * 4301)), "perf.unparsable"),
     ("accuracy-run-in-perf-mode", lambda r: edit_detail(S(r) / "accuracy/mlperf_log_detail.txt", "effective_test_mode", "PerformanceOnly"), "perf.mode-mismatch"),
     # accuracy
     ("untruncated-log", lambda r: (S(r) / "accuracy/mlperf_log_accuracy.json").write_text("[\n" + ",\n".join('{ "seq_id" : %d, "qsl_idx" : %d, "data" : "03" }' % (i, i) for i in range(400)) + "\n]\n"), "acc.untruncated"),

@@ -120,10 +120,17 @@ def _compiled_events(lines: Sequence[str] | Sequence[bytes], wanted: AbstractSet
             (log.errors if e.metadata.is_error else log.warnings).append(f"{e.key}: {e.value}")
         return log
     log.values = dict.fromkeys(raws)
-    for key in wanted & raws.keys():
-        log.values[key] = _value(decoders, raws[key])
-    for e in flagged:  # an error's message shows its value
-        (log.errors if e.metadata.is_error else log.warnings).append(f"{e.key}: {_value(decoders, e.value)}")
+    try:
+        for key in wanted & raws.keys():
+            log.values[key] = _value(decoders, raws[key])
+        for e in flagged:  # an error's message shows its value
+            (log.errors if e.metadata.is_error else log.warnings).append(f"{e.key}: {_value(decoders, e.value)}")
+    except (ValueError, RecursionError):
+        # json cannot make a value of it either: an integer of more than 4300 digits (Python's
+        # limit on converting one), nesting too deep. The official parser stops at such a
+        # line; the line-by-line reader says which it is. (A value of a key no check reads is
+        # only syntax-checked here: such an integer there goes unremarked.)
+        return None
     return log
 
 
@@ -222,7 +229,7 @@ def _line_by_line(lines: list[str]) -> DetailLog:
             continue
         try:
             event = json.loads(line[len(MLLOG_PREFIX):])
-        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep to decode
+        except (ValueError, RecursionError):  # not JSON, an integer json will not convert, nested too deep
             log.malformed_lines.append(number)
             continue
         if not isinstance(event, dict) or "key" not in event or isinstance(event["key"], (list, dict)):
