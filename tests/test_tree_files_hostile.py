@@ -153,3 +153,30 @@ def test_a_gzip_bomb_is_refused_before_it_unpacks(tmp_path: Path) -> None:
     code, _, stderr, _ = _run("check", str(tarball), "--round", "v6.0", cwd=tmp_path)
     assert code == 2, stderr
     assert "src/weights.bin, 200.0 MB is over the 50 MB limit: the portal refuses it" in stderr
+
+
+@pytest.mark.parametrize("sidecar", ["binary", "huge", "fifo", "no-digest"])
+@pytest.mark.parametrize("verb", ["check", "upload"])
+def test_a_sha256_sidecar_that_is_no_sha256_file_is_refused(sidecar: str, verb: str, tmp_path: Path) -> None:
+    """`<tarball>.sha256` is a line `pack` writes; `check` and `upload` read at most 4 KiB
+    of it, as UTF-8 text, and refuse anything else with exit 2 (it raised a traceback
+    on bytes that are not UTF-8, and a 2 GB one took 4 GB of memory)."""
+    tarball = tmp_path / "t.tar.gz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        archive.add(REAL / "tree" / "closed", arcname="closed")
+    path = tmp_path / "t.tar.gz.sha256"
+    if sidecar == "binary":
+        path.write_bytes(b"\xff\xfe\x00\x01")
+    elif sidecar == "huge":
+        path.write_bytes(b"")
+        _sparse(path, 2 * 1024 ** 3)
+    elif sidecar == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text("not-a-digest  t.tar.gz\n")
+    args = ["check", str(tarball), "--round", "v6.0"] if verb == "check" else ["upload", str(tarball), "--dry-run"]
+    code, stdout, stderr, rss_mb = _run(*args, cwd=tmp_path)
+    assert "Traceback" not in stdout + stderr
+    assert rss_mb < RSS_BOUND_MB
+    assert code == 2, stderr
+    assert "t.tar.gz.sha256" in stderr

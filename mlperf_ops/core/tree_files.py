@@ -61,6 +61,6 @@ def read_tree_file(path: Path | str, limit: int = FILE_SIZE_LIMIT_BYTES) -> byte
         os.close(fd)
 
 
-def read_tree_text(path: Path | str, errors: str = "strict") -> str:
+def read_tree_text(path: Path | str, errors: str = "strict", limit: int = FILE_SIZE_LIMIT_BYTES) -> str:
     """read_tree_file as UTF-8 text (`errors`: as bytes.decode takes it)."""
-    return read_tree_file(path).decode("utf-8", errors=errors)
+    return read_tree_file(path, limit).decode("utf-8", errors=errors)

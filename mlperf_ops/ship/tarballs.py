@@ -7,6 +7,7 @@ directory they were packed from.
 from __future__ import annotations
 
 import shutil
+import string
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlperf_ops.core.errors import CheckFailed, UsageError
-from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, size_text
+from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, read_tree_text, size_text
 from mlperf_ops.core.tree_layout import DIVISIONS
 from mlperf_ops.core.hashing import file_sha256
 
@@ -23,15 +24,34 @@ def is_tarball(path: Path) -> bool:
     return path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar"))
 
 
+# "<64 hex digits>  <name>\n" is all a sidecar holds: a larger one is not one (and is never read whole)
+SIDECAR_LIMIT = 4096
+
+
+def sidecar_digest(tarball: Path) -> str | None:
+    """The sha256 that the sibling `<name>.sha256` records, None without one. UsageError
+    when it is no sha256 file: not UTF-8 text, longer than a line, no digest first."""
+    sidecar = tarball.with_name(tarball.name + ".sha256")
+    if not sidecar.exists():  # a FIFO or a folder of that name is there, and is refused
+        return None
+    hint = "`mlperf-ops pack` writes it beside the tarball: pack again, or remove it"
+    try:
+        words = read_tree_text(sidecar, limit=SIDECAR_LIMIT).split()
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise UsageError(f"{sidecar.name} is no sha256 file: {why}", hint=hint) from None
+    if not words or len(words[0]) != 64 or any(c not in string.hexdigits for c in words[0]):
+        raise UsageError(f"{sidecar.name} does not start with a sha256 hex digest", hint=hint)
+    return words[0].lower()
+
+
 def verify_sha256_sidecar(tarball: Path) -> str:
     """The tarball's sha256; a sibling `<name>.sha256` must agree with it when present."""
+    recorded = sidecar_digest(tarball)
     digest = file_sha256(tarball)
-    sidecar = tarball.with_name(tarball.name + ".sha256")
-    if sidecar.is_file():
-        recorded = sidecar.read_text("utf-8", errors="replace").split()[:1]
-        if not recorded or recorded[0].lower() != digest:
-            raise CheckFailed(f"{tarball.name} does not match {sidecar.name}",
-                              hint="the tarball changed after packing; pack it again")
+    if recorded is not None and recorded != digest:
+        raise CheckFailed(f"{tarball.name} does not match {tarball.name}.sha256",
+                          hint="the tarball changed after packing; pack it again")
     return digest
 
 

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from mlperf_ops import __version__
 from mlperf_ops.core.errors import CheckFailed, MlperfOpsError, OperationalError, UsageError
 from mlperf_ops.core.events import Event, EventSink, UploadKind
+from mlperf_ops.ship.tarballs import sidecar_digest, unpacked
 from mlperf_ops.ship.portal import (
     Portal,
     SignedUrlRejected,
@@ -150,16 +151,6 @@ def _tarball_info(path: Path, names: list[list[str]]) -> TarballInfo:
     return TarballInfo(next(iter(submitters)), smoke, tuple(sorted(divisions)))
 
 
-def read_sha256_file(tarball: Path) -> str | None:
-    sidecar = tarball.with_name(tarball.name + ".sha256")
-    if not sidecar.is_file():
-        return None
-    words = sidecar.read_text(encoding="utf-8").split()
-    if not words or len(words[0]) != 64:
-        raise UsageError(f"{sidecar.name} does not start with a sha256 hex digest")
-    return words[0].lower()
-
-
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -209,9 +200,6 @@ def tree_check(round_: str | None = None) -> Callable[[Path], CheckOutcome] | No
         return None
 
     def run(tarball: Path) -> CheckOutcome:
-        # Only a checked upload unpacks: tarballs pulls in the rules (~50 ms of start-up).
-        from mlperf_ops.ship.tarballs import unpacked
-
         with unpacked(tarball) as root:
             report = check_tree(root, round=round_, as_submission=True)
             errors = [f for f in report.findings if f.severity == "error"]
@@ -270,7 +258,7 @@ def upload_tarball(
     # PUT hashes what it sends and holds the last chunk back on a mismatch): hashing
     # first as well would read 210 MB twice for the same answer. A dry run sends nothing,
     # so it hashes; so does a tarball without the file.
-    announced = read_sha256_file(tarball)
+    announced = sidecar_digest(tarball)
     verify_while_sending = announced is not None and not dry_run
     if announced is not None and verify_while_sending:
         sha256 = announced
