@@ -11,12 +11,10 @@ is shared).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import yaml
 from mlperf_ops.stacks import images
 from mlperf_ops.core.errors import FileInvalid
 from mlperf_ops.manifest.pipeline import load_profile
+from tests.support.measured import run_measured
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "tests" / "hostile"
@@ -38,30 +37,11 @@ MAX_CPU_S = 10.0
 MAX_RSS_MB = 200
 MAX_STDERR = 20_000  # characters: values are quoted back shortened, whatever their size
 
-# Runs the CLI in-process and reports its own resource use, so the numbers are this
-# validation's alone (RUSAGE_CHILDREN would mix every subprocess the test ever waited for).
-# Peak memory is VmHWM, the high-water mark of this process's own address space: Linux
-# keeps ru_maxrss across exec, so a child of a 850 MB pytest would report 850 MB.
-WRAPPER = (
-    "import json, os, resource, sys\n"
-    "from mlperf_ops.cli import main\n"
-    "rc = main(sys.argv[1:])\n"
-    "u = resource.getrusage(resource.RUSAGE_SELF)\n"
-    "hwm_kb = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
-    "with open(os.environ['HOSTILE_RUSAGE'], 'w') as out:\n"
-    "    json.dump({'cpu_s': u.ru_utime + u.ru_stime, 'maxrss_mb': hwm_kb / 1024}, out)\n"
-    "sys.exit(rc)\n"
-)
-
-
 def run_validate(path: Path, usage_file: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, float]]:
     env = dict(os.environ, HOSTILE_RUSAGE=str(usage_file), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                NO_COLOR="1")
     env.pop("MLPERF_OPS_PROJECT", None)
-    result = subprocess.run([sys.executable, "-c", WRAPPER, "validate", str(path)], cwd=REPO, env=env,
-                            capture_output=True, text=True, errors="replace", timeout=120)
-    usage = json.loads(usage_file.read_text()) if usage_file.exists() else {}
-    return result, usage
+    return run_measured(["validate", str(path)], usage_file, cwd=REPO, env=env, timeout=120)
 
 
 def assert_bounded(result: subprocess.CompletedProcess[str], usage: dict[str, float]) -> None:

@@ -5,7 +5,7 @@ The trees are real (GATEOverflow's yolo-95 of the v6.0 round, tests/data/real_tr
 of each is replaced by a sparse file of gigabytes (made in a blink, read as zeros for as long
 as memory lasts) or by a FIFO (which blocks a reader until something writes). Before these
 tests a 3 GB detail log took `check` 9 GB of memory and 22 s. Memory is measured as the peak
-resident size of the command's process (a wrapper reads it from the kernel), not timed.
+resident size of the command's process (tests/support/measured.py), not timed.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, FileTooLarge, NotAFile, read_tree_file
+from tests.support.measured import run_measured
 
 REAL = Path(__file__).parent / "data" / "real_trees" / "gateoverflow_v6.0"
 SUB = Path("closed/GATEOverflow")
@@ -50,16 +49,10 @@ def _fifo(path: Path) -> None:
 
 
 def _run(*args: str, cwd: Path) -> tuple[int, str, str, float]:
-    """(exit code, stdout, stderr, peak RSS in MB) of `mlperf-ops ARGS` in its own process."""
-    wrapper = ("import json, resource, subprocess, sys; "
-               "done = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=300); "
-               "print(json.dumps([done.returncode, done.stdout, done.stderr, "
-               "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))")
-    proc = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "mlperf_ops", *args],
-                          capture_output=True, text=True, check=True, cwd=cwd,
-                          env={**os.environ, "MLPERF_OPS_STATE": str(cwd / "state")})
-    code, stdout, stderr, rss_kb = json.loads(proc.stdout)
-    return code, stdout, stderr, rss_kb / 1024
+    """(exit code, stdout, stderr, peak memory in MB) of `mlperf-ops ARGS` in its own process."""
+    result, usage = run_measured(args, cwd / "usage.json", cwd=cwd, env={**os.environ, "MLPERF_OPS_STATE": str(cwd / "state")})
+    assert usage, f"mlperf-ops {' '.join(args)} did not finish normally: {result.stderr[-2000:]}"
+    return result.returncode, result.stdout, result.stderr, usage["maxrss_mb"]
 
 
 def test_read_tree_file_refuses_what_it_must_not_read(tmp_path: Path) -> None:

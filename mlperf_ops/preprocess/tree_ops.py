@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import stat
 from pathlib import Path
 
+from mlperf_ops.check.hygiene import rel, walk_tree
 from mlperf_ops.core.errors import OperationalError, UsageError
-from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, size_text
 from mlperf_ops.core.tree_layout import DIVISIONS
-from mlperf_ops.core.walk import walk_folders
 
 SHOWN = 10  # uncopyable entries named in the message; the rest are counted
 
@@ -20,24 +18,17 @@ def _submitters(src: Path, submitter: str | None) -> list[Path]:
             if submitter is None or sub.name == submitter]
 
 
+# What the check's hygiene walk reports and a copy must not take: a file over the portal's
+# 50 MB (a sparse file of terabytes copies as that many bytes of zeros), a FIFO, socket or
+# device (copying one blocks or fails half-way), an entry that cannot be read
+UNCOPYABLE = frozenset({"tree.large-file", "tree.stray-entry", "tree.unreadable"})
+
+
 def uncopyable(src: Path, submitters: list[Path]) -> list[str]:
-    """What a copy must not take, each as "path: why": a FIFO, socket or device (copying
-    one blocks or fails half-way) and a file over the portal's 50 MB limit (a sparse file of
-    terabytes copies as that many bytes of zeros). Links are copied as links."""
-    found: list[str] = []
-    for sub in submitters:
-        for folder in walk_folders(sub):
-            for entry in folder.entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError as error:
-                    found.append(f"{Path(entry.path).relative_to(src).as_posix()}: cannot stat: {error.strerror}")
-                    continue
-                if stat.S_ISREG(info.st_mode) and info.st_size > FILE_SIZE_LIMIT_BYTES:
-                    found.append(f"{Path(entry.path).relative_to(src).as_posix()}: {size_text(info.st_size)}")
-                elif not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)):
-                    found.append(f"{Path(entry.path).relative_to(src).as_posix()}: not a regular file or folder")
-    return found
+    """What a copy must not take, each as "path: why", from the check's own walk (one
+    lstat an entry, links not followed: they are copied as links)."""
+    return [f"{rel(src, sub)}/{f.path}: {f.message}" for sub in submitters
+            for f in walk_tree(sub).findings if f.rule_id in UNCOPYABLE]
 
 
 def copy_tree(src: Path, out: Path, submitter: str | None) -> None:
