@@ -160,6 +160,11 @@ def _searcher() -> Any:
     return ahocorasick_rs.BytesAhoCorasick(list(_NEEDLE_BYTES), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST)
 
 
+def prepare_searcher() -> None:
+    """Build the searcher now (before a fork: the children inherit it)."""
+    _searcher()
+
+
 # What the bytes must hold around a needle for its pattern to match in their text, for the
 # needles that are common in files without any secret: "://" is in every licence header and
 # URL of a tree's source code, "hf_" in model names. A needle whose pattern's test finds

@@ -16,7 +16,9 @@ from mlperf_ops.check.scenario import READ_AND_SCANNED, ScenarioCtx, ScenarioOut
 from mlperf_ops.check.seed_round import collapse_seed_findings, refuse
 from mlperf_ops.check.verdicts import assign_verdicts
 from mlperf_ops.check.system_json import system_json_findings
+from mlperf_ops import secretscan
 from mlperf_ops.core.errors import UsageError
+from mlperf_ops.core.loadgen_log import prepare_decoders
 from mlperf_ops.core.tree_layout import DIVISIONS, is_endpoints_result
 from mlperf_ops.rules import SCENARIOS, Rules, available_rounds, load_rules
 
@@ -134,6 +136,10 @@ class _Walker:
         many = len(self.pending) >= PARALLEL_RESULTS
         if many:
             keep_freed_memory()
+            # what every result check loads on first use, loaded once before the fork:
+            # each child would import it again, on the critical path
+            prepare_decoders()
+            secretscan.prepare_searcher()
         jobs: list[ScenarioCtx | Path] = [ctx for ctx, _, _ in self.pending]
         # A result weighs 1; the walk (names and an lstat per entry) about a tenth of all of them
         weights = [1.0] * len(jobs) + [max(1.0, WALK_WEIGHT * len(jobs))]

@@ -78,6 +78,13 @@ class _Decoders:
 
 
 _decoders: _Decoders | None = None
+
+
+def prepare_decoders() -> None:
+    """Build the decoders now: before `check` forks its workers, so that each child
+    inherits them instead of importing msgspec again (7-15 ms in every process)."""
+    global _decoders
+    _decoders = _decoders or _Decoders()
 _BODY = itemgetter(slice(len(MLLOG_PREFIX), None))
 
 
