@@ -110,6 +110,9 @@ def test_a_megabyte_of_look_alikes_is_scanned_in_linear_time(text: str) -> None:
     "pypi-AgEIcHlwaS5vcmc" + "x" * 60,
     "AwS_Secret_Access_Key: " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "aw\u017f_secret_access_key=" + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # (?i) folds the long s
+    "AWS_SECRET_ACCESS_KEY=" + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "awsSeCrEtAccess\u212aey: " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # and K to the Kelvin sign
+    "\u017fee aw\u017f\u017fECRETacce\u017f\u017f_key='" + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'",
     "ftp://anonymous:guest@mirror.internal/",
 ])
 def test_the_literal_prefilter_never_hides_a_match(text: str) -> None:
@@ -211,3 +214,51 @@ def test_a_needle_whose_test_fails_leaves_the_file_undecoded(data: bytes, needle
     assert needle not in secretscan.needles_in(data)
     assert secretscan.scan_bytes(data) == [] == secretscan.scan_text(data.decode())
 
+
+
+def test_the_aws_secret_needle_is_not_in_every_word_with_aws() -> None:
+    # "aws" is in "draws" and "laws": such a file must not be decoded and searched
+    assert secretscan.needles_in(b"the model draws on case laws; flaws in AWS docs") == frozenset()
+    assert secretscan.needles_in(b"AWS_SECRET_ACCESS_KEY") == frozenset({"ECRET"})
+
+
+def test_every_letter_s_case_partner_is_a_spelling_of_the_aws_needle() -> None:
+    # the needle holds each spelling of "ecret" under (?i): a letter with a partner outside
+    # ASCII (as "s" has "\u017f") would need that spelling too
+    import re
+    import sys
+
+    for letter in "ecret":
+        partners = {chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch("(?i)" + letter, chr(c))}
+        assert partners == {letter, letter.upper()}, letter
+
+
+class _ShortReads:
+    """A file that gives at most `step` bytes a call (as a network file system may)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.calls = data, step, 0
+
+    def read(self, n: int) -> bytes:
+        self.calls += 1
+        part, self.data = self.data[:min(n, self.step)], self.data[min(n, self.step):]
+        return part
+
+
+def test_a_file_read_in_short_pieces_is_read_whole() -> None:
+    handle = _ShortReads(b"0123456789" * 10, step=7)
+    assert secretscan._read_up_to(handle, 101, stop_at=100) == b"0123456789" * 10
+    handle = _ShortReads(b"abc", step=100)
+    assert secretscan._read_up_to(handle, 4, stop_at=3) == b"abc" and handle.calls == 1  # its size: no call for the end
+    assert secretscan._read_up_to(_ShortReads(b"x" * 50, step=8), 20) == b"x" * 20  # never beyond `want`
+
+
+def test_a_file_that_grew_since_its_size_was_taken_is_read_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = TOKENS["an npm token"].encode()
+    path = tmp_path / "log.txt"
+    path.write_bytes(b"x" * 100 + b" " + token)
+    real_fstat = secretscan.os.fstat
+    monkeypatch.setattr(secretscan.os, "fstat", lambda fd: type("S", (), {"st_size": 50})())  # taken before it grew
+    assert [leak.what for leak in secretscan.scan_file(path)] == ["an npm token"]
+    monkeypatch.setattr(secretscan.os, "fstat", real_fstat)
+    assert [leak.what for leak in secretscan.scan_file(path)] == ["an npm token"]
