@@ -21,6 +21,9 @@ from mlperf_ops.plan.controller import Context, make_plan
 from mlperf_ops import secretscan
 from mlperf_ops.core.errors import CheckFailed, UsageError
 from mlperf_ops.core.hashing import file_sha256
+from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, size_text
+from mlperf_ops.ship.tarballs import UnpackBudget, UnpackRefused
+from mlperf_ops.state.layout import RECORD_FILE
 from mlperf_ops.state.ledger import Ledger, record_file
 
 BUNDLE_SCHEMA = 1
@@ -80,14 +83,31 @@ def export_bundle(ctx: Context, ledger: Ledger, system: str, out: Path) -> dict[
     return index
 
 
-def _safe_members(tar: tarfile.TarFile, name: str) -> list[tarfile.TarInfo]:
+def _read_whole(name: str) -> bool:
+    """The bundle's JSON files that merge reads into memory (the rest it only hashes)."""
+    return name == INDEX or name.endswith("/" + RECORD_FILE) or (name.startswith(PROBES + "/") and name.endswith(".json"))
+
+
+def _safe_members(tar: tarfile.TarFile, name: str, dest: Path) -> list[tarfile.TarInfo]:
+    """Every member, vetted before anything is written: paths inside `dest`, regular files
+    and folders only, and no more entries or bytes than UnpackBudget allows (a bundle's
+    records may hold gigabytes, but a few megabytes of gzip can unpack to terabytes)."""
     members = []
-    for member in tar.getmembers():
+    budget = UnpackBudget(dest)
+    for member in tar:  # one at a time: a bundle of millions of entries is refused on the way
         parts = Path(member.name).parts
         if member.name.startswith("/") or ".." in parts:
             raise UsageError(f"{name}: unsafe path {member.name!r} in bundle")
         if not (member.isfile() or member.isdir()):
             raise UsageError(f"{name}: {member.name!r} is not a regular file (links are refused)")
+        if member.isfile() and _read_whole(member.name) and member.size > FILE_SIZE_LIMIT_BYTES:
+            raise UsageError(f"{name}: {member.name} is {size_text(member.size)}; `export` writes it in kilobytes",
+                             hint="make bundles with `mlperf-ops export`")
+        try:
+            budget.admit(member)
+        except UnpackRefused as error:
+            raise UsageError(f"{name} is not unpacked: it {error}", hint="free space there, or point TMPDIR at a "
+                             "larger disk; a bundle holds one system's run records") from None
         members.append(member)
     return members
 
@@ -103,7 +123,7 @@ def merge_bundles(ledger: Ledger, bundles: list[Path], *, submitter: str | None 
                 root = Path(tmp)
                 try:
                     with tarfile.open(bundle, "r:gz") as tar:
-                        tar.extractall(root, members=_safe_members(tar, str(bundle)), filter="data")
+                        tar.extractall(root, members=_safe_members(tar, str(bundle), root), filter="data")
                 except (tarfile.TarError, OSError, EOFError) as error:
                     raise UsageError(f"{bundle} is not a readable bundle: {error}") from None
                 try:

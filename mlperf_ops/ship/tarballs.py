@@ -10,7 +10,7 @@ import shutil
 import string
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -55,19 +55,59 @@ def verify_sha256_sidecar(tarball: Path) -> str:
     return digest
 
 
+# An archive of more entries than this is refused as it is read: the largest published
+# submitter seen holds 17,699 (GATEOverflow, open, v5.1), and each entry costs tarfile
+# about a kilobyte of memory and the disk an inode.
+MAX_MEMBERS = 200_000
+# What unpacking leaves free on its disk, at least: a bundle of run records may hold
+# gigabytes (untruncated accuracy logs), and few megabytes of gzip unpack to terabytes.
+DISK_RESERVE_BYTES = 1024 ** 3
+
+
+class UnpackRefused(Exception):
+    """An archive that is not unpacked, and why ("holds ...", for a message)."""
+
+
+class UnpackBudget:
+    """Counts an archive's entries and bytes as they are met, and refuses the one that
+    would pass MAX_MEMBERS or fill the disk of `dest` (DISK_RESERVE_BYTES kept free),
+    before its bytes are written."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self.room = shutil.disk_usage(dest).free - DISK_RESERVE_BYTES
+        self.members = 0
+        self.size = 0
+
+    def admit(self, member: tarfile.TarInfo) -> None:
+        self.members += 1
+        if self.members > MAX_MEMBERS:
+            raise UnpackRefused(f"holds more than {MAX_MEMBERS:,} entries")
+        if member.isreg():
+            self.size += member.size
+            if self.size > self.room:
+                raise UnpackRefused(f"unpacks to more than the {size_text(max(self.room, 0))} that {self.dest} "
+                                    f"can take and keep {size_text(DISK_RESERVE_BYTES)} free "
+                                    f"(at {member.name}, {size_text(self.size)} so far)")
+
+
 class _Oversized(Exception):
     def __init__(self, member: tarfile.TarInfo) -> None:
         self.member = member
 
 
-def _within_limit(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-    """tarfile's "data" filter (no links out, no devices, no escapes), and no member over
-    the portal's limit: a few megabytes of gzip unpack to terabytes of zeros, so the
-    unpacking stops at the first such member, before its bytes."""
-    kept = tarfile.data_filter(member, dest)
-    if kept is not None and kept.isreg() and kept.size > FILE_SIZE_LIMIT_BYTES:
-        raise _Oversized(kept)
-    return kept
+def _within_limit(budget: UnpackBudget) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None]:
+    """tarfile's "data" filter (no links out, no devices, no escapes), no member over the
+    portal's limit, and `budget`: a few megabytes of gzip unpack to terabytes of zeros, so
+    the unpacking stops at the first such member, before its bytes."""
+    def admit(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        kept = tarfile.data_filter(member, dest)
+        if kept is not None and kept.isreg() and kept.size > FILE_SIZE_LIMIT_BYTES:
+            raise _Oversized(kept)
+        if kept is not None:
+            budget.admit(kept)
+        return kept
+    return admit
 
 
 @contextmanager
@@ -78,10 +118,13 @@ def unpacked(tarball: Path) -> Iterator[Path]:
     try:
         try:
             with tarfile.open(tarball, "r:*") as archive:
-                archive.extractall(workdir, filter=_within_limit)
+                archive.extractall(workdir, filter=_within_limit(UnpackBudget(workdir)))
         except _Oversized as error:
             raise UsageError(f"{tarball.name} holds {error.member.name}, {size_text(error.member.size)}: "
                              "the portal refuses it", hint="remove it from the tree and pack again") from None
+        except UnpackRefused as error:
+            raise UsageError(f"{tarball.name} is not unpacked: it {error}",
+                             hint="check the tree it was packed from, or pack it with `mlperf-ops pack`") from None
         except (tarfile.TarError, OSError, EOFError) as error:
             raise UsageError(f"cannot unpack {tarball.name}: {error}",
                              hint="use the .tar.gz written by `mlperf-ops pack`") from None
