@@ -73,9 +73,12 @@ def _small_disk(monkeypatch: pytest.MonkeyPatch, free_bytes: int) -> None:
     monkeypatch.setattr(tarballs.shutil, "disk_usage", lambda path: SimpleNamespace(free=free_bytes))
 
 
-def _leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("mlperf-ops-merge-*")} | \
-        {p.name for p in Path(tempfile.gettempdir()).glob("mlperf-ops-unpacked-*")}
+def _scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where merge and unpacked make their temporary folders, for this test alone."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch
 
 
 def test_a_bundle_that_would_fill_the_disk_is_refused_and_nothing_is_imported(
@@ -84,13 +87,13 @@ def test_a_bundle_that_would_fill_the_disk_is_refused_and_nothing_is_imported(
     _record(source, "a" * 64, 300 * 1024 * 1024)  # 300 MB of zeros: a few hundred KB of gzip
     bundle = _export(source, "a" * 64, tmp_path / "a.tgz")
     assert bundle.stat().st_size < 2 * 1024 * 1024
-    before = _leftovers()
+    scratch = _scratch(tmp_path, monkeypatch)
     _small_disk(monkeypatch, tarballs.DISK_RESERVE_BYTES + 200 * 1024 * 1024)
     with pytest.raises(UsageError, match=r"is not unpacked: it unpacks to more than the 200\.0 MB") as caught:
         merge_bundles(target, [bundle])
     assert "mlperf_log_accuracy.json" in str(caught.value)
     assert target.done("a" * 64) is None
-    assert _leftovers() == before
+    assert not any(scratch.iterdir())  # nothing left behind
     monkeypatch.undo()  # the real disk has room: the same bundle merges (a bundle has no per-file limit)
     assert merge_bundles(target, [bundle]).imported == ["a" * 64]
 
@@ -141,12 +144,12 @@ def test_a_tarball_that_would_fill_the_disk_is_refused_before_it_unpacks(
     tarball = tmp_path / "t.tar.gz"
     with tarfile.open(tarball, "w:gz", compresslevel=1) as archive:
         archive.add(tmp_path / "closed", arcname="closed")
-    before = _leftovers()
+    scratch = _scratch(tmp_path, monkeypatch)
     _small_disk(monkeypatch, tarballs.DISK_RESERVE_BYTES + 1024 * 1024 * 1024)
     with pytest.raises(UsageError, match=r"t\.tar\.gz is not unpacked: it unpacks to more than the 1024\.0 MB"):
         with tarballs.unpacked(tarball):
             pass
-    assert _leftovers() == before
+    assert not any(scratch.iterdir())
     monkeypatch.undo()
     monkeypatch.setattr(tarballs, "MAX_MEMBERS", 10)
     with pytest.raises(UsageError, match="holds more than 10 entries"):

@@ -85,6 +85,8 @@ def prepare_decoders() -> None:
     inherits them instead of importing msgspec again (7-15 ms in every process)."""
     global _decoders
     _decoders = _decoders or _Decoders()
+
+
 _BODY = itemgetter(slice(len(MLLOG_PREFIX), None))
 
 

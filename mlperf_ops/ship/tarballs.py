@@ -60,7 +60,7 @@ def verify_sha256_sidecar(tarball: Path) -> str:
 # about a kilobyte of memory and the disk an inode.
 MAX_MEMBERS = 200_000
 # What unpacking leaves free on its disk, at least: a bundle of run records may hold
-# gigabytes (untruncated accuracy logs), and few megabytes of gzip unpack to terabytes.
+# gigabytes (untruncated accuracy logs), and a few megabytes of gzip unpack to terabytes.
 DISK_RESERVE_BYTES = 1024 ** 3
 
 
