@@ -27,8 +27,7 @@ from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.ship import bundle as bundle_module
 from mlperf_ops.ship import tarballs
 from mlperf_ops.ship.bundle import INDEX, merge_bundles
-from mlperf_ops.state.layout import RECORD_FILE
-from mlperf_ops.state.ledger import Ledger
+from mlperf_ops.state.ledger import RECORD_FILE, Ledger
 from tests.support.records import run_record
 
 TERABYTE = 1024 ** 4

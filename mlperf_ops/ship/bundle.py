@@ -23,7 +23,6 @@ from mlperf_ops.core.errors import CheckFailed, UsageError
 from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, size_text
 from mlperf_ops.ship.tarballs import UnpackBudget, UnpackRefused
-from mlperf_ops.state.layout import RECORD_FILE
 from mlperf_ops.state.ledger import Ledger, record_file
 
 BUNDLE_SCHEMA = 1
@@ -85,7 +84,8 @@ def export_bundle(ctx: Context, ledger: Ledger, system: str, out: Path) -> dict[
 
 def _read_whole(name: str) -> bool:
     """The bundle's JSON files that merge reads into memory (the rest it only hashes)."""
-    return name == INDEX or name.endswith("/" + RECORD_FILE) or (name.startswith(PROBES + "/") and name.endswith(".json"))
+    is_record = record_file(Path(name).parent).as_posix() == name
+    return name == INDEX or is_record or (name.startswith(PROBES + "/") and name.endswith(".json"))
 
 
 def _safe_members(tar: tarfile.TarFile, name: str, dest: Path) -> list[tarfile.TarInfo]:
