@@ -19,6 +19,14 @@ open/) holding one or more submitters as a results repository publishes them (fo
 closed/HPE of mlcommons/inference_results_v6.0, 86 results), its round from
 MLPERF_RESULTS_ROUND or else from a `vX.Y` in its path. Nothing of it enters this project.
 
+With MLPERF_RESULTS_SURVEY naming a whole results repository (closed/ and open/ of every
+submitter of a round, e.g. a checkout of mlcommons/inference_results_v6.0; its round as
+above), each submitter's tree is checked alone by both checkers, three times each,
+alternating: a table of official seconds / ours per tree, how many trees agree result by
+result, and dist/check_survey.json. Each tree is a hard-linked copy in a temporary folder
+(a plain copy where links cannot be made). The bar is a figure's, not the survey's: its
+spread is across trees, not noise, so it is reported and never judged.
+
 The official side needs MLPERF_INFERENCE_CHECKOUT (a mlcommons/inference checkout, outside
 this project); without it the bench says so and times only our side.
 
@@ -172,6 +180,66 @@ def measure(name: str, label: str, tree: Path, round_name: str, checkout: Path |
                    HERE.parent) else label}))
 
 
+SURVEY_ENV = "MLPERF_RESULTS_SURVEY"
+SURVEY_RUNS = 3
+
+
+def submitter_trees(repository: Path, work: Path) -> list[tuple[str, Path]]:
+    """("<division>/<submitter>", a tree holding that submitter alone) for each submitter."""
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system, or no hard links there
+            shutil.copy2(src, dst)
+
+    trees = []
+    for division in ("closed", "open", "network"):
+        for submitter in sorted(p for p in (repository / division).glob("*") if p.is_dir() and not p.is_symlink()):
+            root = work / "survey" / f"{division}-{submitter.name}"
+            shutil.copytree(submitter, root / division / submitter.name, symlinks=True, copy_function=link_or_copy)
+            trees.append((f"{division}/{submitter.name}", root))
+    return trees
+
+
+def survey(repository: Path, round_name: str, checkout: Path, work: Path) -> None:
+    """Every submitter of a round, alone: official seconds / ours, and whether they agree."""
+    rows: list[dict[str, object]] = []
+    ratios: list[float] = []
+    for name, tree in submitter_trees(repository, work):
+        csv = work / "survey.csv"
+        ours_s, official_s = [], []
+        ours: dict[str, bool] = {}
+        official: dict[str, bool] = {}
+        try:
+            for _ in range(SURVEY_RUNS):
+                official_s.append(timed(lambda: official.update(run_official(checkout, tree, round_name, csv))))
+                ours_s.append(timed(lambda: ours.update(run_ours(tree, round_name))))
+        except SystemExit as crashed:  # a crash has no time to compare (a snapshot missing files, say)
+            why = str(crashed).strip().splitlines()[-1][:160]
+            rows.append({"tree": name, "skipped": why})
+            print(f"  {name:44} skipped: {why}", flush=True)
+            continue
+        differ = sorted(k for k in set(ours) | set(official) if k != WHOLE_TREE and ours.get(k) != official.get(k))
+        t_official, t_ours = sorted(official_s)[SURVEY_RUNS // 2], sorted(ours_s)[SURVEY_RUNS // 2]
+        ratio = round(t_official / t_ours, 2)
+        ratios.append(ratio)
+        rows.append({"tree": name, "results": len(ours) - 1, "official_s": round(t_official, 3),
+                     "ours_s": round(t_ours, 3), "ratio": ratio, "verdicts_differ": differ})
+        print(f"  {name:44} {len(ours) - 1:4} results  official {t_official:6.3f} s  ours {t_ours:6.3f} s  "
+              f"{ratio:5.2f}x{'  differ: ' + ', '.join(differ[:3]) if differ else ''}", flush=True)
+    ratios.sort()
+    summary = {"round": round_name, "trees": len(ratios), "skipped": len(rows) - len(ratios), "ours_faster": sum(r > 1 for r in ratios),
+               "at_least_bar": sum(r >= BAR for r in ratios), "median_ratio": ratios[len(ratios) // 2] if ratios else None,
+               "trees_that_differ": sum(bool(r.get("verdicts_differ")) for r in rows), "rows": rows}
+    print(f"survey of {repository} ({round_name}): ours is faster on {summary['ours_faster']} of {len(ratios)} "
+          f"submitter trees, at least {BAR:g}x on {summary['at_least_bar']}, median {summary['median_ratio']}x; "
+          f"verdicts differ on {summary['trees_that_differ']} tree(s); {len(rows) - len(ratios)} skipped", flush=True)
+    out = HERE.parent / "dist" / "check_survey.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"  written to {out}", flush=True)
+
+
 def byte_compile_official(checkout: Path) -> None:
     """Both sides start from byte-compiled modules: make bench compiles ours (bench/run.py),
     and where PYTHONDONTWRITEBYTECODE is set the official checker would otherwise compile
@@ -201,6 +269,16 @@ def main() -> None:
             print(f"{RESULTS_TREE_ENV} is not set: no whole published tree is timed", flush=True)
         else:
             measure("check_vs_official_published", f"a published tree ({published[0]})", published[0], published[1], checkout, work)
+        raw_survey = os.environ.get(SURVEY_ENV)
+        if raw_survey and checkout is not None:
+            repository = Path(raw_survey).resolve()
+            found = re.search(r"v\d+\.\d+", str(repository))
+            round_name = os.environ.get(RESULTS_ROUND_ENV) or (found.group(0) if found else "")
+            if not round_name:
+                raise SystemExit(f"{SURVEY_ENV}={raw_survey}: give its round in {RESULTS_ROUND_ENV}")
+            survey(repository, round_name, checkout, work)
+        elif raw_survey:
+            print(f"{SURVEY_ENV} is set but {CHECKOUT_ENV} is not: no survey without the official side", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
