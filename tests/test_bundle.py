@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
-from mlperf_ops.ship.bundle import INDEX, _verify, merge_bundles
+from mlperf_ops.ship.bundle import _verify, merge_bundles
 from mlperf_ops.core.errors import UsageError
-from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.state.ledger import RECORD_FILE, Ledger
-from tests.support.records import for_spec, run_record
+from tests.support.records import bundle_of, for_spec, run_record
 
 
 def _record(ledger: Ledger, key: str, run_id: str, payload: str) -> None:
@@ -22,28 +20,12 @@ def _record(ledger: Ledger, key: str, run_id: str, payload: str) -> None:
     ledger.commit(attempt, run_record(reason="", finished_unix=time.time()))
 
 
-def _bundle(ledger: Ledger, keys: list[str], out: Path, submitter: str = "Org") -> Path:
-    index = {"bundle_schema": 1, "submitter": submitter, "system": "s",
-             "records": {k: {"run_id": f"s/{k[:4]}", "record_sha256": file_sha256(ledger.records_dir / k / RECORD_FILE)}
-                         for k in keys}}
-    with tarfile.open(out, "w:gz") as tar:
-        data = json.dumps(index).encode()
-        info = tarfile.TarInfo(INDEX)
-        info.size = len(data)
-        import io
-
-        tar.addfile(info, io.BytesIO(data))
-        for key in keys:
-            tar.add(ledger.records_dir / key, arcname=f"records/{key}")
-    return out
-
-
 def test_two_machines_merge_into_one_ledger(tmp_path: Path) -> None:
     a, b, merged = Ledger(tmp_path / "a"), Ledger(tmp_path / "b"), Ledger(tmp_path / "m")
     _record(a, "a" * 64, "sysA/x", "A")
     _record(b, "b" * 64, "sysB/x", "B")
-    result = merge_bundles(merged, [_bundle(a, ["a" * 64], tmp_path / "a.tgz"),
-                                    _bundle(b, ["b" * 64], tmp_path / "b.tgz")])
+    result = merge_bundles(merged, [bundle_of(a, ["a" * 64], tmp_path / "a.tgz"),
+                                    bundle_of(b, ["b" * 64], tmp_path / "b.tgz")])
     assert sorted(result.imported) == ["a" * 64, "b" * 64]
     for key in ("a" * 64, "b" * 64):
         record = merged.done(key)
@@ -57,7 +39,7 @@ def test_conflicting_record_is_refused_and_the_ledger_keeps_its_own(tmp_path: Pa
     _record(a, "c" * 64, "s/x", "first")
     _record(b, "c" * 64, "s/x", "different bytes")
     with pytest.raises(UsageError, match="conflict"):
-        merge_bundles(a, [_bundle(b, ["c" * 64], tmp_path / "b.tgz")])
+        merge_bundles(a, [bundle_of(b, ["c" * 64], tmp_path / "b.tgz")])
     record = a.done("c" * 64)
     assert record is not None
     assert (record.output_dir / "mlperf_log_summary.txt").read_text() == "first"
@@ -68,7 +50,7 @@ def test_tampered_bundle_imports_nothing(tmp_path: Path) -> None:
     _record(a, "d" * 64, "s/x", "good")
     _record(a, "e" * 64, "s/y", "good too")
     (a.records_dir / ("e" * 64) / "output" / "mlperf_log_summary.txt").write_text("tampered after the fact")
-    bundle = _bundle(a, ["d" * 64, "e" * 64], tmp_path / "a.tgz")
+    bundle = bundle_of(a, ["d" * 64, "e" * 64], tmp_path / "a.tgz")
     with pytest.raises(UsageError, match="failed verification"):
         merge_bundles(target, [bundle])
     assert target.done("d" * 64) is None  # nothing from a bad bundle, not even its good records
@@ -90,7 +72,7 @@ def test_other_submitters_bundle_is_refused(tmp_path: Path) -> None:
     a = Ledger(tmp_path / "a")
     _record(a, "f" * 64, "s/x", "x")
     with pytest.raises(UsageError, match="belongs to submitter"):
-        merge_bundles(Ledger(tmp_path / "t"), [_bundle(a, ["f" * 64], tmp_path / "a.tgz", "Other")],
+        merge_bundles(Ledger(tmp_path / "t"), [bundle_of(a, ["f" * 64], tmp_path / "a.tgz", "Other")],
                       submitter="Org")
 
 

@@ -233,26 +233,6 @@ def test_every_letter_s_case_partner_is_a_spelling_of_the_aws_needle() -> None:
         assert partners == {letter, letter.upper()}, letter
 
 
-class _ShortReads:
-    """A file that gives at most `step` bytes a call (as a network file system may)."""
-
-    def __init__(self, data: bytes, step: int) -> None:
-        self.data, self.step, self.calls = data, step, 0
-
-    def read(self, n: int) -> bytes:
-        self.calls += 1
-        part, self.data = self.data[:min(n, self.step)], self.data[min(n, self.step):]
-        return part
-
-
-def test_a_file_read_in_short_pieces_is_read_whole() -> None:
-    handle = _ShortReads(b"0123456789" * 10, step=7)
-    assert secretscan._read_up_to(handle, 101, stop_at=100) == b"0123456789" * 10
-    handle = _ShortReads(b"abc", step=100)
-    assert secretscan._read_up_to(handle, 4, stop_at=3) == b"abc" and handle.calls == 1  # its size: no call for the end
-    assert secretscan._read_up_to(_ShortReads(b"x" * 50, step=8), 20) == b"x" * 20  # never beyond `want`
-
-
 def test_a_file_that_grew_since_its_size_was_taken_is_read_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     token = TOKENS["an npm token"].encode()
     path = tmp_path / "log.txt"

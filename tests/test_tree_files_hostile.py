@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, FileTooLarge, NotAFile, read_tree_file
+from mlperf_ops.core.tree_files import FILE_SIZE_LIMIT_BYTES, FileTooLarge, NotAFile, read_to_end, read_tree_file
 from tests.support.measured import run_measured
 
 REAL = Path(__file__).parent / "data" / "real_trees" / "gateoverflow_v6.0"
@@ -53,6 +53,27 @@ def _run(*args: str, cwd: Path) -> tuple[int, str, str, float]:
     result, usage = run_measured(args, cwd / "usage.json", cwd=cwd, env={**os.environ, "MLPERF_OPS_STATE": str(cwd / "state")})
     assert usage, f"mlperf-ops {' '.join(args)} did not finish normally: {result.stderr[-2000:]}"
     return result.returncode, result.stdout, result.stderr, usage["maxrss_mb"]
+
+
+class _ShortReads:
+    """A file that gives at most `step` bytes a call (as a network file system may)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.calls = data, step, 0
+
+    def read(self, n: int) -> bytes:
+        self.calls += 1
+        part, self.data = self.data[:min(n, self.step)], self.data[min(n, self.step):]
+        return part
+
+
+def test_a_file_read_in_short_pieces_is_read_whole() -> None:
+    # the one read loop of read_tree_file and the secret scan (secretscan.scan_file)
+    handle = _ShortReads(b"0123456789" * 10, step=7)
+    assert read_to_end(handle.read, 100, 10**6) == b"0123456789" * 10
+    handle = _ShortReads(b"abc", step=100)
+    assert read_to_end(handle.read, 3, 10**6) == b"abc" and handle.calls == 1  # its size: no call for the end
+    assert read_to_end(_ShortReads(b"x" * 50, step=8).read, 50, 20) == b"x" * 21  # never beyond `limit` and one
 
 
 def test_read_tree_file_refuses_what_it_must_not_read(tmp_path: Path) -> None:

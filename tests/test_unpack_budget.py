@@ -9,8 +9,6 @@ limit; what it cannot do is fill the disk the ledger lives on.
 from __future__ import annotations
 
 import gzip
-import io
-import json
 import os
 import subprocess
 import sys
@@ -23,12 +21,11 @@ from types import SimpleNamespace
 import pytest
 
 from mlperf_ops.core.errors import UsageError
-from mlperf_ops.core.hashing import file_sha256
 from mlperf_ops.ship import bundle as bundle_module
 from mlperf_ops.ship import tarballs
 from mlperf_ops.ship.bundle import INDEX, merge_bundles
 from mlperf_ops.state.ledger import RECORD_FILE, Ledger
-from tests.support.records import run_record
+from tests.support.records import bundle_of, run_record
 
 TERABYTE = 1024 ** 4
 
@@ -43,19 +40,6 @@ def _record(ledger: Ledger, key: str, payload: bytes | int) -> None:
     else:
         out.write_bytes(payload)
     ledger.commit(attempt, run_record(reason="", finished_unix=time.time()))
-
-
-def _export(ledger: Ledger, key: str, out: Path) -> Path:
-    """The bundle `export` writes, of one record (its index and the record's folder)."""
-    index = {"bundle_schema": 1, "submitter": "Org", "system": "s",
-             "records": {key: {"run_id": f"s/{key[:4]}", "record_sha256": file_sha256(ledger.records_dir / key / RECORD_FILE)}}}
-    with tarfile.open(out, "w:gz", compresslevel=1) as tar:
-        data = json.dumps(index).encode()
-        info = tarfile.TarInfo(INDEX)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-        tar.add(ledger.records_dir / key, arcname=f"records/{key}")
-    return out
 
 
 def _claiming(out: Path, name: str, size: int) -> Path:
@@ -84,7 +68,7 @@ def test_a_bundle_that_would_fill_the_disk_is_refused_and_nothing_is_imported(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source, target = Ledger(tmp_path / "a"), Ledger(tmp_path / "t")
     _record(source, "a" * 64, 300 * 1024 * 1024)  # 300 MB of zeros: a few hundred KB of gzip
-    bundle = _export(source, "a" * 64, tmp_path / "a.tgz")
+    bundle = bundle_of(source, ["a" * 64], tmp_path / "a.tgz", compresslevel=1)
     assert bundle.stat().st_size < 2 * 1024 * 1024
     scratch = _scratch(tmp_path, monkeypatch)
     _small_disk(monkeypatch, tarballs.DISK_RESERVE_BYTES + 200 * 1024 * 1024)
@@ -100,7 +84,7 @@ def test_a_bundle_that_would_fill_the_disk_is_refused_and_nothing_is_imported(
 def test_a_bundle_of_too_many_entries_is_refused_as_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = Ledger(tmp_path / "a")
     _record(source, "b" * 64, b"x")
-    bundle = _export(source, "b" * 64, tmp_path / "b.tgz")
+    bundle = bundle_of(source, ["b" * 64], tmp_path / "b.tgz", compresslevel=1)
     with tarfile.open(bundle) as tar:
         entries = len(tar.getmembers())
     monkeypatch.setattr(tarballs, "MAX_MEMBERS", entries - 1)

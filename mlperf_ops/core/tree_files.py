@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 # FILE_SIZE_LIMIT_MB * MB_TO_BYTES of the official checker's older version: the portal's limit
@@ -47,18 +49,32 @@ def read_tree_file(path: Path | str, limit: int = FILE_SIZE_LIMIT_BYTES) -> byte
             raise NotAFile(errno.EINVAL, "not a regular file", str(path))
         if info.st_size > limit:
             raise FileTooLarge(errno.EFBIG, size_text(info.st_size), str(path))
-        # one read of the size fstat gave and one byte more (to see the end), then on
-        # until a read returns nothing (a file that grew, a short read), never past `limit`
-        chunks = [os.read(fd, info.st_size + 1)]
-        total = len(chunks[0])
-        while chunks[-1] and total <= limit:
-            chunks.append(os.read(fd, min(1 << 20, limit + 1 - total)))
-            total += len(chunks[-1])
-        if total > limit:
-            raise FileTooLarge(errno.EFBIG, f"it grew while read: {size_text(total)}", str(path))
-        return chunks[0] if len(chunks) <= 2 else b"".join(chunks)
+        data = read_to_end(partial(os.read, fd), info.st_size, limit)
+        if len(data) > limit:
+            raise FileTooLarge(errno.EFBIG, f"it grew while read: {size_text(len(data))}", str(path))
+        return data
     finally:
         os.close(fd)
+
+
+def read_to_end(read: Callable[[int], bytes], size: int, limit: int) -> bytes:
+    """What `read` (a file's os.read) gives up to the file's end, never more than `limit`
+    bytes and one (that one says the file passed `limit`); `size`: what fstat said.
+
+    One call when the file still has that size: asked for one byte more, it comes back
+    short, which is the end (thousands of files a tree: a second call that reads nothing
+    was a fifth of the secret scan). More calls when it grew since, or when a read came
+    back short (a network file system may), until one returns nothing.
+    """
+    first = read(min(size, limit) + 1)
+    if len(first) == size:
+        return first
+    chunks = [first]
+    total = len(first)
+    while chunks[-1] and total <= limit:
+        chunks.append(read(min(1 << 20, limit + 1 - total)))
+        total += len(chunks[-1])
+    return first if len(chunks) == 1 else b"".join(chunks)
 
 
 def read_tree_text(path: Path | str, errors: str = "strict", limit: int = FILE_SIZE_LIMIT_BYTES) -> str:

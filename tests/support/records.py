@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlperf_ops.core.hashing import file_sha256
+from mlperf_ops.ship.bundle import INDEX
+from mlperf_ops.state.ledger import RECORD_FILE, Ledger
 from mlperf_ops.state.record import RetryCounts, RunRecord, RunSummary
 
 
@@ -51,3 +56,18 @@ def records_on_disk(state: Path, key: Callable[[dict[str, Any]], str]) -> dict[s
 def run_label(record: dict[str, Any]) -> str:
     """`performance`, `accuracy` or the audit's name: the last part of a run's id."""
     return str(record["audit_test"] or record["mode"])
+
+
+def bundle_of(ledger: Ledger, keys: list[str], out: Path, submitter: str = "Org", compresslevel: int = 9) -> Path:
+    """The bundle `export` writes of these records of `ledger`: its index and each record's folder."""
+    index = {"bundle_schema": 1, "submitter": submitter, "system": "s",
+             "records": {k: {"run_id": f"s/{k[:4]}", "record_sha256": file_sha256(ledger.records_dir / k / RECORD_FILE)}
+                         for k in keys}}
+    with tarfile.open(out, "w:gz", compresslevel=compresslevel) as tar:
+        data = json.dumps(index).encode()
+        info = tarfile.TarInfo(INDEX)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        for key in keys:
+            tar.add(ledger.records_dir / key, arcname=f"records/{key}")
+    return out
