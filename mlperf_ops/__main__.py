@@ -1,3 +1,3 @@
-from mlperf_ops.cli import main
+from mlperf_ops.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -12,6 +12,7 @@ a one-line tip and the documented exit code — never a traceback for bad input.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -138,5 +139,19 @@ def main(argv: list[str] | None = None) -> int:
     return int(result or 0)
 
 
+def run() -> int:
+    """The `mlperf-ops` program: main(), then a quick exit.
+
+    Before the interpreter exits it collects garbage one last time, across every object
+    the command made: 10-15 ms on a `check` of a tree (3 ms of it left after this), a
+    tenth of a small tree's whole check. gc.freeze() leaves those objects out of that
+    collection; the rest of the exit (atexit, flushing, closing) is unchanged. Not in
+    main(), which tests call many times in one process.
+    """
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
