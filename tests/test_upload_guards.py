@@ -197,3 +197,28 @@ def test_inspect_tarball_rejects_non_tars_and_several_submitters(tmp_path: Path)
     with pytest.raises(UsageError) as caught:
         inspect_tarball(mixed)
     assert "several submitters" in caught.value.message
+
+
+def test_a_tarball_of_more_entries_than_unpacking_takes_is_refused_before_any_call(
+    tmp_path: Path, portal: DevPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its names are not all read (a tarball of millions of empty entries made a list of
+    millions): the count stops at the limit that unpacking for the check would refuse too."""
+    import io
+    import tarfile
+
+    from mlperf_ops.ship import upload
+
+    entries = 40
+    many = tmp_path / "many.tar"
+    with tarfile.open(many, "w") as archive:
+        for n in range(entries):
+            info = tarfile.TarInfo(f"closed/{SUBMITTER}/results/f{n}.txt")
+            archive.addfile(info, io.BytesIO(b""))
+    monkeypatch.setattr(upload, "MAX_MEMBERS", entries)
+    assert inspect_tarball(many).submitter == SUBMITTER
+    monkeypatch.setattr(upload, "MAX_MEMBERS", entries - 1)
+    with pytest.raises(UsageError) as caught:
+        _go(tmp_path, portal, many)
+    assert f"more than {entries - 1:,} entries" in caught.value.message and caught.value.exit_code == 2
+    assert portal.calls == {} and portal.uploads == {}
