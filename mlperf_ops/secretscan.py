@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from functools import cache, partial
 from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
+
+from msgspec import Struct
 
 from mlperf_ops.core.tree_files import read_to_end
 from mlperf_ops.core.walk import entries_under
@@ -77,8 +78,7 @@ _CREDENTIAL_KEY = re.compile(
 HINT = "remove it; pass secrets through environment variables or CI secrets (e.g. MLPERF_SUBMITTER_ID)"
 
 
-@dataclass(frozen=True)
-class Leak:
+class Leak(Struct, frozen=True):
     """A secret-looking span of some text: where it is and what it looks like (no value)."""
 
     what: str

@@ -17,9 +17,10 @@ nothing and is no hash line, so the reading is the same.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Sequence
+
+from msgspec import Struct
 
 from mlperf_ops.core.loadgen_log import log_lines
 from mlperf_ops.rules import AccuracyTarget
@@ -27,8 +28,7 @@ from mlperf_ops.rules import AccuracyTarget
 _HASH = re.compile(r"^hash=([\w\d]+)$")  # the official pattern: `$` allows the line's own break
 
 
-@dataclass(frozen=True)
-class AccuracyReading:
+class AccuracyReading(Struct, frozen=True):
     # per target (in the order given): the texts its pattern captured, in file order, up
     # to the line where the reading stops
     values: tuple[tuple[str, ...], ...]

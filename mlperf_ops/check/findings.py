@@ -7,8 +7,9 @@ meaning: scripts and CI filters rely on them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from msgspec import Struct, field, to_builtins
 
 Severity = Literal["error", "warning", "info"]
 
@@ -151,15 +152,14 @@ def rule_table() -> list[tuple[str, str, str]]:
     return [(rid, sev, summary) for rid, (sev, summary) in sorted(RULES.items())]
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Struct, frozen=True):
     rule_id: str
     severity: Severity
     path: str  # relative to the checked root, "/"-separated; "" is the root
     message: str
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return to_builtins(self)  # type: ignore[no-any-return]
 
 
 def finding(rule_id: str, path: str, message: str, severity: Severity | None = None) -> Finding:
@@ -168,8 +168,7 @@ def finding(rule_id: str, path: str, message: str, severity: Severity | None = N
     return Finding(rule_id=rule_id, severity=severity or default, path=path, message=message)
 
 
-@dataclass
-class ResultRow:
+class ResultRow(Struct):
     division: str
     submitter: str
     system: str
@@ -196,11 +195,10 @@ class ResultRow:
     reasons: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_builtins(self)  # type: ignore[no-any-return]
 
 
-@dataclass
-class CheckReport:
+class CheckReport(Struct):
     root: str
     round: str
     smoke: bool

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+
+from msgspec import Struct, field
 
 from mlperf_ops import secretscan
 from mlperf_ops.check.findings import Finding, finding
@@ -51,8 +52,7 @@ def secret_findings(where: str, leaks: list[secretscan.Leak]) -> list[Finding]:
             for leak in leaks[:5]]
 
 
-@dataclass
-class TreeWalk:
+class TreeWalk(Struct):
     """What the walk found, before the secret scan: its findings, and each regular file to
     scan as (where in `findings` its findings go, path, path in the tree, size)."""
 

@@ -9,8 +9,9 @@ scenario. What differs per benchmark is the round's rules data (`result_keys`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from mlperf_ops.rules import Rules
 
@@ -38,8 +39,7 @@ MULTISTREAM_SAMPLES = 8
 _CANONICAL = {s.lower(): s for s in SCENARIO_UNITS}
 
 
-@dataclass(frozen=True)
-class OfficialValue:
+class OfficialValue(Struct, frozen=True):
     value: float | None
     unit: str
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import errno
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from mlperf_ops.check.findings import Finding, Severity, finding
 from mlperf_ops.check.hygiene import rel, secret_findings
@@ -63,8 +64,7 @@ RUN_OPTIONAL = (*COMPLIANCE_RUN_OPTIONAL, "spl.txt")
 LOADGEN_ERROR_PREFIX = "error_"
 
 
-@dataclass
-class ScenarioCtx:
+class ScenarioCtx(Struct):
     root: Path
     path: Path
     rules: Rules
@@ -108,8 +108,7 @@ class ScenarioCtx:
         return self.rules.layout.compliance_dir(self.path)
 
 
-@dataclass
-class ScenarioOutcome:
+class ScenarioOutcome(Struct):
     validity: str | None = None
     metric: str | None = None
     value: float | None = None

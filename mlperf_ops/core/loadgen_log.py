@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import AbstractSet, Any, Callable, Optional, Sequence
 
+from msgspec import Struct, field
+
 MLLOG_PREFIX = ":::MLLOG"
 
 
-@dataclass
-class DetailLog:
+class DetailLog(Struct):
     """Parsed `mlperf_log_detail.txt`.
 
     The official checker's parser stops (and refuses the tree) at `malformed_lines`: a first
@@ -260,8 +260,7 @@ def parse_detail(path: Path) -> DetailLog:
     return parse_detail_bytes(path.read_bytes())
 
 
-@dataclass
-class SummaryLog:
+class SummaryLog(Struct):
     """Parsed `mlperf_log_summary.txt`."""
 
     fields: dict[str, str] = field(default_factory=dict)

@@ -8,13 +8,13 @@ the command. This walks from a stack instead; links are listed, never followed.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from msgspec import Struct
 
-@dataclass
-class Folder:
+
+class Folder(Struct):
     """One folder of a walk, as os.walk(topdown=True) gives it, with its entries' DirEntry."""
 
     path: str  # as os.scandir names it

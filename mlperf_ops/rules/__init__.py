@@ -10,10 +10,11 @@ seeds alone (`rounds_without_rules.yaml`), so a tree of one is named, not misjud
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field  # not dataclasses: made in C at import (docs/architecture.md)
 
 from mlperf_ops.core.errors import UsageError
 from mlperf_ops.rules.compiled import parsed
@@ -25,8 +26,7 @@ SYSTEM_TYPES = ("datacenter", "edge")
 _regex = cache(re.compile)  # re's own cache costs a lookup per call: per line of accuracy.txt
 
 
-@dataclass(frozen=True)
-class AccuracyTarget:
+class AccuracyTarget(Struct, frozen=True):
     metric: str  # e.g. "acc", "F1", "DICE", "ROUGE1"
     pattern: str  # regex with one group capturing the number in accuracy.txt
     target: float  # the absolute value a closed/network result must reach
@@ -54,8 +54,7 @@ class AccuracyTarget:
             return None
 
 
-@dataclass(frozen=True)
-class AuditTest:
+class AuditTest(Struct, frozen=True):
     """A compliance test: the settings of its official audit.config."""
 
     name: str  # "TEST01"
@@ -93,8 +92,7 @@ class AuditTest:
         ]
 
 
-@dataclass(frozen=True)
-class Benchmark:
+class Benchmark(Struct, frozen=True):
     name: str  # the checker's name: "resnet", "llama3.1-8b", ...
     loadgen_model: str  # LoadGen's model key for FromConfig: "resnet50", "llama3_1-8b", ...
     # closed/network: scenarios every system of that type must submit; keyed "datacenter",
@@ -150,8 +148,7 @@ class Benchmark:
         return self.loadgen_model
 
 
-@dataclass(frozen=True)
-class SystemDescriptionRules:
+class SystemDescriptionRules(Struct, frozen=True):
     """What `systems/<system>.json` must hold."""
 
     required_keys: tuple[str, ...]
@@ -165,8 +162,7 @@ class SystemDescriptionRules:
     source: str = ""
 
 
-@dataclass(frozen=True)
-class EndpointsRules:
+class EndpointsRules(Struct, frozen=True):
     """How a round reads a result of the MLCommons endpoints harness (no LoadGen logs): the
     files of its scenario folder, and where each LoadGen key the checks read is found in
     them (check/endpoints_log.py applies these tables)."""
@@ -190,8 +186,7 @@ class EndpointsRules:
 RESULTS_FOLDER = "results/{system}/{benchmark}/{scenario}"  # a result's folder, relative to its submitter's
 
 
-@dataclass(frozen=True)
-class ResultLayout:
+class ResultLayout(Struct, frozen=True):
     """Where a result's files are, relative to its submitter folder: `{system}`,
     `{benchmark}` and `{scenario}` stand for the folder names of its results/ path.
 
@@ -205,7 +200,17 @@ class ResultLayout:
     # first .json file, by name, whose name starts with the system's; check/measurements.py)
     measurements_json: str = "measurements.json"
     src: str = "src"
-    source: str = field(default="", compare=False)  # two rounds' same layout is the same layout
+    source: str = ""  # where the rules say so: not part of the layout (__eq__)
+
+    def _placement(self) -> tuple[str, str, str, str]:
+        return self.measurements, self.compliance, self.measurements_json, self.src
+
+    def __eq__(self, other: object) -> bool:
+        """Two rounds' same layout is the same layout, whatever each cites."""
+        return isinstance(other, ResultLayout) and self._placement() == other._placement()
+
+    def __hash__(self) -> int:
+        return hash(self._placement())
 
     def _dir(self, template: str, result_dir: Path) -> Path:
         # result_dir is <submitter>/results/<system>/<benchmark>/<scenario>
@@ -229,8 +234,7 @@ class ResultLayout:
         return frozenset(path.split("/", 1)[0] for path in (self.measurements, self.compliance, self.src))
 
 
-@dataclass(frozen=True)
-class Rules:
+class Rules(Struct, frozen=True):
     round: str
     source_repo: str
     source_commit: str
