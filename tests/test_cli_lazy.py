@@ -130,3 +130,17 @@ def test_what_the_program_prints_is_whole_after_the_quick_exit(tmp_path: Path) -
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+
+
+def test_what_check_loads_makes_no_dataclass_but_problem() -> None:
+    """Each dataclass costs ~0.5 ms as its module is imported (Python 3.11 compiles its
+    methods); the types a check loads are msgspec Structs (docs/architecture.md)."""
+    code = (
+        "import sys, dataclasses, click, mlperf_ops.cli as c; "
+        "c.cli.get_command(click.Context(c.cli), 'check'); "
+        "import mlperf_ops.check.runner, mlperf_ops.check.scenario, mlperf_ops.check.hygiene; "
+        "print(sorted(f'{n}.{k}' for n, m in list(sys.modules.items()) if n.startswith('mlperf_ops') "
+        "for k, v in vars(m).items() if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == n))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['mlperf_ops.core.errors.Problem']"
