@@ -19,6 +19,11 @@ from mlperf_ops.cli import VERBS
 HEAVY = ("jsonschema", "requests", "rich", "docker", "yaml", "mlperf_ops.manifest", "mlperf_ops.check")
 
 
+def _printed(code: str) -> str:
+    """What `python -c code` prints, in a fresh interpreter (nothing imported yet)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
 def test_verbs_table_matches_what_the_modules_register() -> None:
     registered: dict[str, str] = {}
     for info in pkgutil.iter_modules(cli_package.__path__):
@@ -34,8 +39,8 @@ def test_importing_the_cli_loads_no_heavy_module() -> None:
         "import sys, mlperf_ops.cli; "
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == ""
+    printed = _printed(code)
+    assert printed.strip() == ""
 
 
 def test_a_verb_loads_only_its_own_module() -> None:
@@ -44,8 +49,8 @@ def test_a_verb_loads_only_its_own_module() -> None:
         "c.cli.get_command(click.Context(c.cli), 'pack'); "
         "print(sorted(m for m in sys.modules if m.startswith('mlperf_ops.cli.cmd_')))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['mlperf_ops.cli.cmd_pack']"
+    printed = _printed(code)
+    assert printed.strip() == "['mlperf_ops.cli.cmd_pack']"
 
 
 def test_the_engine_module_loads_docker_only_when_used() -> None:
@@ -55,8 +60,8 @@ def test_the_engine_module_loads_docker_only_when_used() -> None:
         "e.docker.errors.NotFound; "
         "print(before, 'docker.api' in sys.modules)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True"]
+    printed = _printed(code)
+    assert printed.split() == ["False", "True"]
 
 
 def test_the_manifest_loads_no_checker() -> None:
@@ -64,8 +69,8 @@ def test_the_manifest_loads_no_checker() -> None:
     (measurements keys, system descriptions), not the checker behind them."""
     code = ("import sys, mlperf_ops.manifest, mlperf_ops.manifest.crosscheck; "
             "print(sorted(m for m in ('mlperf_ops.check.runner', 'mlperf_ops.check.scenario') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    printed = _printed(code)
+    assert printed.strip() == "[]"
 
 
 def test_the_check_package_names_what_it_loads_lazily() -> None:
@@ -99,8 +104,8 @@ def test_help_loads_no_verb_module() -> None:
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    c.main(['--help'])\n"
             f"print(sorted(m for m in sys.modules if m.startswith('mlperf_ops.cli.cmd_') or m in {HEAVY!r}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    printed = _printed(code)
+    assert printed.strip() == "[]"
 
 
 def test_the_program_is_run_which_freezes_what_main_made_before_the_exit() -> None:
@@ -117,8 +122,8 @@ def test_the_program_is_run_which_freezes_what_main_made_before_the_exit() -> No
         "before = gc.get_freeze_count(); main(['--version']); after_main = gc.get_freeze_count(); "
         "rc = run(); print(rc, before, after_main, gc.get_freeze_count() > after_main)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    rc, before, after_main, frozen = done.stdout.split()[-4:]
+    printed = _printed(code)
+    rc, before, after_main, frozen = printed.split()[-4:]
     assert (rc, before, after_main, frozen) == ("0", "0", "0", "True")
 
 
@@ -142,5 +147,5 @@ def test_what_check_loads_makes_no_dataclass_but_problem() -> None:
         "print(sorted(f'{n}.{k}' for n, m in list(sys.modules.items()) if n.startswith('mlperf_ops') "
         "for k, v in vars(m).items() if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == n))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['mlperf_ops.core.errors.Problem']"
+    printed = _printed(code)
+    assert printed.strip() == "['mlperf_ops.core.errors.Problem']"
