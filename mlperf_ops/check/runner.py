@@ -136,8 +136,8 @@ class _Walker:
         many = len(self.pending) >= PARALLEL_RESULTS
         if many:
             keep_freed_memory()
-            # what every result check loads on first use, loaded once before the fork:
-            # each child would import it again, on the critical path
+            # what every result check builds on first use, built once before the fork:
+            # each child would build it again, on the critical path
             prepare_decoders()
             secretscan.prepare_searcher()
         jobs: list[ScenarioCtx | Path] = [ctx for ctx, _, _ in self.pending]
