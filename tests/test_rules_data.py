@@ -341,3 +341,13 @@ def test_v61_seeds_are_what_the_pinned_loadgen_logs(tmp_path: Path) -> None:
     assert detail.seeds == rules.seeds
     assert str(detail.get("loadgen_version", "")).startswith(rules.loadgen_version + " ")
     assert detail.seeds != load_rules("v6.0").seeds
+
+
+def test_two_rounds_same_layout_is_the_same_layout_whatever_each_cites() -> None:
+    """seed_round leaves a round's layout findings out of a tree of another round only
+    when that round's layout differs: v6.0 and v6.1 place a result's files alike and cite
+    different tables, v5.1 places them apart."""
+    v51, v60, v61 = (load_rules(r).layout for r in ("v5.1", "v6.0", "v6.1"))
+    assert v60.source != v61.source
+    assert v60 == v61 and hash(v60) == hash(v61)
+    assert v51 != v60 and v51.apart and not v60.apart
