@@ -90,9 +90,10 @@ def _parts(name: str) -> list[str]:
 
 def _member_names(path: Path) -> list[list[str]]:
     """The first three parts of the member names, each once. Random access (`r:*`): a plain
-    tar's member data is skipped by seeking, a gzip one is decompressed once, in constant
-    memory. An archive of more than MAX_MEMBERS entries is refused here, as unpacking it
-    would be, before millions of names are read."""
+    tar's member data is skipped by seeking, a gzip one is decompressed once, in a fixed
+    buffer. tarfile keeps every header it has read (about a kilobyte each), so an archive
+    of more than MAX_MEMBERS entries is refused here, as unpacking it would be, before
+    millions of them are held."""
     names: dict[tuple[str, ...], None] = {}
     try:
         with tarfile.open(path, "r:*") as archive:
