@@ -22,6 +22,7 @@ from tests.support.upload_support import (
     passing_check,
     portal,  # noqa: F401  (fixture)
     sha256_of,
+    write_tar,
 )
 
 
@@ -185,15 +186,7 @@ def test_inspect_tarball_rejects_non_tars_and_several_submitters(tmp_path: Path)
     junk.write_bytes(b"not a tar")
     with pytest.raises(UsageError):
         inspect_tarball(junk)
-    import io
-    import tarfile
-
-    mixed = tmp_path / "mixed.tar"
-    with tarfile.open(mixed, "w") as archive:
-        for name in ("closed/acme/a.txt", "open/globex/b.txt"):
-            info = tarfile.TarInfo(name)
-            info.size = 1
-            archive.addfile(info, io.BytesIO(b"x"))
+    mixed = write_tar(tmp_path / "mixed.tar", {"closed/acme/a.txt": b"x", "open/globex/b.txt": b"x"})
     with pytest.raises(UsageError) as caught:
         inspect_tarball(mixed)
     assert "several submitters" in caught.value.message
@@ -204,17 +197,10 @@ def test_a_tarball_of_more_entries_than_unpacking_takes_is_refused_before_any_ca
 ) -> None:
     """Its names are not all read (a tarball of millions of empty entries made a list of
     millions): the count stops at the limit that unpacking for the check would refuse too."""
-    import io
-    import tarfile
-
     from mlperf_ops.ship import upload
 
     entries = 40
-    many = tmp_path / "many.tar"
-    with tarfile.open(many, "w") as archive:
-        for n in range(entries):
-            info = tarfile.TarInfo(f"closed/{SUBMITTER}/results/f{n}.txt")
-            archive.addfile(info, io.BytesIO(b""))
+    many = write_tar(tmp_path / "many.tar", {f"closed/{SUBMITTER}/results/f{n}.txt": b"" for n in range(entries)})
     monkeypatch.setattr(upload, "MAX_MEMBERS", entries)
     assert inspect_tarball(many).submitter == SUBMITTER
     monkeypatch.setattr(upload, "MAX_MEMBERS", entries - 1)

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from mlperf_ops.ship.upload import inspect_and_hash, inspect_tarball
+from tests.support.upload_support import write_tar
 
 
 def _tarball(path: Path, mode: str) -> Path:
-    with tarfile.open(path, mode) as tar:
-        for name, data in (("closed/Org/results/sut/x.txt", b"x" * 300_000), ("closed/Org/systems/sut.json", b"{}")):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    write_tar(path, {"closed/Org/results/sut/x.txt": b"x" * 300_000, "closed/Org/systems/sut.json": b"{}"}, mode)
     with open(path, "ab") as handle:  # trailing bytes tarfile never reads must be hashed too
         handle.write(b"\0" * 10240 if mode == "w" else b"")
     return path

@@ -10,7 +10,7 @@ import io
 import os
 import secrets
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,16 @@ SUBMITTER_ID = "sid-" + secrets.token_hex(12)
 SUBMITTER = "acme"
 FAST_RETRY = RetryPolicy(attempts=4, initial_wait=0.01, max_wait=0.05, jitter=0.01)
 FAST_TIMEOUTS = Timeouts(connect=2.0, read=10.0)
+
+
+def write_tar(path: Path, files: Mapping[str, bytes], mode: str = "w") -> Path:
+    """A tar archive (`mode` as tarfile.open takes it) of these members and their bytes."""
+    with tarfile.open(path, mode) as archive:
+        for member_name, data in files.items():
+            info = tarfile.TarInfo(member_name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
 
 
 def make_tarball(
@@ -47,11 +57,7 @@ def make_tarball(
     }
     if smoke:
         files["SMOKE_TREE.txt"] = b"smoke profile: never submittable\n"
-    with tarfile.open(path, "w:gz") as archive:
-        for member_name, data in files.items():
-            info = tarfile.TarInfo(member_name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+    write_tar(path, files, "w:gz")
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     if sidecar:
